@@ -1,0 +1,1 @@
+"""FPGA board tops and the out-of-context synthesis flow on the YoWASP tools."""

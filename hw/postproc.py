@@ -1,0 +1,148 @@
+"""The post-processing unit shared by every engine: bias, requantize, ReLU, saturate."""
+
+from amaranth import *
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .params import check_int
+
+__all__ = ["PostProcessor", "postproc_input_layout"]
+
+#: Widths of the requantization parameters (golden.quant: 0 <= M < 2**16, 0 <= s <= 47).
+MULTIPLIER_WIDTH = 16
+SHIFT_WIDTH = 6
+MAX_SHIFT = 47
+
+
+def postproc_input_layout(acc_width=32):
+    """The payload layout of :attr:`PostProcessor.i` (fields packed from bit 0 in this order)."""
+    return data.StructLayout({
+        "acc": signed(acc_width),
+        "bias": signed(acc_width),
+        "multiplier": unsigned(MULTIPLIER_WIDTH),
+        "shift": unsigned(SHIFT_WIDTH),
+        "relu": 1,
+        "raw": 1,
+    })
+
+
+class PostProcessor(wiring.Component):
+    """Turn accumulators into the next layer's int8 activations, as :func:`golden.quant.requantize`.
+
+    For each element of the input stream::
+
+        t = (acc + bias) * multiplier                 # exact, 49-bit signed
+        r = (t + (1 << (shift - 1))) >> shift         # shift > 0; r = t when shift == 0
+        r = max(r, 0) if relu
+        y = clip(r, -128, 127)                        # saturation to int8
+
+    and ``y = acc`` unchanged when ``raw`` is set (the int32 accumulator, without bias).
+    Nothing wraps: the bias add is one bit wider than the accumulator and the product holds
+    every value the contract allows. A shift above 47 is outside the contract; the unit then
+    shifts by ``shift`` all the same (the result is 0 or -1 before ReLU and saturation).
+
+    Parameters
+    ----------
+    acc_width : int
+        Width of the signed accumulator and bias, 16..32 (default 32).
+
+    Members
+    -------
+    i : In(stream.Signature(postproc_input_layout(acc_width)))
+        Accumulators with their channel's parameters: ``acc`` and ``bias``
+        (``signed(acc_width)``), ``multiplier`` (``unsigned(16)``), ``shift`` (``unsigned(6)``),
+        ``relu`` and ``raw`` (1 bit each). Every element carries its own parameters, so a
+        stream may mix channels and layers freely.
+    o : Out(stream.Signature(signed(acc_width)))
+        The result: the int8 ``y`` sign-extended, or the raw accumulator.
+
+    Timing
+    ------
+    A four-stage pipeline (bias add, multiply, round and shift, ReLU and saturate): an element
+    accepted at one clock edge appears on ``o`` after the fourth edge when ``o`` is not stalled.
+    Throughput is one element per cycle. Back-pressure stalls the whole pipeline: ``i.ready`` is
+    ``o.ready`` or an empty output stage (combinational from ``o.ready``), so nothing is dropped
+    or duplicated. Reset empties the pipeline.
+    """
+
+    LATENCY = 4
+
+    def __init__(self, *, acc_width=32):
+        self.acc_width = check_int(acc_width, "acc_width", 16, 32)
+        self.Input = postproc_input_layout(self.acc_width)
+        super().__init__({
+            "i": In(stream.Signature(self.Input)),
+            "o": Out(stream.Signature(signed(self.acc_width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self.acc_width
+        advance = Signal()
+        m.d.comb += [
+            advance.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(advance),
+        ]
+
+        # Each stage: a valid bit and the fields still needed downstream.
+        valid = Signal(self.LATENCY - 1)
+        p = self.i.payload
+
+        # Stage 1: bias add, one bit wider than the accumulator so it cannot wrap.
+        s1_sum = Signal(signed(w + 1))
+        s1_multiplier = Signal(MULTIPLIER_WIDTH)
+        s1_shift = Signal(SHIFT_WIDTH)
+        s1_relu, s1_raw = Signal(), Signal()
+        s1_acc = Signal(signed(w))
+
+        # Stage 2: the exact product (w + 1) x 17 bits signed.
+        s2_product = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        s2_shift = Signal(SHIFT_WIDTH)
+        s2_relu, s2_raw = Signal(), Signal()
+        s2_acc = Signal(signed(w))
+
+        # Stage 3: round to nearest, ties up: ((t >> (s - 1)) + 1) >> 1 equals
+        # (t + 2**(s-1)) >> s, with a narrow adder after the barrel shifter.
+        s3_rounded = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        s3_relu, s3_raw = Signal(), Signal()
+        s3_acc = Signal(signed(w))
+
+        with m.If(advance):
+            m.d.sync += valid.eq(Cat(self.i.valid, valid[:-1]))
+            m.d.sync += [
+                s1_sum.eq(p.acc + p.bias),
+                s1_multiplier.eq(p.multiplier),
+                s1_shift.eq(p.shift),
+                s1_relu.eq(p.relu),
+                s1_raw.eq(p.raw),
+                s1_acc.eq(p.acc),
+
+                s2_product.eq(s1_sum * s1_multiplier),
+                s2_shift.eq(s1_shift),
+                s2_relu.eq(s1_relu),
+                s2_raw.eq(s1_raw),
+                s2_acc.eq(s1_acc),
+
+                s3_relu.eq(s2_relu),
+                s3_raw.eq(s2_raw),
+                s3_acc.eq(s2_acc),
+            ]
+            with m.If(s2_shift == 0):
+                m.d.sync += s3_rounded.eq(s2_product)
+            with m.Else():
+                m.d.sync += s3_rounded.eq(((s2_product >> (s2_shift - 1)[:SHIFT_WIDTH]) + 1) >> 1)
+
+            # Stage 4: ReLU, saturation, or the raw accumulator.
+            m.d.sync += self.o.valid.eq(valid[-1])
+            with m.If(s3_raw):
+                m.d.sync += self.o.payload.eq(s3_acc)
+            with m.Elif(s3_relu & (s3_rounded < 0)):
+                m.d.sync += self.o.payload.eq(0)
+            with m.Elif(s3_rounded < -128):
+                m.d.sync += self.o.payload.eq(-128)
+            with m.Elif(s3_rounded > 127):
+                m.d.sync += self.o.payload.eq(127)
+            with m.Else():
+                m.d.sync += self.o.payload.eq(s3_rounded)
+
+        return m

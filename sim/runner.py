@@ -1,0 +1,355 @@
+"""Amaranth component -> Verilog -> cocotb test on Icarus or Verilator.
+
+One small API::
+
+    from sim.runner import Design, simulate
+
+    design = Design(MACPE, acc_width=32)
+    result = simulate(design, "tests.hw.tb_pe", sim="verilator", params={"n": 1000})
+    result.report["cycles"]
+
+- A :class:`Design` is a component factory (usually the class) and the parameters that build it.
+  Its Verilog is generated once per distinct design and cached under
+  ``build/sim/<name>-<key>/top.v``; the key hashes the factory, the parameters, the source of the
+  ``hw`` package (and of the factory's own module) and the Amaranth version.
+- The simulator build (Icarus' ``sim.vvp``, Verilator's executable) is cached beside it, one per
+  simulator, and guarded by a file lock so that ``pytest -n`` workers never build the same design
+  twice at once.
+- Every :func:`simulate` call runs in a fresh run folder. Its parameters (JSON) and input arrays
+  (``.npz``) reach the cocotb side through that folder, not through global state; the cocotb side
+  reads them with :mod:`sim.tb` and writes back a report and output arrays the same way.
+- The simulator is named by ``sim=`` or by the usual cocotb variable ``SIM`` (``icarus`` by
+  default). ``WAVES=1`` writes an FST waveform into the run folder and prints its path.
+- A failing cocotb test raises :class:`SimulationFailed` naming the failed tests, the random seed
+  (rerun with ``COCOTB_RANDOM_SEED=<seed>``) and the tail of the simulator log.
+"""
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import inspect
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from golden.errors import TesseraError
+
+from . import toolchain
+
+TOPLEVEL = "top"
+_RUN_DIR_ENV = "TESSERA_RUN_DIR"
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed, or the simulator did not finish."""
+
+
+def build_root():
+    """Return the folder for cached artefacts: ``$TESSERA_BUILD_DIR`` or ``./build``."""
+    return Path(os.environ.get("TESSERA_BUILD_DIR", "build")).resolve()
+
+
+@functools.cache
+def _hw_source_digest():
+    import amaranth
+
+    import hw
+
+    digest = hashlib.sha256(f"amaranth {amaranth.__version__}".encode())
+    for path in sorted(Path(hw.__file__).parent.rglob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Design:
+    """An Amaranth component factory and the keyword parameters that build it.
+
+    Parameters
+    ----------
+    factory : callable
+        Usually a :class:`amaranth.lib.wiring.Component` subclass; any callable that returns an
+        elaboratable component with clock domain ``sync`` works.
+    **params
+        Keyword arguments for ``factory``. They must have a stable ``repr`` (numbers, strings,
+        tuples, enums) because they are part of the cache key.
+    """
+
+    factory: object
+    params: dict = field(default_factory=dict)
+
+    def __init__(self, factory, /, **params):
+        if not callable(factory):
+            raise TypeError(f"Design factory must be callable, not {factory!r}")
+        object.__setattr__(self, "factory", factory)
+        object.__setattr__(self, "params", dict(params))
+
+    @property
+    def name(self):
+        """A readable name for folders and logs: the factory's name in snake case."""
+        name = getattr(self.factory, "__name__", "design")
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+    @functools.cached_property
+    def key(self):
+        """A hash of everything that determines the generated Verilog."""
+        digest = hashlib.sha256()
+        digest.update(f"{self.factory.__module__}.{self.factory.__qualname__}".encode())
+        digest.update(repr(sorted(self.params.items())).encode())
+        digest.update(_hw_source_digest().encode())
+        with contextlib.suppress(TypeError, OSError):
+            digest.update(Path(inspect.getfile(self.factory)).read_bytes())
+        return digest.hexdigest()[:16]
+
+    def create(self):
+        """Build the component (parameters are validated here)."""
+        return self.factory(**self.params)
+
+    def folder(self, root=None):
+        return (root or build_root()) / "sim" / f"{self.name}-{self.key}"
+
+
+@contextlib.contextmanager
+def _locked(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def convert(component, name=TOPLEVEL):
+    """Return the Verilog of an Amaranth component, as the simulators and linters see it."""
+    from amaranth.back import verilog
+
+    return verilog.convert(component, name=name, emit_src=False)
+
+
+def verilog(design, root=None):
+    """Return the path of the design's Verilog, generating it on first use.
+
+    Raises whatever the component constructor raises for bad parameters.
+    """
+    folder = design.folder(root)
+    path = folder / f"{TOPLEVEL}.v"
+    if path.exists():
+        return path
+    with _locked(folder):
+        if not path.exists():
+            text = convert(design.create())
+            tmp = path.with_suffix(".v.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+    return path
+
+
+def _tail(path, lines=60):
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+def _runner(sim):
+    from cocotb_tools.runner import get_runner
+
+    toolchain.check_simulator(sim)
+    return get_runner(sim)
+
+
+def _build(design, sim, waves, root, verbose):
+    """Build the simulator model of ``design`` once; return its build folder."""
+    source = verilog(design, root)
+    build_dir = source.parent / (f"{sim}-waves" if waves else sim)
+    stamp = build_dir / ".built"
+    if stamp.exists():
+        return build_dir
+    with _locked(build_dir):
+        if stamp.exists():
+            return build_dir
+        runner = _runner(sim)
+        build_args = list(toolchain.VERILATOR_BUILD_ARGS) if sim == "verilator" else []
+        if sim == "verilator" and waves:
+            toolchain.check_fst_headers()
+            build_args += ["--trace-fst", "--trace-structs"]
+        log = build_dir / "build.log"
+        try:
+            runner.build(
+                sources=[source],
+                hdl_toplevel=TOPLEVEL,
+                build_dir=build_dir,
+                build_args=build_args,
+                timescale=toolchain.TIMESCALE,
+                waves=waves,
+                always=True,
+                log_file=None if verbose else log,
+            )
+        except (RuntimeError, SystemExit) as error:
+            raise SimulationFailed(
+                f"{sim} could not build {design.name} ({error}); log {log}:\n{_tail(log)}"
+            ) from None
+        stamp.write_text(design.key + "\n")
+    return build_dir
+
+
+@dataclass
+class SimResult:
+    """What a :func:`simulate` call produced.
+
+    Attributes
+    ----------
+    tests, failed : int
+        cocotb tests run and failed.
+    seed : int
+        The random seed cocotb used (``COCOTB_RANDOM_SEED``).
+    report : dict
+        What the cocotb side passed to :func:`sim.tb.report`.
+    outputs : dict of numpy.ndarray
+        What the cocotb side passed to :func:`sim.tb.save_outputs`.
+    run_dir : pathlib.Path or None
+        The run folder, kept when the run failed or recorded waves.
+    waves : pathlib.Path or None
+        The FST waveform, when ``WAVES=1``.
+    """
+
+    tests: int
+    failed: int
+    seed: int
+    report: dict
+    outputs: dict
+    run_dir: Path | None
+    waves: Path | None
+
+
+def _parse_results(path):
+    """Return (number of tests, names of failed tests) from a cocotb results file."""
+    root = ET.parse(path).getroot()
+    cases = list(root.iter("testcase"))
+    failed = [case.get("name") for case in cases
+              if case.find("failure") is not None or case.find("error") is not None]
+    return len(cases), failed
+
+
+def _seed(seed):
+    if seed is not None:
+        return int(seed)
+    if os.environ.get("COCOTB_RANDOM_SEED"):
+        return int(os.environ["COCOTB_RANDOM_SEED"])
+    return int.from_bytes(os.urandom(4), "little") & 0x7FFF_FFFF
+
+
+def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcase=None,
+             seed=None, waves=None, check=True, root=None, verbose=None):
+    """Run the cocotb tests of ``test_module`` on ``design``.
+
+    Parameters
+    ----------
+    design : Design
+        What to simulate.
+    test_module : str
+        Dotted name of the cocotb test module (importable from ``sys.path`` of this process).
+    sim : str, optional
+        ``"icarus"`` or ``"verilator"``; defaults to ``$SIM`` or ``icarus``.
+    params : dict, optional
+        JSON-serialisable parameters for the cocotb side (:func:`sim.tb.params`).
+    inputs : dict of array_like, optional
+        Arrays for the cocotb side (:func:`sim.tb.inputs`).
+    testcase : str or list of str, optional
+        Run only these cocotb tests.
+    seed : int, optional
+        Random seed; defaults to ``$COCOTB_RANDOM_SEED`` or a fresh one (always reported).
+    waves : bool, optional
+        Record an FST waveform; defaults to ``$WAVES``.
+    check : bool
+        Raise :class:`SimulationFailed` when a test fails (default). With ``False`` the caller
+        inspects :attr:`SimResult.failed`.
+    verbose : bool, optional
+        Stream the simulator's output instead of logging it to the run folder; defaults to
+        ``$TESSERA_VERBOSE``.
+    """
+    import numpy as np
+
+    sim = sim or toolchain.default_simulator()
+    toolchain.check_simulator(sim)
+    if waves is None:
+        waves = os.environ.get("WAVES", "0") not in ("", "0")
+    if verbose is None:
+        verbose = os.environ.get("TESSERA_VERBOSE", "0") not in ("", "0")
+    seed = _seed(seed)
+
+    build_dir = _build(design, sim, waves, root, verbose)
+    runs = build_dir / "runs"
+    runs.mkdir(exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{test_module.rsplit('.', 1)[-1]}-", dir=runs))
+    (run_dir / "params.json").write_text(json.dumps(params or {}))
+    if inputs:
+        np.savez(run_dir / "inputs.npz", **{k: np.asarray(v) for k, v in inputs.items()})
+
+    results = run_dir / "results.xml"
+    log = run_dir / "sim.log"
+    wave_file = run_dir / "waves.fst"
+    runner = _runner(sim)
+    extra = {"plusargs": [f"+dumpfile_path={wave_file}"]} if sim == "icarus" and waves else {}
+    if sim == "verilator" and waves:
+        extra["test_args"] = ["--trace-file", str(wave_file)]
+    crashed = None
+    try:
+        runner.test(
+            test_module=test_module,
+            hdl_toplevel=TOPLEVEL,
+            hdl_toplevel_lang="verilog",
+            build_dir=build_dir,
+            test_dir=run_dir,
+            testcase=testcase,
+            seed=seed,
+            extra_env={_RUN_DIR_ENV: str(run_dir)},
+            results_xml=str(results),
+            waves=waves,
+            timescale=toolchain.TIMESCALE,
+            log_file=None if verbose else log,
+            **extra,
+        )
+    except (RuntimeError, SystemExit) as error:
+        crashed = error
+
+    where = f"{design.name} on {sim}, seed {seed}"
+    if not results.exists():
+        raise SimulationFailed(
+            f"the simulation of {where} did not finish ({crashed}); rerun with "
+            f"COCOTB_RANDOM_SEED={seed}; log {log}:\n{_tail(log)}")
+    tests, failed = _parse_results(results)
+    report_path = run_dir / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    outputs_path = run_dir / "outputs.npz"
+    outputs = dict(np.load(outputs_path)) if outputs_path.exists() else {}
+    if waves:
+        print(f"waves: {wave_file}", file=sys.stderr, flush=True)
+    keep = bool(failed) or waves or tests == 0
+    result = SimResult(tests=tests, failed=len(failed), seed=seed, report=report,
+                       outputs=outputs, run_dir=run_dir if keep else None,
+                       waves=wave_file if waves else None)
+    if not keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if check and tests == 0:
+        raise SimulationFailed(f"no cocotb test ran for {where} (test module {test_module!r}, "
+                               f"testcase {testcase!r}); log {log}:\n{_tail(log)}")
+    if check and failed:
+        raise SimulationFailed(
+            f"{len(failed)} of {tests} cocotb tests failed ({', '.join(failed)}) for {where}; "
+            f"rerun with COCOTB_RANDOM_SEED={seed}; log {log}:\n{_tail(log)}")
+    return result
+
+
+__all__ = ["Design", "SimResult", "SimulationFailed", "TesseraError", "convert", "simulate",
+           "verilog"]

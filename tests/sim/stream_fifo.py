@@ -1,0 +1,26 @@
+"""A small stream component for testing the runner and the cocotb stream helpers."""
+
+from amaranth import Module
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class StreamFIFO(wiring.Component):
+    """A synchronous FIFO between two ``amaranth.lib.stream`` interfaces."""
+
+    def __init__(self, width=16, depth=4):
+        self.width, self.depth = width, depth
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self.width, depth=self.depth)
+        m.d.comb += [
+            queue.w_data.eq(self.i.payload),
+            queue.w_en.eq(self.i.valid),
+            self.i.ready.eq(queue.w_rdy),
+            self.o.payload.eq(queue.r_data),
+            self.o.valid.eq(queue.r_rdy),
+            queue.r_en.eq(self.o.ready),
+        ]
+        return m

@@ -1,0 +1,72 @@
+"""The runner: caching, parameters without leaks, failures that name their seed, waves."""
+
+import os
+
+import pytest
+
+from sim import runner
+from sim.runner import Design, SimulationFailed, simulate
+
+from .stream_fifo import StreamFIFO
+
+SIMULATORS = ["icarus", "verilator"]
+PATTERNS = [("always",), ("bursty",), ("random",), ("alternate",)]
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize(("valid", "ready"), [(PATTERNS[0], PATTERNS[0]), (PATTERNS[1],
+                         PATTERNS[2]), (PATTERNS[2], PATTERNS[3])])
+def test_stream_helpers_keep_every_payload(sim, valid, ready):
+    result = simulate(Design(StreamFIFO, width=12, depth=3), "tests.sim.tb_streams", sim=sim,
+                      testcase="fifo_under_backpressure",
+                      params={"count": 200, "valid": valid, "ready": ready})
+    assert result.tests == 1 and result.failed == 0
+    assert result.report["received"] == 200
+    assert result.report["params"]["valid"] == list(valid)
+    assert len(result.outputs["data"]) == 200
+
+
+def test_parameters_do_not_leak_between_runs():
+    design = Design(StreamFIFO, width=8, depth=2)
+    first = simulate(design, "tests.sim.tb_streams", testcase="fifo_under_backpressure",
+                     params={"count": 5, "valid": ["always"], "ready": ["always"]})
+    second = simulate(design, "tests.sim.tb_streams", testcase="fifo_under_backpressure",
+                      params={"count": 7, "valid": ["bursty"], "ready": ["always"]})
+    assert first.report["received"] == 5 and second.report["received"] == 7
+    assert "TESSERA_RUN_DIR" not in os.environ
+
+
+def test_failure_names_test_and_seed():
+    with pytest.raises(SimulationFailed, match=r"fails_on_purpose.*COCOTB_RANDOM_SEED=4242"):
+        simulate(Design(StreamFIFO, width=8, depth=2), "tests.sim.tb_streams",
+                 testcase="fails_on_purpose", params={"fail": True}, seed=4242)
+
+
+def test_unknown_test_module_fails():
+    with pytest.raises(SimulationFailed):
+        simulate(Design(StreamFIFO, width=8, depth=2), "tests.sim.no_such_module")
+
+
+def test_verilog_is_generated_once_per_design(tmp_path):
+    design = Design(StreamFIFO, width=9, depth=2)
+    path = runner.verilog(design, root=tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert runner.verilog(Design(StreamFIFO, width=9, depth=2), root=tmp_path) == path
+    assert path.stat().st_mtime_ns == stamp
+    other = runner.verilog(Design(StreamFIFO, width=9, depth=3), root=tmp_path)
+    assert other != path and "module top" in other.read_text()
+
+
+def test_design_rejects_non_callable():
+    with pytest.raises(TypeError, match="must be callable"):
+        Design(42)
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_waves_writes_fst(sim, monkeypatch, capfd):
+    monkeypatch.setenv("WAVES", "1")
+    result = simulate(Design(StreamFIFO, width=8, depth=2), "tests.sim.tb_streams", sim=sim,
+                      testcase="fifo_under_backpressure",
+                      params={"count": 4, "valid": ["always"], "ready": ["always"]})
+    assert result.waves is not None and result.waves.exists() and result.waves.stat().st_size
+    assert f"waves: {result.waves}" in capfd.readouterr().err
