@@ -58,14 +58,16 @@ class PostProcessor(wiring.Component):
 
     Timing
     ------
-    A four-stage pipeline (bias add, multiply, round and shift, ReLU and saturate): an element
-    accepted at one clock edge appears on ``o`` after the fourth edge when ``o`` is not stalled.
+    A six-stage pipeline (bias add; two partial products, one DSP block each; their sum; shift;
+    round; ReLU and saturate), so that no stage holds more than one carry chain or one DSP
+    multiply. An element accepted at one clock edge appears on ``o`` after the sixth edge
+    (:attr:`LATENCY`) when ``o`` is not stalled.
     Throughput is one element per cycle. Back-pressure stalls the whole pipeline: ``i.ready`` is
     ``o.ready`` or an empty output stage (combinational from ``o.ready``), so nothing is dropped
     or duplicated. Reset empties the pipeline.
     """
 
-    LATENCY = 4
+    LATENCY = 6
 
     def __init__(self, *, acc_width=32):
         self.acc_width = check_int(acc_width, "acc_width", 16, 32)
@@ -95,17 +97,32 @@ class PostProcessor(wiring.Component):
         s1_relu, s1_raw = Signal(), Signal()
         s1_acc = Signal(signed(w))
 
-        # Stage 2: the exact product (w + 1) x 17 bits signed.
-        s2_product = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        # Stage 2: two partial products, each one 18x18 DSP multiply with nothing behind it:
+        # the sum's low 17 bits (unsigned) and its high bits (signed), times the multiplier.
+        low_bits = min(17, w)  # leaves the signed high part at least its sign bit
+        s2_low = Signal(low_bits + MULTIPLIER_WIDTH)
+        s2_high = Signal(signed(w + 1 - low_bits + MULTIPLIER_WIDTH))
         s2_shift = Signal(SHIFT_WIDTH)
         s2_relu, s2_raw = Signal(), Signal()
         s2_acc = Signal(signed(w))
 
-        # Stage 3: round to nearest, ties up: ((t >> (s - 1)) + 1) >> 1 equals
-        # (t + 2**(s-1)) >> s, with a narrow adder after the barrel shifter.
-        s3_rounded = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        # Stage 3: the exact product (w + 1) x 17 bits signed, from the partial products.
+        s3_product = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        s3_shift = Signal(SHIFT_WIDTH)
         s3_relu, s3_raw = Signal(), Signal()
         s3_acc = Signal(signed(w))
+
+        # Stage 4: the barrel shifter. (t << 1) >> s is t >> (s - 1) for s >= 1 and 2t for
+        # s == 0, so that stage 5's (x + 1) >> 1 rounds both cases: floor((t + 2**(s-1)) / 2**s),
+        # and t itself when s == 0.
+        s4_shifted = Signal(signed(w + 2 + MULTIPLIER_WIDTH))
+        s4_relu, s4_raw = Signal(), Signal()
+        s4_acc = Signal(signed(w))
+
+        # Stage 5: round to nearest, ties toward +infinity.
+        s5_rounded = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        s5_relu, s5_raw = Signal(), Signal()
+        s5_acc = Signal(signed(w))
 
         with m.If(advance):
             m.d.sync += valid.eq(Cat(self.i.valid, valid[:-1]))
@@ -117,32 +134,41 @@ class PostProcessor(wiring.Component):
                 s1_raw.eq(p.raw),
                 s1_acc.eq(p.acc),
 
-                s2_product.eq(s1_sum * s1_multiplier),
+                s2_low.eq(s1_sum[:low_bits] * s1_multiplier),
+                s2_high.eq(s1_sum[low_bits:].as_signed() * s1_multiplier),
                 s2_shift.eq(s1_shift),
                 s2_relu.eq(s1_relu),
                 s2_raw.eq(s1_raw),
                 s2_acc.eq(s1_acc),
 
+                s3_product.eq(s2_low + (s2_high << low_bits)),
+                s3_shift.eq(s2_shift),
                 s3_relu.eq(s2_relu),
                 s3_raw.eq(s2_raw),
                 s3_acc.eq(s2_acc),
-            ]
-            with m.If(s2_shift == 0):
-                m.d.sync += s3_rounded.eq(s2_product)
-            with m.Else():
-                m.d.sync += s3_rounded.eq(((s2_product >> (s2_shift - 1)[:SHIFT_WIDTH]) + 1) >> 1)
 
-            # Stage 4: ReLU, saturation, or the raw accumulator.
+                s4_shifted.eq((s3_product << 1) >> s3_shift),
+                s4_relu.eq(s3_relu),
+                s4_raw.eq(s3_raw),
+                s4_acc.eq(s3_acc),
+
+                s5_rounded.eq((s4_shifted + 1) >> 1),
+                s5_relu.eq(s4_relu),
+                s5_raw.eq(s4_raw),
+                s5_acc.eq(s4_acc),
+            ]
+
+            # Stage 6: ReLU, saturation, or the raw accumulator.
             m.d.sync += self.o.valid.eq(valid[-1])
-            with m.If(s3_raw):
-                m.d.sync += self.o.payload.eq(s3_acc)
-            with m.Elif(s3_relu & (s3_rounded < 0)):
+            with m.If(s5_raw):
+                m.d.sync += self.o.payload.eq(s5_acc)
+            with m.Elif(s5_relu & (s5_rounded < 0)):
                 m.d.sync += self.o.payload.eq(0)
-            with m.Elif(s3_rounded < -128):
+            with m.Elif(s5_rounded < -128):
                 m.d.sync += self.o.payload.eq(-128)
-            with m.Elif(s3_rounded > 127):
+            with m.Elif(s5_rounded > 127):
                 m.d.sync += self.o.payload.eq(127)
             with m.Else():
-                m.d.sync += self.o.payload.eq(s3_rounded)
+                m.d.sync += self.o.payload.eq(s5_rounded)
 
         return m

@@ -60,6 +60,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args._run(args) or 0
+    except BrokenPipeError:
+        # The reader went away (`tessera inspect F | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (TesseraError, ValueError, TypeError, OSError) as error:
         if os.environ.get("TESSERA_DEBUG"):
             raise

@@ -22,9 +22,18 @@ def _pe_design(args):
     return Design(MACPE, acc_width=args.acc_width)
 
 
+def _postproc_design(args):
+    from hw.postproc import PostProcessor
+    from sim.runner import Design
+
+    return Design(PostProcessor, acc_width=args.acc_width)
+
+
 # name -> (help, add_arguments, design)
 TOPS = {
     "pe": ("the int8 multiply-accumulate processing element", _pe_arguments, _pe_design),
+    "postproc": ("the post-processing unit: bias, requantize, ReLU, saturate",
+                 _pe_arguments, _postproc_design),
 }
 
 

@@ -11,7 +11,7 @@ from sim.runner import Design, simulate
 @pytest.mark.parametrize(("acc_width", "valid", "ready"), [
     (32, ["always"], ["always"]),
     (32, ["random"], ["bursty"]),
-    (20, ["bursty"], ["random"]),
+    (16, ["bursty"], ["random"]),
 ])
 def test_postproc(sim, acc_width, valid, ready):
     simulate(Design(PostProcessor, acc_width=acc_width), "tests.hw.tb_postproc", sim=sim,
