@@ -94,6 +94,29 @@ TARGETS = {
     "postproc-ecp5": Target("ecp5-85f", "hw.postproc:PostProcessor", {}, 100),
     "pe-ice40": Target("ice40-up5k", "hw.pe:MACPE", {}, 24),
     "postproc-ice40": Target("ice40-up5k", "hw.postproc:PostProcessor", {}, 24),
+    # The systolic GEMM engine (issue 4): every PE on a DSP at 8x8; at 16x16 the post-processor
+    # takes 2 of the 156 MULT18X18D, 154 PEs take the rest and 102 multiply in LUTs.
+    "systolic-8x8-ecp5": Target("ecp5-85f", "hw.systolic:SystolicGemm",
+                                {"rows": 8, "cols": 8}, 100),
+    "systolic-16x16-ecp5": Target("ecp5-85f", "hw.systolic:SystolicGemm",
+                                  {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256,
+                                   "max_n": 256, "dsp_macs": 154}, 100),
+    # The sparse PE array (issue 5): EIE's memories per PE on the ECP5 (1024 words of 8
+    # entries, 1024 pointers, 256 activations per buffer, 256 parameter rows); on the UP5K the
+    # small memories (256 words of 2 entries, 32 activations per buffer).
+    "sparse-4pe-ecp5": Target("ecp5-85f", "hw.sparse:SparseArray", {"n_pes": 4}, 100),
+    "sparse-16pe-ecp5": Target("ecp5-85f", "hw.sparse:SparseArray", {"n_pes": 16}, 100),
+    "sparse-4pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+                               {"n_pes": 4, "entries_per_word": 2, "spmat_depth": 256,
+                                "ptr_depth": 256, "act_depth": 32, "param_depth": 32}, 24),
+    "sparse-16pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+                                {"n_pes": 16, "entries_per_word": 2, "spmat_depth": 64,
+                                 "ptr_depth": 128, "act_depth": 8, "param_depth": 8}, 24),
+    # What the UP5K does hold: 2 PEs (2 + 2 x 2 of its 8 SB_MAC16, the post-processor per PE
+    # takes two).
+    "sparse-2pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+                               {"n_pes": 2, "entries_per_word": 2, "spmat_depth": 256,
+                                "ptr_depth": 256, "act_depth": 32, "param_depth": 32}, 24),
 }
 
 
@@ -218,6 +241,19 @@ def format_row(name, r):
             f"{r['brams']:>6} {r['fmax_mhz']:>8.1f}")
 
 
+def _record(path, name, result):
+    """Merge one result into the JSON file ``path`` as soon as it exists: read, update, write
+    under a lock, so that several ``make synth`` runs at once keep each other's entries."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results[name] = result
+        path.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m boards.synth",
                                      description="Out-of-context synthesis of tessera's designs.")
@@ -236,7 +272,6 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: unknown target {unknown[0]!r} "
                        "(see --list)\n")
     out = Path("build/bench/synth.json")
-    results = json.loads(out.read_text()) if out.exists() else {}
     print(f"{'target':<28} {'device':<11} {'LUTs':>7} {'FFs':>7} {'DSPs':>5} {'BRAMs':>6} "
           f"{'Fmax MHz':>8}", flush=True)
     try:
@@ -244,14 +279,11 @@ def main(argv=None):
             target = TARGETS[name]
             r = synthesize(target.design(), target.device, freq_mhz=target.freq_mhz,
                            seed=args.seed, name=name, force=args.force)
-            results[name] = r
+            _record(out, name, r)
             print(format_row(name, r), flush=True)
     except TesseraError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
-    finally:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"-> {out}")
     return 0
 

@@ -53,6 +53,7 @@ __all__ = [
     "decode_indices",
     "encode",
     "encode_values",
+    "pack_entries",
     "spmv",
     "work",
 ]
@@ -386,6 +387,61 @@ def encode_values(matrix, *, n_pes, rel_bits=4, index_bits=4, ptr_bits=None):
     indices[matrix == 0] = 0
     return encode(indices, codebook, n_pes=n_pes, rel_bits=rel_bits, index_bits=index_bits,
                   ptr_bits=ptr_bits)
+
+
+def pack_entries(v, z, *, index_bits, rel_bits, entries_per_word):
+    """Pack entries into memory words, as a sparse-matrix memory holds them.
+
+    Entry ``e`` goes into word ``e // entries_per_word``, field ``n = e % entries_per_word``,
+    which occupies bits ``n * (index_bits + rel_bits)`` and up, the codebook index in its low
+    ``index_bits`` and the relative index above: ``field = v | z << index_bits``. The last word
+    is filled with zero fields (never read). EIE's words hold 8 entries of 4 + 4 bits.
+
+    Parameters
+    ----------
+    v, z : array_like of int
+        Codebook indices and relative indices of one PE (:meth:`EIEMatrix.pe`).
+    index_bits, rel_bits : int
+        Field widths, 1..8; every ``v`` and ``z`` must fit.
+    entries_per_word : int
+        Fields per word, >= 1.
+
+    Returns
+    -------
+    list of int
+        ``ceil(len(v) / entries_per_word)`` words (Python integers: a word may exceed 64 bits).
+
+    Raises
+    ------
+    TesseraError
+        On a width out of range, ``v`` and ``z`` of different lengths, or a value that does not
+        fit its field.
+    """
+    index_bits = _check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
+    rel_bits = _check_int(rel_bits, "rel_bits", 1, MAX_REL_BITS)
+    per_word = _check_int(entries_per_word, "entries_per_word", 1, 2**16)
+    v = _int_array(v, "v", 1).astype(np.int64)
+    z = _int_array(z, "z", 1).astype(np.int64)
+    if v.shape != z.shape:
+        raise TesseraError(f"v and z must have the same length, not {v.size} and {z.size}")
+    if v.size and (v.min() < 0 or v.max() >= 2**index_bits):
+        raise TesseraError(f"a codebook index does not fit {index_bits} bits")
+    if z.size and (z.min() < 0 or z.max() >= 2**rel_bits):
+        raise TesseraError(f"a relative index does not fit {rel_bits} bits")
+    width = index_bits + rel_bits
+    fields = np.zeros(-(-v.size // per_word) * per_word, dtype=np.int64)
+    fields[: v.size] = v | (z << index_bits)
+    fields = fields.reshape(-1, per_word)
+    if width * per_word <= 64:
+        shifts = (np.arange(per_word, dtype=np.uint64) * np.uint64(width))
+        packed = np.bitwise_or.reduce(fields.astype(np.uint64) << shifts, axis=1)
+        return [int(w) for w in packed.tolist()]
+    words = [0] * fields.shape[0]
+    for n in range(per_word):  # a Python loop over fields, not entries: wide words stay exact
+        column = fields[:, n].tolist()
+        for w in range(len(words)):
+            words[w] |= column[w] << (n * width)
+    return words
 
 
 def decode_indices(matrix):

@@ -63,11 +63,12 @@ def render(model, summary, *, title=None):
 
 
 def compress_default_mlp(seed=0, *, cache_dir=None, log=None):
-    """Compress the default MLP (cached float model) and return ``(table, accuracies)``.
+    """Compress the default MLP (cached float model); return ``(table, accuracies, model)``.
 
     ``table`` is the printable report (:func:`render`); ``accuracies`` maps ``"float"``,
-    ``"int8"`` and ``"compressed"`` to test-split accuracies in [0, 1]. This is what
-    ``make sim`` prints.
+    ``"int8"`` and ``"compressed"`` to test-split accuracies in [0, 1]; ``model`` is the
+    compressed :class:`golden.inference.QModel`. This is what ``make sim`` prints and then runs
+    on the sparse array.
     """
     from .pipeline import compress
 
@@ -79,4 +80,4 @@ def compress_default_mlp(seed=0, *, cache_dir=None, log=None):
     }
     summary = summarize(result.model, accuracies=accuracies)
     title = f"Deep Compression of the digits MLP 64-300-100-10 (seed {seed})"
-    return render(result.model, summary, title=title), accuracies
+    return render(result.model, summary, title=title), accuracies, result.model

@@ -18,6 +18,8 @@ COMMANDS = {
     "verilog": "verilog",
     "compress": "compress",
     "inspect": "inspect",
+    "spmv": "spmv",
+    "gemm": "gemm",
 }
 
 EXIT_BAD_INPUT = 2

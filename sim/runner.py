@@ -10,8 +10,9 @@ One small API::
 
 - A :class:`Design` is a component factory (usually the class) and the parameters that build it.
   Its Verilog is generated once per distinct design and cached under
-  ``build/sim/<name>-<key>/top.v``; the key hashes the factory, the parameters, the source of the
-  ``hw`` package (and of the factory's own module) and the Amaranth version.
+  ``build/sim/<name>-<key>/top.v``; the key hashes the factory, the parameters, the Amaranth
+  version and the source of every project module the factory's module imports, directly or not
+  (so an edit in one engine leaves the other engines' builds and synthesis results cached).
 - The simulator build (Icarus' ``sim.vvp``, Verilator's executable) is cached beside it, one per
   simulator, and guarded by a file lock so that ``pytest -n`` workers never build the same design
   twice at once.
@@ -24,10 +25,12 @@ One small API::
   (rerun with ``COCOTB_RANDOM_SEED=<seed>``) and the tail of the simulator log.
 """
 
+import ast
 import contextlib
 import fcntl
 import functools
 import hashlib
+import importlib.util
 import inspect
 import json
 import os
@@ -56,15 +59,59 @@ def build_root():
     return Path(os.environ.get("TESSERA_BUILD_DIR", "build")).resolve()
 
 
+#: The project's packages: a design's cache key covers the modules of these that it imports.
+_PROJECT_PACKAGES = ("hw", "golden", "sim", "boards")
+
+
+def _imported_names(path, package):
+    """The absolute names of the project modules that the source file ``path`` imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            # ``from package import module`` imports a module, not only a name.
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in names if name.split(".")[0] in _PROJECT_PACKAGES}
+
+
 @functools.cache
-def _hw_source_digest():
+def _module_closure(module):
+    """The source files of the project module ``module`` and of every project module it imports,
+    directly or not, with the ``__init__`` of every package on the way (sorted paths)."""
+    seen, files, todo = set(), set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))   # parent packages
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            continue                                  # a name imported from a module, not one
+        path = Path(spec.origin)
+        files.add(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        todo.extend(_imported_names(path, package))
+    return tuple(sorted(files))
+
+
+def _source_digest(module):
+    """A hash of the Amaranth version and the sources ``module`` is built from."""
     import amaranth
 
-    import hw
-
     digest = hashlib.sha256(f"amaranth {amaranth.__version__}".encode())
-    for path in sorted(Path(hw.__file__).parent.rglob("*.py")):
-        digest.update(path.name.encode())
+    for path in _module_closure(module):
+        digest.update(str(path.relative_to(path.parents[1])).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -104,8 +151,8 @@ class Design:
         digest = hashlib.sha256()
         digest.update(f"{self.factory.__module__}.{self.factory.__qualname__}".encode())
         digest.update(repr(sorted(self.params.items())).encode())
-        digest.update(_hw_source_digest().encode())
-        with contextlib.suppress(TypeError, OSError):
+        digest.update(_source_digest(self.factory.__module__).encode())
+        with contextlib.suppress(TypeError, OSError):   # a factory defined in __main__, too
             digest.update(Path(inspect.getfile(self.factory)).read_bytes())
         return digest.hexdigest()[:16]
 

@@ -14,4 +14,6 @@ machine it ran on) and prints a summary. Benchmarks measure; tests assert behavi
 BENCHMARKS = {
     "pe": "pe",
     "spmv_golden": "spmv_golden",
+    "sparse": "sparse",
+    "systolic": "systolic",
 }

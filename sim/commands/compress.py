@@ -76,12 +76,3 @@ def run(args):
             print(f"Wrote {args.output}")
     return 0
 
-
-def default_mlp_table(seed=0):
-    """Return ``(table, accuracies)`` for the default MLP: what ``make sim`` prints.
-
-    See :func:`golden.report.compress_default_mlp`.
-    """
-    from golden.report import compress_default_mlp
-
-    return compress_default_mlp(seed)

@@ -44,11 +44,14 @@ def pe_dot_products(count, length, seed, sim):
     }
 
 
-def compression_section(seed, sim):
-    """Deep Compression of the digits MLP: the golden models' table (no simulator involved)."""
+def compression_section(seed, sim, shared):
+    """Deep Compression of the digits MLP: the golden models' table (no simulator involved).
+
+    The compressed model is left in ``shared["model"]`` for the sparse array's section.
+    """
     from golden.report import compress_default_mlp
 
-    table, accuracies = compress_default_mlp(seed=seed)
+    table, accuracies, shared["model"] = compress_default_mlp(seed=seed)
     drop = accuracies["float"] - accuracies["compressed"]
     lines = ["[Compression] the digits MLP through prune -> share -> quantize -> encode (golden/)",
              *("     " + line for line in table.rstrip().splitlines())]
@@ -72,9 +75,15 @@ def run(args):
 
     print(f"tessera demo (seed {args.seed}, simulator {args.sim})", flush=True)
     start = time.perf_counter()
+    from .gemm import demo_section as gemm_section
+    from .spmv import demo_section as sparse_section
+
+    shared = {}
     sections = [
-        lambda: compression_section(args.seed, args.sim),
+        lambda: compression_section(args.seed, args.sim, shared),
         lambda: pe_section(args.seed, args.sim, args.dots, args.length),
+        lambda: gemm_section(args.seed, args.sim),
+        lambda: sparse_section(args.seed, args.sim, model=shared.get("model")),
     ]
     failed = 0
     for section in sections:

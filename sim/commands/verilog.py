@@ -29,11 +29,69 @@ def _postproc_design(args):
     return Design(PostProcessor, acc_width=args.acc_width)
 
 
+def _sparse_arguments(parser):
+    from hw.sparse import SparseConfig
+
+    defaults = SparseConfig()
+    for name, help_text in (
+            ("n_pes", "number of PEs, 1..64"),
+            ("fifo_depth", "activation queue depth, 1..64"),
+            ("index_bits", "codebook index width, 1..8"),
+            ("rel_bits", "relative row index width, 1..8"),
+            ("weight_width", "codebook value width, 2..16"),
+            ("entries_per_word", "entries per matrix-memory word, a power of two up to 16"),
+            ("ptr_bits", "column pointer width, 8..20"),
+            ("spmat_depth", "matrix-memory words per PE"),
+            ("ptr_depth", "column pointers per PE"),
+            ("act_depth", "activations per PE in each buffer (and accumulators)"),
+            ("param_depth", "requantization parameter rows per PE")):
+        flag = "--pes" if name == "n_pes" else "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, type=int, default=getattr(defaults, name),
+                            metavar="N", help=f"{help_text} (default {getattr(defaults, name)})")
+
+
+def _sparse_design(args):
+    from hw.sparse import SparseArray, SparseConfig
+    from sim.runner import Design
+
+    config = SparseConfig(**{name: getattr(args, name) for name in SparseConfig().params()})
+    return Design(SparseArray, **config.params())
+
+
+def _systolic_arguments(parser):
+    parser.add_argument("--rows", type=int, default=8, help="array rows, 1..32 (default 8)")
+    parser.add_argument("--cols", type=int, default=8, help="array columns, 1..32 (default 8)")
+    parser.add_argument("--dataflow", choices=("ws", "os"), default="ws",
+                        help="weight-stationary (default) or output-stationary")
+    parser.add_argument("--acc-width", type=int, default=32, metavar="BITS",
+                        help="accumulator width, 16..32 (default 32)")
+    for dim in ("m", "k", "n"):
+        parser.add_argument(f"--max-{dim}", type=int, default=64, metavar=dim.upper(),
+                            help=f"largest {dim.upper()} the buffers hold (default 64)")
+    parser.add_argument("--acc-depth", type=int, default=None, metavar="ROWS",
+                        help="WS M-tile: rows per accumulator-bank half (default min(max-m, 64))")
+    parser.add_argument("--dsp-macs", type=int, default=None, metavar="N",
+                        help="PEs that multiply in DSP blocks, the rest in LUTs (default all)")
+
+
+def _systolic_design(args):
+    from hw.systolic import SystolicGemm
+    from sim.runner import Design
+
+    return Design(SystolicGemm, rows=args.rows, cols=args.cols, dataflow=args.dataflow,
+                  acc_width=args.acc_width, max_m=args.max_m, max_k=args.max_k,
+                  max_n=args.max_n, acc_depth=args.acc_depth, dsp_macs=args.dsp_macs)
+
+
 # name -> (help, add_arguments, design)
 TOPS = {
     "pe": ("the int8 multiply-accumulate processing element", _pe_arguments, _pe_design),
     "postproc": ("the post-processing unit: bias, requantize, ReLU, saturate",
                  _pe_arguments, _postproc_design),
+    "sparse": ("the EIE-style sparse PE array (hw.sparse.SparseArray)", _sparse_arguments,
+               _sparse_design),
+    "systolic": ("the int8 systolic GEMM engine (hw.systolic.SystolicGemm)",
+                 _systolic_arguments, _systolic_design),
 }
 
 

@@ -1,9 +1,13 @@
 # amaranth: UnusedElaboratable=no
 """cocotb testbenches of the int8 MAC PE, on Icarus and Verilator."""
 
+import numpy as np
 import pytest
+from amaranth import Module, Signal, signed
+from amaranth.sim import Simulator
 
-from hw.pe import MACPE
+from golden.mac import wrap_signed
+from hw.pe import MACPE, booth_multiply
 from sim.runner import Design, simulate
 
 SIMULATORS = ["icarus", "verilator"]
@@ -14,6 +18,77 @@ SIMULATORS = ["icarus", "verilator"]
 def test_pe(sim, acc_width):
     simulate(Design(MACPE, acc_width=acc_width), "tests.hw.tb_pe", sim=sim,
              params={"cycles": 3000})
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_pe_lut_multiplier(sim):
+    """The Booth (LUT) multiplier behaves exactly as the DSP one, cycle for cycle."""
+    simulate(Design(MACPE, acc_width=32, multiplier="lut"), "tests.hw.tb_pe", sim=sim,
+             params={"cycles": 3000})
+
+
+def test_booth_multiply_is_exact():
+    """Every one of the 65,536 int8 pairs, -128 * -128 included."""
+    a, w, p = Signal(signed(8)), Signal(signed(8)), Signal(signed(16))
+    m = Module()
+    m.d.comb += p.eq(booth_multiply(a, w))
+    wrong = []
+
+    async def testbench(ctx):
+        for x in range(-128, 128):
+            ctx.set(a, x)
+            for y in range(-128, 128):
+                ctx.set(w, y)
+                if ctx.get(p) != x * y:
+                    wrong.append((x, y, ctx.get(p)))
+
+    sim = Simulator(m)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert not wrong, f"{len(wrong)} wrong products, first {wrong[0]} (a, w, a*w)"
+
+
+@pytest.mark.parametrize("multiplier", ["dsp", "lut"])
+def test_pe_psum_mode(multiplier):
+    """With psum_in: acc = psum (one cycle after a, w) + a * w (if en), and it wraps."""
+    pe = MACPE(acc_width=18, psum_in=True, multiplier=multiplier)
+    rng = np.random.default_rng(11)
+    n = 400
+    a, w = rng.integers(-128, 128, n), rng.integers(-128, 128, n)
+    en = rng.random(n) < 0.8
+    psum = rng.integers(-(2 ** 17), 2 ** 17, n)
+    got = []
+
+    async def testbench(ctx):
+        for t in range(n + 2):
+            if t < n:
+                ctx.set(pe.a, int(a[t]))
+                ctx.set(pe.w, int(w[t]))
+                ctx.set(pe.en, int(en[t]))
+            if 1 <= t <= n:
+                ctx.set(pe.psum, int(psum[t - 1]))   # psum trails a and w by one cycle
+            await ctx.tick()
+            if t >= 1:
+                got.append(ctx.get(pe.acc))
+
+    sim = Simulator(pe)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    expected = wrap_signed(psum + np.where(en, a * w, 0), 18)
+    got = np.array(got[:n])
+    bad = np.flatnonzero(got != expected)
+    assert not bad.size, (f"cycle {bad[0]}: a={a[bad[0]]} w={w[bad[0]]} en={en[bad[0]]} "
+                          f"psum={psum[bad[0]]}: expected {expected[bad[0]]}, got {got[bad[0]]}")
+
+
+@pytest.mark.parametrize(("kwargs", "exception", "error"), [
+    ({"multiplier": "booth"}, ValueError, "multiplier must be one of 'dsp', 'lut', not 'booth'"),
+    ({"psum_in": 1}, TypeError, "psum_in must be a bool, not 1"),
+])
+def test_pe_rejects_bad_options(kwargs, exception, error):
+    with pytest.raises(exception, match=f"^{error}$"):
+        MACPE(**kwargs)
 
 
 @pytest.mark.parametrize(("acc_width", "error"), [
@@ -31,3 +106,6 @@ def test_pe_signature():
     assert pe.acc.shape().width == 24 and pe.acc.shape().signed
     assert {name for name, _ in pe.signature.members.items()} == {
         "a", "w", "en", "clr", "a_out", "acc"}
+    chained = MACPE(acc_width=24, psum_in=True)
+    assert {name for name, _ in chained.signature.members.items()} == {
+        "a", "w", "en", "psum", "a_out", "acc"}

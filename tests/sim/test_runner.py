@@ -57,6 +57,23 @@ def test_verilog_is_generated_once_per_design(tmp_path):
     assert other != path and "module top" in other.read_text()
 
 
+def test_key_covers_exactly_the_imported_sources():
+    def names(module):
+        return {"/".join(path.parts[-2:]) for path in runner._module_closure(module)}
+
+    pe = names("hw.pe")
+    assert {"hw/pe.py", "hw/params.py", "hw/__init__.py"} <= pe
+    assert not any(name.startswith(("systolic/", "sparse/")) for name in pe)
+    systolic = names("hw.systolic")
+    # hw.systolic builds on golden.systolic's configuration: it must be part of the key.
+    assert {"systolic/top.py", "systolic/cell.py", "hw/pe.py", "golden/systolic.py"} <= systolic
+    assert not any(name.startswith("sparse/") for name in systolic)
+    from hw.pe import MACPE
+    from hw.systolic import SystolicGemm
+    assert Design(MACPE).key != Design(MACPE, acc_width=24).key
+    assert Design(MACPE).key != Design(SystolicGemm).key
+
+
 def test_design_rejects_non_callable():
     with pytest.raises(TypeError, match="must be callable"):
         Design(42)

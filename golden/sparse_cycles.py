@@ -1,0 +1,302 @@
+"""Golden cycle model of tessera's sparse PE array (hw/sparse): exact cycle counts of a layer.
+
+For a matrix in EIE format, an activation vector and a configuration (``N`` PEs, queue depth
+``D``) it predicts what the array's counters read after the layer: the cycles of the compute
+phase, per PE the cycles it was busy (issuing an entry, padding included) and the cycles the
+broadcast stalled on its full queue, the non-zero activations broadcast, and the cycles of
+write-back when the host takes the outputs without back-pressure. The hardware must equal it
+exactly (tests/hw/test_sparse.py); nothing here is fitted: every term is a stage of
+hw/sparse, and the docstrings of those units state the timing this model relies on.
+
+The microarchitecture as a recurrence
+-------------------------------------
+Cycle 0 is the cycle the RUN command is taken; the compute phase is cycles 1 .. X, where X is
+the first cycle in which everything is idle. The non-zero activations are taken in column
+order ``j_0 < j_1 < ... < j_{M-1}``; column ``j`` belongs to detector group ``j // N``.
+
+*Non-zero detector.* Group 0 is read at cycle 1 and its activations reach the detector's
+register at cycle 3 (block RAM read, then register). A group's non-zeros are offered one per
+cycle; when its last one is taken the next group is read, two cycles away, and an all-zero
+group costs two cycles. So non-zero ``m`` is offered from
+
+    P_m = B_{m-1} + 1                  (same group as m - 1)
+    P_m = B_{m-1} + 2 + 2 z_m          (first of its group; B_{-1} = 1)
+
+where ``B`` is the cycle a non-zero is broadcast and ``z_m`` the number of all-zero groups
+between the two groups (before ``j_0``'s group for ``m = 0``).
+
+*Broadcast.* Every queue must have room; a queue (``SyncFIFO``) is full until the pair ``D``
+places ahead was read out, at a cycle before the write:
+
+    B_m = max(P_m, max_k T_{k, m-D} + 1)
+
+where ``T_{k,m}`` is the cycle PE ``k`` reads pair ``m`` out of its queue. The broadcast waits on
+PE ``k``'s full queue for ``max(0, T_{k,m-D} + 1 - P_m)`` cycles: its *stall* counter.
+
+*Pointer read unit*, two stages of one column each. A pair written at ``B`` can be read at
+``B + 1``; the read stage takes it in the cycle it frees, ``V_{k,m-1}``; it moves into the span
+stage in the cycle that one frees, ``C_{k,m-1}``, and never before the cycle after its read:
+
+    T_{k,m} = max(B_m + 1, V_{k,m-1}),     V_{k,m} = max(T_{k,m} + 1, C_{k,m-1})
+
+An empty column (``e = entries[k, j_m] == 0``) is dropped in its first cycle in the span stage:
+``C_{k,m} = V_{k,m} + 1``. A non-empty one waits for the sparse-matrix read unit, free from
+``A_k`` (the cycle after its last issue), and issues its first entry when it is taken:
+
+    S_{k,m} = max(V_{k,m} + 1, A_k),   C_{k,m} = S_{k,m},   A_k = S_{k,m} + e
+
+so PE ``k`` is *busy* (issues an entry) at ``S .. S + e - 1`` for each of its non-empty columns.
+
+*End of compute.* An entry issued at ``t`` reaches the word register at ``t + 2``, is multiplied
+at ``t + 3`` and added at ``t + 5``: the PE is idle from ``t + 6`` (from ``V + 2`` after dropping
+an empty last column). The detector is idle from ``B_{M-1} + max(2 z_tail, 1)`` (``z_tail``
+all-zero groups after the last non-zero). ``X`` is the latest of these.
+
+*Write-back* starts at ``X + 1``: each PE reads one row per cycle, registers it, and passes it
+to the post-processor (:data:`POSTPROC_LATENCY` stages); the outputs leave in row order, one
+per cycle (``rows`` of them when they are sent to the host, ``ceil(rows / N)`` per PE in
+parallel when they only go to the destination buffers), and the phase ends one cycle after
+the last one: ``rows + 9`` (or ``ceil(rows / N) + 9``) cycles, 1 for an empty layer.
+
+The loop runs over the non-zero activations and is vectorised over the PEs, so a full-size
+layer of EIE's Table III (VGG-6: 4,591 non-zeros on 64 PEs) takes tens of milliseconds.
+
+Load balance (EIE, section VI-C) is the fraction of cycles a PE does useful work, averaged over
+PEs: ``mean(busy) / cycles``, padding counting as work as in the paper.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import TesseraError
+
+__all__ = [
+    "PE_DRAIN",
+    "POSTPROC_LATENCY",
+    "SparseCycles",
+    "entries_from_coo",
+    "layer_cycles",
+    "matrix_cycles",
+    "writeback_cycles",
+]
+
+#: Cycles from a PE's last issue to the first cycle it is idle (word read and register,
+#: decode, multiply and read, register, add).
+PE_DRAIN = 6
+#: Stages of hw/postproc.PostProcessor (its LATENCY; tests/golden/test_sparse_cycles.py checks
+#: that the two agree).
+POSTPROC_LATENCY = 6
+#: Write-back cycles beyond one per output: the accumulator read and its register, the
+#: post-processor, and the cycle in which the last output is counted.
+WRITEBACK_OVERHEAD = 2 + POSTPROC_LATENCY + 1
+
+
+@dataclass(frozen=True)
+class SparseCycles:
+    """What the array's counters read after one layer (see the module docstring).
+
+    Attributes
+    ----------
+    cycles : int
+        Cycles of the compute phase.
+    busy : numpy.ndarray of int64, shape (n_pes,)
+        Cycles each PE issued an entry (padding included): its work.
+    stall : numpy.ndarray of int64, shape (n_pes,)
+        Cycles the broadcast waited on each PE's full queue.
+    nonzeros : int
+        Non-zero activations broadcast.
+    writeback : int
+        Cycles of the write-back phase, when the host takes outputs without back-pressure.
+    """
+
+    cycles: int
+    busy: np.ndarray
+    stall: np.ndarray
+    nonzeros: int
+    writeback: int
+
+    @property
+    def n_pes(self):
+        return int(self.busy.shape[0])
+
+    @property
+    def total(self):
+        """Compute and write-back cycles."""
+        return self.cycles + self.writeback
+
+    @property
+    def idle(self):
+        """Cycles each PE issued nothing during the compute phase."""
+        return self.cycles - self.busy
+
+    @property
+    def load_balance(self):
+        """EIE's load-balance efficiency: ``mean(busy) / cycles`` (1.0 for an empty layer)."""
+        return float(self.busy.mean() / self.cycles) if self.cycles and self.busy.size else 1.0
+
+    @property
+    def entries(self):
+        """Entries processed by all PEs (padding included)."""
+        return int(self.busy.sum())
+
+    def as_dict(self):
+        """JSON-friendly figures."""
+        return {"cycles": self.cycles, "writeback_cycles": self.writeback,
+                "nonzeros": self.nonzeros, "entries": self.entries,
+                "load_balance": self.load_balance, "busy": self.busy.tolist(),
+                "stall": self.stall.tolist()}
+
+
+def _check_int(value, name, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TesseraError(f"{name} must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise TesseraError(f"{name} must be in [{low}, {high}], not {value}")
+    return int(value)
+
+
+def writeback_cycles(rows, n_pes, *, emit=True):
+    """Write-back cycles of a layer of ``rows`` outputs without back-pressure."""
+    rows = _check_int(rows, "rows", 0, 2**31)
+    n_pes = _check_int(n_pes, "n_pes", 1, 2**16)
+    if rows == 0:
+        return 1
+    return (rows if emit else -(-rows // n_pes)) + WRITEBACK_OVERHEAD
+
+
+def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
+    """Predict the counters of one layer from its work matrix.
+
+    Parameters
+    ----------
+    entries : array_like of int, shape (n_pes, cols)
+        Entries (padding included) of each PE in each column: ``EIEMatrix.entries``.
+    x : array_like, shape (cols,)
+        The activations (only which are non-zero matters); a boolean mask works too.
+    fifo_depth : int
+        Activation queue depth ``D``, >= 1.
+    rows : int
+        Rows of the layer (for write-back).
+    emit : bool
+        The outputs are sent to the host (write-back in row order, one per cycle).
+
+    Returns
+    -------
+    SparseCycles
+
+    Raises
+    ------
+    TesseraError
+        On a wrong shape or type, negative entries, or a depth below 1.
+    """
+    entries = np.asarray(entries)
+    if entries.dtype == np.bool_ or not np.issubdtype(entries.dtype, np.integer):
+        raise TesseraError(f"entries must be an integer array, not {entries.dtype}")
+    if entries.ndim != 2 or entries.shape[0] < 1:
+        raise TesseraError(f"entries must have shape (n_pes, cols), not {entries.shape}")
+    if entries.size and entries.min() < 0:
+        raise TesseraError("entries must not be negative")
+    n_pes, cols = entries.shape
+    x = np.asarray(x)
+    if x.shape != (cols,):
+        raise TesseraError(f"x must have shape ({cols},), not {x.shape}")
+    if not (x.dtype == np.bool_ or np.issubdtype(x.dtype, np.integer)):
+        raise TesseraError(f"x must be an integer or boolean array, not {x.dtype}")
+    depth = _check_int(fifo_depth, "fifo_depth", 1, 2**16)
+    writeback = writeback_cycles(rows, n_pes, emit=emit)
+
+    active = np.flatnonzero(x)
+    count = int(active.size)
+    groups = -(-cols // n_pes)
+    if cols == 0:
+        empty = np.zeros(n_pes, dtype=np.int64)
+        return SparseCycles(1, empty, empty.copy(), 0, writeback)
+    group = active // n_pes
+    skipped = np.diff(group, prepend=-1) - 1  # all-zero groups before each non-zero's group
+    first = np.diff(group, prepend=-1) > 0     # the first non-zero of its group
+    gap = np.where(first, 2 + 2 * np.maximum(skipped, 0), 1).tolist()
+    work = np.ascontiguousarray(entries[:, active].T.astype(np.int64))  # (M, n_pes)
+    nonempty = work > 0
+
+    never = np.iinfo(np.int64).min // 2
+    popped = np.empty((count, n_pes), dtype=np.int64)  # T: cycle each pair left each queue
+    read_free = np.full(n_pes, never, dtype=np.int64)  # V: read stage frees
+    span_free = np.full(n_pes, never, dtype=np.int64)  # C: span stage frees
+    unit_free = np.zeros(n_pes, dtype=np.int64)        # A: sparse-matrix read unit
+    last_issue = np.full(n_pes, never, dtype=np.int64)
+    stall = np.zeros(n_pes, dtype=np.int64)
+    broadcast = 1  # B_{-1}
+    scratch = np.empty(n_pes, dtype=np.int64)
+    for m in range(count):
+        offered = broadcast + gap[m]
+        if m >= depth:
+            ahead = popped[m - depth]
+            broadcast = max(offered, int(ahead.max()) + 1)
+            np.subtract(ahead, offered - 1, out=scratch)
+            np.maximum(scratch, 0, out=scratch)
+            stall += scratch
+        else:
+            broadcast = offered
+        t = popped[m]
+        np.maximum(read_free, broadcast + 1, out=t)
+        np.maximum(t + 1, span_free, out=read_free)   # V: into the span stage
+        e = work[m]
+        taken = np.maximum(read_free + 1, unit_free)
+        hit = nonempty[m]
+        np.copyto(span_free, read_free + 1)
+        np.copyto(span_free, taken, where=hit)
+        np.copyto(unit_free, taken + e, where=hit)
+        np.copyto(last_issue, taken + e - 1, where=hit)
+
+    if count:
+        tail = groups - 1 - int(group[-1])
+        detector_idle = broadcast + max(2 * tail, 1)
+        pe_idle = np.maximum(last_issue + PE_DRAIN, read_free + 2)
+        end = max(detector_idle, int(pe_idle.max()))
+    else:
+        end = 1 + 2 * groups
+    busy = work.sum(axis=0) if count else np.zeros(n_pes, dtype=np.int64)
+    return SparseCycles(int(end), busy.astype(np.int64), stall, count, writeback)
+
+
+def matrix_cycles(matrix, x, *, fifo_depth, emit=True):
+    """Predict the counters of ``y = W x`` for a golden.eie.EIEMatrix ``matrix``."""
+    x = np.asarray(x)
+    if x.shape != (matrix.cols,):
+        raise TesseraError(f"x must have shape ({matrix.cols},), not {x.shape}")
+    return layer_cycles(matrix.entries, x, fifo_depth=fifo_depth, rows=matrix.rows, emit=emit)
+
+
+def entries_from_coo(row, col, shape, *, n_pes, rel_bits=4):
+    """Return the work matrix ``entries`` of an EIE encoding without building the encoding.
+
+    Equal to ``golden.eie.encode(...).entries`` for the matrix whose non-zeros are at
+    ``(row[i], col[i])`` (unique pairs), for matrices too large to hold densely (EIE's
+    Table III layers): each PE's column costs its non-zeros plus one padding entry per
+    ``2**rel_bits`` zeros before one of them.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_pes, cols)
+    """
+    rows, cols = (_check_int(s, "shape", 0, 2**31) for s in shape)
+    n_pes = _check_int(n_pes, "n_pes", 1, 2**16)
+    rel_bits = _check_int(rel_bits, "rel_bits", 1, 8)
+    row = np.asarray(row, dtype=np.int64)
+    col = np.asarray(col, dtype=np.int64)
+    if row.shape != col.shape or row.ndim != 1:
+        raise TesseraError("row and col must be 1-D arrays of the same length")
+    if row.size and (row.min() < 0 or row.max() >= rows or col.min() < 0 or col.max() >= cols):
+        raise TesseraError(f"coordinates must lie inside the shape {(rows, cols)}")
+    pe, local = row % n_pes, row // n_pes
+    group = pe * cols + col
+    order = np.lexsort((local, group))
+    group, local = group[order], local[order]
+    previous = np.full(local.shape, -1, dtype=np.int64)
+    if local.size > 1:
+        same = group[1:] == group[:-1]
+        previous[1:][same] = local[:-1][same]
+    cost = (local - previous - 1) // 2**rel_bits + 1
+    out = np.bincount(group, weights=cost, minlength=n_pes * cols)
+    return out.astype(np.int64).reshape(n_pes, cols)

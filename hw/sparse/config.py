@@ -1,0 +1,152 @@
+"""The parameters of the sparse PE array, validated once and shared by every unit."""
+
+from dataclasses import dataclass
+
+from amaranth.utils import ceil_log2
+
+from ..params import check_int
+
+__all__ = ["SparseConfig"]
+
+#: Width of an activation (int8, the numeric contract).
+ACT_WIDTH = 8
+#: Width of an accumulator, of a bias and of an output word (int32, the numeric contract).
+ACC_WIDTH = 32
+#: Width of the size fields of a RUN command (columns, rows, bases): 16 bits, so every depth
+#: and every activation count is below 2**16.
+FIELD_WIDTH = 16
+#: Activations per ACT command: eight int8 lanes in the 64-bit data field.
+ACT_LANES = 8
+
+
+@dataclass(frozen=True)
+class SparseConfig:
+    """Parameters of :class:`hw.sparse.SparseArray` and of every unit inside it.
+
+    Parameters
+    ----------
+    n_pes : int
+        Number of PEs, 1..64 (default 4). Row ``i`` of a layer lives in PE ``i % n_pes``, and so
+        does activation ``j``: local address ``i // n_pes``.
+    fifo_depth : int
+        Depth of each PE's activation queue, 1..64 (default 8, EIE's).
+    index_bits : int
+        Width of a codebook index, 1..8 (default 4): ``2**index_bits`` codebook entries, entry 0
+        reserved for zero (padding).
+    rel_bits : int
+        Width of a relative row index, 1..8 (default 4).
+    weight_width : int
+        Width of a signed codebook value, 2..16 (default 8).
+    entries_per_word : int
+        Entries packed in one sparse-matrix memory word, a power of two 1..16 (default 8: EIE's
+        64-bit words of 4-bit index + 4-bit relative index).
+    ptr_bits : int
+        Width of a column pointer, 8..20 (default 16, EIE's).
+    spmat_depth : int
+        Sparse-matrix words per PE, 1..65535 (default 1024). ``spmat_depth *
+        entries_per_word`` entries must be addressable by a ``ptr_bits`` pointer.
+    ptr_depth : int
+        Column pointers per PE (even and odd bank together), 2..65535 (default 1024): a layer
+        of ``cols`` columns needs ``cols + 1`` of them.
+    act_depth : int
+        Activations per PE in each of the two activation buffers, and accumulators per PE,
+        1..65535 (default 256): layers of up to ``act_depth * n_pes`` inputs and outputs.
+    param_depth : int
+        Requantization parameter rows per PE (bias, multiplier, shift), 1..65535 (default 256).
+
+    Raises
+    ------
+    TypeError
+        If a parameter is not an integer.
+    ValueError
+        If a parameter is out of range, ``entries_per_word`` is not a power of two, the
+        pointers cannot address the matrix memory, or a capacity does not fit the 16-bit fields
+        of a RUN command.
+    """
+
+    n_pes: int = 4
+    fifo_depth: int = 8
+    index_bits: int = 4
+    rel_bits: int = 4
+    weight_width: int = 8
+    entries_per_word: int = 8
+    ptr_bits: int = 16
+    spmat_depth: int = 1024
+    ptr_depth: int = 1024
+    act_depth: int = 256
+    param_depth: int = 256
+
+    def __post_init__(self):
+        check_int(self.n_pes, "n_pes", 1, 64)
+        check_int(self.fifo_depth, "fifo_depth", 1, 64)
+        check_int(self.index_bits, "index_bits", 1, 8)
+        check_int(self.rel_bits, "rel_bits", 1, 8)
+        check_int(self.weight_width, "weight_width", 2, 16)
+        check_int(self.entries_per_word, "entries_per_word", 1, 16)
+        if self.entries_per_word & (self.entries_per_word - 1):
+            raise ValueError(f"entries_per_word must be a power of two, not "
+                             f"{self.entries_per_word}")
+        check_int(self.ptr_bits, "ptr_bits", 8, 20)
+        limit = 2**FIELD_WIDTH - 1
+        check_int(self.spmat_depth, "spmat_depth", 1, limit)
+        check_int(self.ptr_depth, "ptr_depth", 2, limit)
+        check_int(self.act_depth, "act_depth", 1, limit)
+        check_int(self.param_depth, "param_depth", 1, limit)
+        if self.capacity > 2**self.ptr_bits - 1:
+            raise ValueError(
+                f"spmat_depth * entries_per_word = {self.capacity} entries cannot be addressed "
+                f"by {self.ptr_bits}-bit pointers (at most {2**self.ptr_bits - 1})")
+        if self.max_acts > limit:
+            raise ValueError(f"act_depth * n_pes = {self.max_acts} activations do not fit the "
+                             f"16-bit size fields (at most {limit})")
+
+    # -- derived widths and capacities -------------------------------------------------------
+
+    @property
+    def entry_width(self):
+        """Bits of one (codebook index, relative index) entry."""
+        return self.index_bits + self.rel_bits
+
+    @property
+    def word_width(self):
+        """Bits of one sparse-matrix memory word."""
+        return self.entries_per_word * self.entry_width
+
+    @property
+    def capacity(self):
+        """Entries (padding included) each PE's matrix memory holds."""
+        return self.spmat_depth * self.entries_per_word
+
+    @property
+    def max_acts(self):
+        """Longest activation vector, input or output, the array holds."""
+        return self.act_depth * self.n_pes
+
+    @property
+    def pe_bits(self):
+        """Width of the ``pe`` field of a command."""
+        return max(1, ceil_log2(self.n_pes))
+
+    @property
+    def lane_groups(self):
+        """Number of eight-PE lane groups an ACT command addresses."""
+        return (self.n_pes + ACT_LANES - 1) // ACT_LANES
+
+    @property
+    def data_width(self):
+        """Width of the ``data`` field of a command."""
+        return max(64, self.word_width, 2 * self.ptr_bits)
+
+    @property
+    def row_width(self):
+        """Width of a local row counter that cannot wrap before it leaves the PE's rows."""
+        return ceil_log2(self.act_depth + 2**self.rel_bits + 1)
+
+    @property
+    def global_width(self):
+        """Width of a global row counter that cannot wrap before it leaves the layer's rows."""
+        return ceil_log2(self.max_acts + 2**self.rel_bits * self.n_pes + 1)
+
+    def params(self):
+        """Return the parameters as a dict (for :class:`sim.runner.Design`)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -1,0 +1,231 @@
+"""The sparse processing element: EIE's PE, from activation queue to destination buffer."""
+
+from amaranth import *
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..params import check_int
+from .actrw import ActRW
+from .address import AddressAccumulator
+from .arith import ArithmeticUnit
+from .codebook import CodebookDecoder
+from .commands import Op, params_layout
+from .config import ACC_WIDTH, ACT_LANES, ACT_WIDTH, FIELD_WIDTH
+from .pointer import PointerReadUnit
+from .queue import ActivationQueue, column_layout
+from .spmat import SparseMatrixReadUnit
+from .writeback import WriteBack
+
+__all__ = ["SparsePE"]
+
+#: Width of the busy and stall counters.
+COUNTER_WIDTH = 32
+
+
+class SparsePE(wiring.Component):
+    """One PE of the sparse array: its rows of the weight matrix, accumulators and activations.
+
+    The units, in the order an activation meets them (EIE, section IV)::
+
+        q --> ActivationQueue --> PointerReadUnit (read stage, span register)
+                              --> SparseMatrixReadUnit (one entry a cycle, word register)
+                                                          | entry (index, rel, value, first)
+                  CodebookDecoder + AddressAccumulator (stage E, registered; range
+                                                        check in stage M)
+                                                          | (row, weight, value, write)
+                              ArithmeticUnit (multiply + read, register, add + write)
+        after the layer:       ArithmeticUnit --> WriteBack (PostProcessor) --> ActRW, o
+
+    Timing of one column ``j`` with ``e`` entries for this PE, read out of the queue at cycle
+    ``t`` with the stages behind it free: its pointers are at the banks' ports at ``t + 1`` and
+    in the span register at ``t + 2``, where its first entry issues; entry ``n`` issues at
+    ``t + 2 + n``, reaches the word register two cycles later, is decoded into the stage-E
+    registers, then multiplied, then added three cycles after that. The next column can leave
+    the queue while this one is still in the pointer unit, so spans issue back to back. An
+    empty column costs one cycle in each pointer stage and none in the entry unit. A PE is
+    *idle* once its queue is empty and no column or entry is in flight: six cycles after its
+    last issue. golden/sparse_cycles.py turns this into the exact cycle count of a layer.
+
+    Parameters
+    ----------
+    config : SparseConfig
+    pe : int
+        This PE's index ``k`` in ``0 .. n_pes - 1``.
+
+    Members
+    -------
+    q : In(stream.Signature(column_layout))
+        Broadcast non-zero activations.
+    cfg_en, cfg_op, cfg_addr, cfg_data : In
+        A configuration command addressed to this PE (the array decodes the ``pe`` field and
+        checks the address): CODEBOOK, POINTERS, SPMAT, PARAMS or ACT.
+    start : In(1)
+        A layer starts (RUN accepted): counters and write-back rewind.
+    ptr_base, rows, param_base, relu, raw, emit : In
+        The layer's fields, held during the layer.
+    wb_phase : In(1)
+        Write-back phase.
+    swap : In(1)
+        Exchange the activation buffers.
+    bcast_wait : In(1)
+        The broadcast has a non-zero it cannot send (some queue is full).
+    act_rd_en, act_rd_addr : In
+        The non-zero detector's read of source activation ``act_rd_addr``.
+    act : Out(signed(8))
+        Its value, one cycle later.
+    o : Out(stream.Signature(signed(32)))
+        Write-back outputs, in local row order.
+    idle : Out(1)
+        Compute pipeline empty (queue, pointer stage, span, entries in flight).
+    wb_done : Out(1)
+        Write-back of the layer finished.
+    ready : Out(1)
+        The post-reset accumulator sweep is over.
+    busy : Out(32)
+        Cycles of this layer in which an entry (padding included) issued.
+    stall : Out(32)
+        Cycles of this layer in which the broadcast waited on this PE's full queue.
+    error : Out(3)
+        Pointer, row and code error pulses (:class:`commands.Error` bits 2..4).
+    """
+
+    def __init__(self, config, *, pe):
+        self.config = config
+        self.pe = check_int(pe, "pe", 0, config.n_pes - 1)
+        addr = ceil_log2(config.act_depth) or 1
+        super().__init__({
+            "q": In(stream.Signature(column_layout)),
+            "cfg_en": In(1),
+            "cfg_op": In(Op),
+            "cfg_addr": In(FIELD_WIDTH),
+            "cfg_data": In(config.data_width),
+            "start": In(1),
+            "ptr_base": In(FIELD_WIDTH),
+            "rows": In(FIELD_WIDTH),
+            "param_base": In(FIELD_WIDTH),
+            "relu": In(1),
+            "raw": In(1),
+            "emit": In(1),
+            "wb_phase": In(1),
+            "swap": In(1),
+            "bcast_wait": In(1),
+            "act_rd_en": In(1),
+            "act_rd_addr": In(addr),
+            "act": Out(signed(ACT_WIDTH)),
+            "o": Out(stream.Signature(signed(ACC_WIDTH))),
+            "idle": Out(1),
+            "wb_done": Out(1),
+            "ready": Out(1),
+            "busy": Out(COUNTER_WIDTH),
+            "stall": Out(COUNTER_WIDTH),
+            "error": Out(3),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        m.submodules.queue = queue = ActivationQueue(depth=cfg.fifo_depth)
+        m.submodules.pointers = pointers = PointerReadUnit(cfg)
+        m.submodules.spmat = spmat = SparseMatrixReadUnit(cfg)
+        m.submodules.codebook = codebook = CodebookDecoder(cfg)
+        m.submodules.address = address = AddressAccumulator(cfg, pe=self.pe)
+        m.submodules.arith = arith = ArithmeticUnit(cfg)
+        m.submodules.actrw = actrw = ActRW(cfg)
+        m.submodules.writeback = writeback = WriteBack(cfg, pe=self.pe)
+
+        # Configuration writes.
+        def writing(op):
+            return self.cfg_en & (self.cfg_op == op)
+
+        lane = self.pe % ACT_LANES
+        m.d.comb += [
+            codebook.w_en.eq(writing(Op.CODEBOOK)),
+            codebook.w_index.eq(self.cfg_addr),
+            codebook.w_value.eq(self.cfg_data[:cfg.weight_width]),
+            pointers.w_en.eq(writing(Op.POINTERS)),
+            pointers.w_addr.eq(self.cfg_addr),
+            pointers.w_data.eq(self.cfg_data),
+            spmat.w_en.eq(writing(Op.SPMAT)),
+            spmat.w_addr.eq(self.cfg_addr),
+            spmat.w_data.eq(self.cfg_data),
+            writeback.w_en.eq(writing(Op.PARAMS)),
+            writeback.w_addr.eq(self.cfg_addr),
+            writeback.w_data.eq(self.cfg_data[:params_layout.size]),
+            actrw.ld_en.eq(writing(Op.ACT)),
+            actrw.ld_addr.eq(self.cfg_addr),
+            actrw.ld_data.eq(self.cfg_data.word_select(lane, ACT_WIDTH)),
+        ]
+
+        # Compute: queue -> pointers -> spans -> entries.
+        wiring.connect(m, wiring.flipped(self.q), queue.i)
+        wiring.connect(m, queue.o, pointers.i)
+        wiring.connect(m, pointers.o, spmat.i)
+        m.d.comb += pointers.base.eq(self.ptr_base)
+
+        # Stage E: decode the index, accumulate the row.
+        entry = spmat.o
+        m.d.comb += [
+            codebook.index.eq(entry.payload.index),
+            address.valid.eq(entry.valid),
+            address.first.eq(entry.payload.first),
+            address.rel.eq(entry.payload.rel),
+            address.rows.eq(self.rows),
+        ]
+        real = entry.payload.index != 0
+        decoded = Signal()  # stage M: a real entry with a known weight (range checked now)
+        m.d.sync += [
+            arith.i.valid.eq(entry.valid),
+            arith.i.payload.weight.eq(codebook.value),
+            arith.i.payload.value.eq(entry.payload.value),
+            decoded.eq(real & codebook.known),
+        ]
+        m.d.comb += [
+            arith.i.payload.row.eq(address.row),
+            arith.i.payload.write.eq(decoded & address.in_range),
+            self.error.eq(Cat(
+                pointers.error,
+                arith.i.valid & ~address.in_range,
+                entry.valid & real & ~codebook.known,
+            )),
+        ]
+
+        # Write-back and the activation buffers.
+        m.d.comb += [
+            writeback.start.eq(self.start),
+            writeback.active.eq(self.wb_phase),
+            writeback.rows.eq(self.rows),
+            writeback.param_base.eq(self.param_base),
+            writeback.relu.eq(self.relu),
+            writeback.raw.eq(self.raw),
+            writeback.emit.eq(self.emit),
+            arith.wb_en.eq(writeback.acc_en),
+            arith.wb_addr.eq(writeback.acc_addr),
+            writeback.acc_data.eq(arith.wb_data),
+            actrw.wr_en.eq(writeback.dst_en),
+            actrw.wr_addr.eq(writeback.dst_addr),
+            actrw.wr_data.eq(writeback.dst_data),
+            actrw.swap.eq(self.swap),
+            actrw.rd_en.eq(self.act_rd_en),
+            actrw.rd_addr.eq(self.act_rd_addr),
+            self.act.eq(actrw.rd_data),
+            self.wb_done.eq(writeback.done),
+            self.ready.eq(arith.ready),
+        ]
+        wiring.connect(m, writeback.o, wiring.flipped(self.o))
+
+        m.d.comb += self.idle.eq(~queue.o.valid & pointers.idle & spmat.idle
+                                 & ~arith.i.valid & arith.idle)
+
+        # Counters.
+        busy = Signal(COUNTER_WIDTH)
+        stall = Signal(COUNTER_WIDTH)
+        with m.If(self.start):
+            m.d.sync += [busy.eq(0), stall.eq(0)]
+        with m.Else():
+            with m.If(spmat.issue):
+                m.d.sync += busy.eq(busy + 1)
+            with m.If(self.bcast_wait & ~self.q.ready):
+                m.d.sync += stall.eq(stall + 1)
+        m.d.comb += [self.busy.eq(busy), self.stall.eq(stall)]
+        return m

@@ -1,0 +1,265 @@
+"""Command streams for the sparse PE array (host side): load matrices, run layers, read stats.
+
+Pure Python and NumPy, no simulator: the same words drive a simulation (sim/cosim/spmv.py) or,
+later, a board. Everything a command needs is checked here, before anything is sent, and bad
+input raises :class:`golden.errors.TesseraError` with a one-line message: a matrix too large
+for the memories, a format the array was not built for, an activation vector of the wrong
+length or type. The hardware copes with whatever slips through (see
+:class:`hw.sparse.commands.Error`), but a correct host never trips those bits.
+
+Typical use::
+
+    program = Program(config)
+    layer = program.load(matrix, bias, multiplier, shift)   # resident from now on
+    program.activations(x)
+    program.run(layer, relu=True, emit=True)
+    program.stats()
+    words = program.words                                   # one int per command
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from golden.errors import TesseraError
+
+from .commands import STATS_HEADER, Op, command_layout
+from .config import ACT_LANES, FIELD_WIDTH
+
+__all__ = ["Layer", "Program", "parse_stats", "stats_words", "words_to_array"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Where a loaded layer lives in the array's memories."""
+
+    #: ``(rows, cols)`` of the weight matrix.
+    shape: tuple
+    #: Codebook of the layer (``2**index_bits`` signed integers, entry 0 is 0).
+    codebook: tuple
+    #: Pointer index of column 0 (even).
+    ptr_base: int
+    #: Parameter row of local row 0.
+    param_base: int
+    #: First matrix-memory entry of the layer in each PE.
+    entry_base: tuple
+
+    @property
+    def rows(self):
+        return self.shape[0]
+
+    @property
+    def cols(self):
+        return self.shape[1]
+
+
+def stats_words(config):
+    """Number of words a STATS command returns."""
+    return len(STATS_HEADER) + 2 * config.n_pes
+
+
+def parse_stats(words, config):
+    """Turn the words of a STATS readout into a dict of counters (``busy``, ``stall`` arrays)."""
+    words = [int(w) & 0xFFFF_FFFF for w in words]
+    if len(words) != stats_words(config):
+        raise TesseraError(f"a STATS readout has {stats_words(config)} words, not {len(words)}")
+    n = config.n_pes
+    out = dict(zip(STATS_HEADER, words[:len(STATS_HEADER)]))
+    out["busy"] = np.array(words[len(STATS_HEADER):len(STATS_HEADER) + n], dtype=np.int64)
+    out["stall"] = np.array(words[len(STATS_HEADER) + n:], dtype=np.int64)
+    return out
+
+
+def words_to_array(words, width):
+    """Split ``width``-bit command words into a ``(count, chunks)`` uint64 array (for .npz)."""
+    chunks = max(1, -(-width // 64))
+    out = np.zeros((len(words), chunks), dtype=np.uint64)
+    for c in range(chunks):
+        out[:, c] = [(w >> (64 * c)) & 0xFFFF_FFFF_FFFF_FFFF for w in words]
+    return out
+
+
+def _int_vector(value, name, length, low, high):
+    array = np.asarray(value)
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise TesseraError(f"{name} must be an integer array, not {array.dtype}")
+    if array.shape != (length,):
+        raise TesseraError(f"{name} must have shape ({length},), not {array.shape}")
+    if array.size and (array.min() < low or array.max() > high):
+        bad = array.min() if array.min() < low else array.max()
+        raise TesseraError(f"{name} must lie in [{low}, {high}], not {int(bad)}")
+    return array.astype(np.int64)
+
+
+class Program:
+    """A growing list of command words for one array configuration.
+
+    Matrices are placed one after the other in every memory (pointers, entries, parameter
+    rows), so several layers stay resident and a network runs layer after layer from the
+    swapped activation buffers.
+
+    Parameters
+    ----------
+    config : hw.sparse.SparseConfig
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.layout = command_layout(config)
+        self.words = []
+        self._ptr_next = 0
+        self._param_next = 0
+        self._entry_next = [0] * config.n_pes
+
+    # -- low level -----------------------------------------------------------------------------
+
+    def command(self, op, *, pe=0, addr=0, data=0):
+        """Append one command word."""
+        fields = self.layout
+        word = (Op(op).value << fields["op"].offset) | (pe << fields["pe"].offset)
+        word |= (addr & (2**FIELD_WIDTH - 1)) << fields["addr"].offset
+        word |= data << fields["data"].offset
+        self.words.append(word)
+
+    @property
+    def width(self):
+        """Width of a command word in bits."""
+        return self.layout.size
+
+    def array(self):
+        """The words as a ``(count, chunks)`` uint64 array (:func:`words_to_array`)."""
+        return words_to_array(self.words, self.width)
+
+    # -- layers --------------------------------------------------------------------------------
+
+    def check(self, matrix):
+        """Raise TesseraError unless ``matrix`` (a golden.eie.EIEMatrix) fits this array."""
+        cfg = self.config
+        if matrix.n_pes != cfg.n_pes:
+            raise TesseraError(f"the matrix is interleaved over {matrix.n_pes} PEs, the array "
+                               f"has {cfg.n_pes}")
+        if matrix.rel_bits != cfg.rel_bits:
+            raise TesseraError(f"the matrix has {matrix.rel_bits}-bit relative indices, the "
+                               f"array reads {cfg.rel_bits}-bit ones")
+        if matrix.index_bits > cfg.index_bits:
+            raise TesseraError(f"the matrix has {matrix.index_bits}-bit codebook indices, the "
+                               f"array decodes at most {cfg.index_bits} bits")
+        low, high = -(2 ** (cfg.weight_width - 1)), 2 ** (cfg.weight_width - 1) - 1
+        book = np.asarray(matrix.codebook)
+        if book.min() < low or book.max() > high:
+            raise TesseraError(f"codebook values must fit {cfg.weight_width}-bit signed "
+                               f"weights [{low}, {high}], not {int(np.abs(book).max())}")
+        for name, size in (("rows", matrix.rows), ("columns", matrix.cols)):
+            if size > cfg.max_acts:
+                raise TesseraError(
+                    f"the matrix has {size} {name}, more than the {cfg.max_acts} activations "
+                    f"the array holds (act_depth {cfg.act_depth} x {cfg.n_pes} PEs)")
+        ptr_base = self._ptr_next
+        if ptr_base + matrix.cols + 1 > cfg.ptr_depth:
+            raise TesseraError(
+                f"the matrix needs {matrix.cols + 1} column pointers per PE, only "
+                f"{max(cfg.ptr_depth - ptr_base, 0)} of {cfg.ptr_depth} are left")
+        rows_pe = int(matrix.rows_per_pe[0]) if matrix.rows else 0
+        if self._param_next + rows_pe > cfg.param_depth:
+            raise TesseraError(
+                f"the matrix needs {rows_pe} parameter rows per PE, only "
+                f"{cfg.param_depth - self._param_next} of {cfg.param_depth} are left")
+        for k in range(cfg.n_pes):
+            need = int(matrix.col_ptr[k, -1])
+            left = cfg.capacity - self._entry_next[k]
+            if need > left:
+                raise TesseraError(
+                    f"the matrix is too large for the memories: PE {k} needs {need} entries, "
+                    f"{left} of {cfg.capacity} are left (spmat_depth {cfg.spmat_depth} x "
+                    f"{cfg.entries_per_word}); use more PEs or a larger spmat_depth")
+
+    def load(self, matrix, bias=None, multiplier=None, shift=None):
+        """Load a matrix (golden.eie.EIEMatrix) and its requantization parameters.
+
+        ``bias`` (int32), ``multiplier`` (0..65535) and ``shift`` (0..47) are per row (arrays
+        of length ``rows``) or scalars; the defaults ``0, 1, 0`` make the int8 output the
+        saturated accumulator. Returns the :class:`Layer` to :meth:`run`.
+        """
+        from golden.eie import pack_entries
+
+        self.check(matrix)
+        cfg = self.config
+        rows = matrix.rows
+        bias = _int_vector(np.broadcast_to(0 if bias is None else bias, (rows,)), "bias", rows,
+                           -(2**31), 2**31 - 1)
+        multiplier = _int_vector(np.broadcast_to(1 if multiplier is None else multiplier,
+                                                 (rows,)), "multiplier", rows, 0, 2**16 - 1)
+        shift = _int_vector(np.broadcast_to(0 if shift is None else shift, (rows,)), "shift",
+                            rows, 0, 47)
+        ptr_base, param_base = self._ptr_next, self._param_next
+        bases = []
+        bits = cfg.ptr_bits
+        for k in range(cfg.n_pes):
+            part = matrix.pe(k)
+            base = self._entry_next[k]
+            bases.append(base)
+            pointers = [int(p) + base for p in part.col_ptr]
+            if len(pointers) % 2:
+                pointers.append(pointers[-1])
+            for w in range(len(pointers) // 2):
+                self.command(Op.POINTERS, pe=k, addr=ptr_base // 2 + w,
+                             data=pointers[2 * w] | pointers[2 * w + 1] << bits)
+            words = pack_entries(part.v, part.z, index_bits=cfg.index_bits,
+                                 rel_bits=cfg.rel_bits, entries_per_word=cfg.entries_per_word)
+            for w, word in enumerate(words):
+                self.command(Op.SPMAT, pe=k, addr=base // cfg.entries_per_word + w, data=word)
+            used = len(words) * cfg.entries_per_word
+            self._entry_next[k] = base + used
+            for r in range(part.n_rows):
+                i = r * cfg.n_pes + k
+                data = (int(bias[i]) & 0xFFFF_FFFF) | int(multiplier[i]) << 32 \
+                    | int(shift[i]) << 48
+                self.command(Op.PARAMS, pe=k, addr=param_base + r, data=data)
+        self._ptr_next = ptr_base + matrix.cols + 1 + (matrix.cols + 1) % 2
+        self._param_next = param_base + (int(matrix.rows_per_pe[0]) if rows else 0)
+        codebook = tuple(int(c) for c in matrix.codebook)
+        return Layer(matrix.shape, codebook, ptr_base, param_base, tuple(bases))
+
+    def codebook(self, values):
+        """Load a codebook: entry 0 first (which starts a new table), then the others."""
+        mask = 2**self.config.weight_width - 1
+        self.command(Op.CODEBOOK, addr=0, data=0)
+        for index, value in enumerate(values[1:], start=1):
+            self.command(Op.CODEBOOK, addr=index, data=int(value) & mask)
+
+    def activations(self, x, cols=None):
+        """Load an int8 activation vector into the source buffers."""
+        cfg = self.config
+        x = np.asarray(x)
+        if x.dtype != np.int8:
+            raise TesseraError(f"activations must be int8, not {x.dtype}")
+        if x.ndim != 1 or (cols is not None and x.shape[0] != cols):
+            want = f"({cols},)" if cols is not None else "one dimension"
+            raise TesseraError(f"activations must have shape {want}, not {x.shape}")
+        if x.shape[0] > cfg.max_acts:
+            raise TesseraError(f"{x.shape[0]} activations do not fit the {cfg.max_acts} the "
+                               f"array holds")
+        n = cfg.n_pes
+        groups = -(-x.shape[0] // n)
+        padded = np.zeros(groups * n, dtype=np.int64)
+        padded[:x.shape[0]] = x
+        padded = padded.reshape(groups, n)
+        for g in range(groups):
+            for lane_group in range(cfg.lane_groups):
+                lanes = padded[g, lane_group * ACT_LANES:(lane_group + 1) * ACT_LANES]
+                data = 0
+                for lane, value in enumerate(lanes.tolist()):
+                    data |= (value & 0xFF) << (8 * lane)
+                self.command(Op.ACT, pe=lane_group, addr=g, data=data)
+
+    def run(self, layer, *, relu=False, raw=False, emit=True, codebook=True):
+        """Run a loaded layer on the source activations (loading its codebook first)."""
+        if codebook:
+            self.codebook(layer.codebook)
+        data = layer.rows | layer.ptr_base << 16 | layer.param_base << 32 \
+            | int(bool(relu)) << 48 | int(bool(raw)) << 49 | int(bool(emit)) << 50
+        self.command(Op.RUN, addr=layer.cols, data=data)
+
+    def stats(self):
+        """Ask for the counters (:func:`stats_words` words on ``o``; clears the error bits)."""
+        self.command(Op.STATS)

@@ -1,0 +1,240 @@
+"""The drain: finished groups of results, out of the accumulator bank into the post-processor."""
+
+from amaranth import *
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..params import check_int
+from ..postproc import MULTIPLIER_WIDTH, SHIFT_WIDTH, postproc_input_layout
+
+__all__ = ["Drain", "quant_layout"]
+
+
+def quant_layout(acc_width=32):
+    """The requantization parameters of one output column (the ``q`` stream's payload)."""
+    return data.StructLayout({
+        "bias": signed(acc_width),
+        "multiplier": unsigned(MULTIPLIER_WIDTH),
+        "shift": unsigned(SHIFT_WIDTH),
+    })
+
+
+class Drain(wiring.Component):
+    """Read finished groups from the accumulator bank, one result per cycle, with parameters.
+
+    The GEMM's results are produced in groups: an M-tile of ``tile_m`` rows (fewer at the
+    bottom edge) by an N-tile of ``cols`` columns (fewer at the right edge), in one half of the
+    bank. Groups finish in order, alternating halves; the drain reads each one row by row,
+    columns in order, pairs every result with its column's requantization parameters and hands
+    it to the post-processor.
+
+    Parameters
+    ----------
+    cols : int
+        Array columns (the N-tile width), 1..32.
+    tile_m : int
+        Rows per half of the bank (the M-tile height), 1..65535.
+    acc_width : int
+        16..32.
+    max_m, max_n : int
+        The largest M and N (widths of the counters and of the parameter address).
+
+    Members
+    -------
+    start : In(1)
+        A new GEMM: ``m``, ``n``, ``relu`` and ``raw`` are valid from now until it ends.
+    m : In(range(max_m + 1))
+    n : In(range(max_n + 1))
+    relu, raw : In(1)
+    done : In(1)
+        The next half of the bank (alternating, from half 0) holds a finished group.
+    q_count : In(range(max_n + 1))
+        Requantization parameters arrived so far; nothing is read before all ``n`` have arrived
+        (a registered comparison, so from the second edge after; not in raw mode).
+    release : Out(2)
+        One cycle high (bit ``b``) when the last result of half ``b`` has been read.
+    finished : Out(1)
+        Every result of the GEMM has been read (stays high until ``start``).
+    issue : Out(1)
+        A result is read this cycle (for the caller's in-flight count).
+    raddr, ren : Out
+        The bank's read port; ``rdata`` the data.
+    rdata : In(data.ArrayLayout(signed(acc_width), cols))
+    qaddr, qen : Out
+        The parameter buffer's read port; ``qdata`` the data.
+    qdata : In(quant_layout(acc_width))
+    o : Out(stream.Signature(postproc_input_layout(acc_width)))
+        Results with their parameters, for :class:`hw.postproc.PostProcessor`.
+
+    Timing
+    ------
+    A group can start reading on the edge after ``done`` (the edge the bank wrote it); its
+    results are read on consecutive edges while the output queue has room (``QUEUE_DEPTH``
+    entries, counted with credits, so no back-pressure reaches the read pipeline), and the next
+    group's first read can follow its last directly. A result read at edge ``D`` is on ``o``
+    after edge ``D + 3``. Nothing is dropped or repeated under back-pressure.
+    """
+
+    #: Entries of the queue in front of the post-processor: enough credits for one read a cycle
+    #: (a credit comes back five cycles after its read).
+    QUEUE_DEPTH = 8
+
+    def __init__(self, *, cols, tile_m, acc_width=32, max_m=65535, max_n=65535):
+        self.cols = check_int(cols, "cols", 1, 32)
+        self.tile_m = check_int(tile_m, "tile_m", 1, 65535)
+        self.acc_width = check_int(acc_width, "acc_width", 16, 32)
+        self.max_m = check_int(max_m, "max_m", 1, 65535)
+        self.max_n = check_int(max_n, "max_n", 1, 65535)
+        depth = 2 * self.tile_m
+        super().__init__({
+            "start": In(1),
+            "m": In(range(self.max_m + 1)),
+            "n": In(range(self.max_n + 1)),
+            "relu": In(1),
+            "raw": In(1),
+            "done": In(1),
+            "q_count": In(range(self.max_n + 1)),
+            "release": Out(2),
+            "finished": Out(1),
+            "issue": Out(1),
+            "raddr": Out(range(depth)),
+            "ren": Out(1),
+            "rdata": In(data.ArrayLayout(signed(self.acc_width), self.cols)),
+            "qaddr": Out(range(max(self.max_n, 2))),
+            "qen": Out(1),
+            "qdata": In(quant_layout(self.acc_width)),
+            "o": Out(stream.Signature(postproc_input_layout(self.acc_width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        tm, c = self.tile_m, self.cols
+        M, N = self.m, self.n
+
+        # Which halves hold a finished group; `fill` is the half that finishes next.
+        full = Signal(2)
+        fill = Signal()
+        bank = Signal()                      # the half being read
+        # The group walk (M-tile, then N-tile), with its addresses as counters and its
+        # thresholds as registers, so that every decision compares two registers.
+        nnext = Signal(range(self.max_n + c + 1))           # n0 + C
+        mnext = Signal(range(self.max_m + tm + 1))          # m0 + tm
+        m_rest = Signal(range(-tm, self.max_m + 1))         # M - (m0 + tm)
+        n_rest = Signal(range(-c, self.max_n + 1))          # N - (n0 + C)
+        n0 = Signal(range(self.max_n + 1))
+        mm1 = Signal(range(tm))                             # rows of the group, minus one
+        cn1 = Signal(range(c))                              # columns of the group, minus one
+        rows_left = Signal(range(tm))
+        cols_left = Signal(range(c))
+        col = Signal(range(c))
+        raddr = Signal(range(2 * tm))
+        qaddr = Signal(range(self.max_n + 1))
+        first_cn1 = Signal(range(c))                        # columns of an M-tile's first group
+        running = Signal()                   # inside a group (past its first read)
+        active = Signal()                    # the GEMM still has groups to read
+
+        last_n, last_m = nnext >= N, mnext >= M
+        # The next tiles' sizes, one cycle behind the walk: two changes of N-tile (or M-tile) can
+        # only come one cycle apart when the second enters the last, partial tile (a full group
+        # takes two cycles or more, or is as small as every other), and nothing reads them after.
+        next_cn1 = Signal(range(c))
+        next_mm1 = Signal(range(tm))
+        m.d.sync += [next_cn1.eq(Mux(n_rest < c, n_rest - 1, c - 1)),
+                     next_mm1.eq(Mux(m_rest < tm, m_rest - 1, tm - 1))]
+        q_all = Signal()                                    # every parameter has arrived
+        m.d.sync += q_all.eq(self.q_count >= N)
+        q_ready = self.raw | q_all
+        can_start = active & ~running & full.bit_select(bank, 1) & q_ready
+        have = running | can_start
+
+        # The read pipeline never stalls: a result is read only when the output queue is sure to
+        # have room for it (a credit per queue entry), so no `ready` travels back through the
+        # stages into the walk. Stages: the memories' read registers (v1); a copy of the whole
+        # row (v2), so that no logic follows a block RAM's slow output; the column's result and
+        # its parameters, written into the queue in front of the post-processor.
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=len(self.o.payload.as_value()),
+                                                             depth=self.QUEUE_DEPTH)
+        credits = Signal(range(self.QUEUE_DEPTH + 1), init=self.QUEUE_DEPTH)
+        v1 = Signal()
+        col1 = Signal(range(c))
+        v2 = Signal()
+        col2 = Signal(range(c))
+        row2 = Signal.like(self.rdata)
+        q2 = Signal.like(self.qdata)
+        entry = Signal(postproc_input_layout(self.acc_width))
+        issue = Signal()
+        taken = queue.r_rdy & queue.r_en
+        m.d.comb += [
+            issue.eq(have & (credits != 0)),
+            self.issue.eq(issue),
+            self.ren.eq(issue),
+            self.qen.eq(issue),
+            self.raddr.eq(raddr),
+            self.qaddr.eq(qaddr),
+            self.finished.eq(~active),
+        ]
+        m.d.sync += [
+            credits.eq(credits - issue + taken),
+            v1.eq(issue), col1.eq(col),
+            v2.eq(v1), col2.eq(col1), row2.eq(self.rdata), q2.eq(self.qdata),
+        ]
+        m.d.comb += [
+            entry.acc.eq(row2[col2]),
+            entry.bias.eq(q2.bias),
+            entry.multiplier.eq(q2.multiplier),
+            entry.shift.eq(q2.shift),
+            entry.relu.eq(self.relu),
+            entry.raw.eq(self.raw),
+            queue.w_data.eq(entry),
+            queue.w_en.eq(v2),
+            self.o.payload.eq(queue.r_data),
+            self.o.valid.eq(queue.r_rdy),
+            queue.r_en.eq(self.o.ready),
+        ]
+
+        release = Signal(2)
+        with m.If(issue):
+            m.d.sync += running.eq(1)
+            with m.If(cols_left != 0):
+                m.d.sync += [cols_left.eq(cols_left - 1), col.eq(col + 1), qaddr.eq(qaddr + 1)]
+            with m.Else():
+                m.d.sync += [cols_left.eq(cn1), col.eq(0), qaddr.eq(n0)]
+                with m.If(rows_left != 0):
+                    m.d.sync += [rows_left.eq(rows_left - 1), raddr.eq(raddr + 1)]
+                with m.Else():
+                    # The group's last read: free its half and walk to the next group.
+                    m.d.comb += release.eq(Mux(bank, 0b10, 0b01))
+                    m.d.sync += [running.eq(0), bank.eq(~bank), raddr.eq(Mux(bank, 0, tm)),
+                                 rows_left.eq(mm1)]
+                    with m.If(~last_n):
+                        m.d.sync += [
+                            n0.eq(nnext), qaddr.eq(nnext), nnext.eq(nnext + c),
+                            n_rest.eq(n_rest - c), cn1.eq(next_cn1), cols_left.eq(next_cn1),
+                        ]
+                    with m.Else():
+                        m.d.sync += [
+                            n0.eq(0), qaddr.eq(0), nnext.eq(c), n_rest.eq(N - c),
+                            cn1.eq(first_cn1), cols_left.eq(first_cn1),
+                            mnext.eq(mnext + tm), m_rest.eq(m_rest - tm),
+                            mm1.eq(next_mm1), rows_left.eq(next_mm1),
+                        ]
+                        with m.If(last_m):
+                            m.d.sync += active.eq(0)
+        m.d.comb += self.release.eq(release)
+
+        fill_bit = Mux(fill, 0b10, 0b01)
+        m.d.sync += full.eq((full | Mux(self.done, fill_bit, 0)) & ~release)
+        with m.If(self.done):
+            m.d.sync += fill.eq(~fill)
+
+        with m.If(self.start):
+            cn1_0 = Mux(N < c, N - 1, c - 1)
+            first_mm1 = Mux(M < tm, M - 1, tm - 1)
+            m.d.sync += [
+                full.eq(0), fill.eq(0), bank.eq(0), running.eq(0), active.eq(1),
+                nnext.eq(c), mnext.eq(tm), m_rest.eq(M - tm), n_rest.eq(N - c), n0.eq(0),
+                q_all.eq(0), mm1.eq(first_mm1), cn1.eq(cn1_0), first_cn1.eq(cn1_0),
+                rows_left.eq(first_mm1), cols_left.eq(cn1_0), col.eq(0), raddr.eq(0),
+                qaddr.eq(0),
+            ]
+        return m

@@ -1,0 +1,61 @@
+# amaranth: UnusedElaboratable=no
+"""cocotb testbenches of the sparse PE array on Icarus and Verilator (tests/hw/tb_sparse.py).
+
+Three designs cover the parameter space; every other variation goes through the test inputs:
+
+- ``default``: 4 PEs, queue depth 8, EIE's 4-bit indices and relative indices, 8 entries a word;
+- ``odd``: 9 PEs (two ACT lane groups, not a power of two), queue depth 1, 2-bit relative
+  indices (padding everywhere), 3-bit indices, 6-bit weights, 4 entries a word;
+- ``single``: 1 PE, queue depth 2, 1 entry a word, 16-bit weights.
+"""
+
+import pytest
+
+from hw.sparse import SparseArray
+from sim.runner import Design, simulate
+
+SIMULATORS = ["icarus", "verilator"]
+
+DESIGNS = {
+    "default": dict(n_pes=4, fifo_depth=8, act_depth=64, spmat_depth=256, ptr_depth=256,
+                    param_depth=64),
+    "odd": dict(n_pes=9, fifo_depth=1, index_bits=3, rel_bits=2, weight_width=6,
+                entries_per_word=4, act_depth=16, spmat_depth=128, ptr_depth=256,
+                param_depth=32),
+    "single": dict(n_pes=1, fifo_depth=2, weight_width=16, entries_per_word=1, act_depth=64,
+                   spmat_depth=1024, ptr_depth=256, param_depth=128),
+}
+
+
+def run(design, sim, testcase, **params):
+    config = DESIGNS[design]
+    return simulate(Design(SparseArray, **config), "tests.hw.tb_sparse", sim=sim,
+                    testcase=testcase, params={"config": config, **params})
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_random_layers(sim, design):
+    cases = 12 if sim == "icarus" else 30
+    result = run(design, sim, "random_layers", cases=cases)
+    assert result.report["checked"] > cases  # every case's stats, most cases' outputs
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize(("valid", "ready"), [(["random"], ["random"]),
+                                              (["bursty"], ["alternate"])])
+def test_random_layers_under_backpressure(sim, valid, ready):
+    run("default", sim, "random_layers", cases=6, valid=valid, ready=ready, pattern_seed=7)
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_eie_example(sim):
+    run("default", sim, "eie_example")
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("design", list(DESIGNS))
+@pytest.mark.parametrize("testcase", ["corners", "swapped_layers", "reset_mid_layer",
+                                      "bad_input"])
+def test_directed(sim, design, testcase):
+    run(design, sim, testcase)
