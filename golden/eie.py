@@ -41,7 +41,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 from .gemm import wrap_int32
 from .quant import INT32_MAX, INT32_MIN
 
@@ -60,14 +60,6 @@ __all__ = [
 
 MAX_INDEX_BITS = 8
 MAX_REL_BITS = 8
-
-
-def _check_int(value, name, low, high):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TesseraError(f"{name} must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise TesseraError(f"{name} must be in [{low}, {high}], not {value}")
-    return int(value)
 
 
 def _int_array(value, name, ndim=None):
@@ -133,12 +125,12 @@ class EIEMatrix:
     def __post_init__(self):
         if len(self.shape) != 2:
             raise TesseraError(f"an EIE matrix shape must be (rows, cols), not {self.shape!r}")
-        rows = _check_int(self.shape[0], "rows", 0, 2**31)
-        cols = _check_int(self.shape[1], "cols", 0, 2**31)
+        rows = check_int(self.shape[0], "rows", 0, 2**31)
+        cols = check_int(self.shape[1], "cols", 0, 2**31)
         object.__setattr__(self, "shape", (rows, cols))
-        n_pes = _check_int(self.n_pes, "n_pes", 1, 2**16)
-        _check_int(self.rel_bits, "rel_bits", 1, MAX_REL_BITS)
-        _check_int(self.index_bits, "index_bits", 1, MAX_INDEX_BITS)
+        n_pes = check_int(self.n_pes, "n_pes", 1, 2**16)
+        check_int(self.rel_bits, "rel_bits", 1, MAX_REL_BITS)
+        check_int(self.index_bits, "index_bits", 1, MAX_INDEX_BITS)
         codebook = _int_array(self.codebook, "codebook", 1).astype(np.int64)
         if codebook.shape[0] != 2**self.index_bits:
             raise TesseraError(
@@ -235,7 +227,7 @@ class EIEMatrix:
 
     def pe(self, k):
         """Return PE ``k``'s memories as a :class:`PESlice` (read-only views)."""
-        k = _check_int(k, "PE", 0, self.n_pes - 1)
+        k = check_int(k, "PE", 0, self.n_pes - 1)
         lo, hi = self.pe_ptr[k], self.pe_ptr[k + 1]
         return PESlice(self.v[lo:hi], self.z[lo:hi], self.col_ptr[k], int(self.rows_per_pe[k]))
 
@@ -310,13 +302,13 @@ def encode(indices, codebook, *, n_pes, rel_bits=4, index_bits=None, ptr_bits=No
     """
     indices = _int_array(indices, "indices", 2)
     codebook = _int_array(codebook, "codebook", 1).astype(np.int64)
-    n_pes = _check_int(n_pes, "n_pes", 1, 2**16)
-    rel_bits = _check_int(rel_bits, "rel_bits", 1, MAX_REL_BITS)
+    n_pes = check_int(n_pes, "n_pes", 1, 2**16)
+    rel_bits = check_int(rel_bits, "rel_bits", 1, MAX_REL_BITS)
     if codebook.size == 0 or codebook[0] != 0:
         raise TesseraError("codebook[0] is reserved for zero: the codebook must start with 0")
     if index_bits is None:
         index_bits = max(1, int(np.ceil(np.log2(codebook.size))))
-    index_bits = _check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
+    index_bits = check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
     if codebook.size > 2**index_bits:
         raise TesseraError(
             f"a codebook of {codebook.size} values does not fit {index_bits}-bit indices"
@@ -347,7 +339,7 @@ def encode(indices, codebook, *, n_pes, rel_bits=4, index_bits=None, ptr_bits=No
     col_ptr = np.zeros((n_pes, cols + 1), dtype=np.int64)
     col_ptr[:, 1:] = np.cumsum(counts.reshape(n_pes, cols), axis=1)
     if ptr_bits is not None:
-        ptr_bits = _check_int(ptr_bits, "ptr_bits", 1, 64)
+        ptr_bits = check_int(ptr_bits, "ptr_bits", 1, 64)
         per_pe = col_ptr[:, -1]
         if per_pe.max(initial=0) > 2**ptr_bits - 1:
             k = int(np.argmax(per_pe))
@@ -375,7 +367,7 @@ def encode_values(matrix, *, n_pes, rel_bits=4, index_bits=4, ptr_bits=None):
         reason :func:`encode` raises.
     """
     matrix = _int_array(matrix, "matrix", 2)
-    index_bits = _check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
+    index_bits = check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
     values = np.unique(matrix[matrix != 0])
     if values.size > 2**index_bits - 1:
         raise TesseraError(
@@ -417,9 +409,9 @@ def pack_entries(v, z, *, index_bits, rel_bits, entries_per_word):
         On a width out of range, ``v`` and ``z`` of different lengths, or a value that does not
         fit its field.
     """
-    index_bits = _check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
-    rel_bits = _check_int(rel_bits, "rel_bits", 1, MAX_REL_BITS)
-    per_word = _check_int(entries_per_word, "entries_per_word", 1, 2**16)
+    index_bits = check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
+    rel_bits = check_int(rel_bits, "rel_bits", 1, MAX_REL_BITS)
+    per_word = check_int(entries_per_word, "entries_per_word", 1, 2**16)
     v = _int_array(v, "v", 1).astype(np.int64)
     z = _int_array(z, "z", 1).astype(np.int64)
     if v.shape != z.shape:

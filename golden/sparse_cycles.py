@@ -69,7 +69,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 
 __all__ = [
     "PE_DRAIN",
@@ -148,18 +148,10 @@ class SparseCycles:
                 "stall": self.stall.tolist()}
 
 
-def _check_int(value, name, low, high):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TesseraError(f"{name} must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise TesseraError(f"{name} must be in [{low}, {high}], not {value}")
-    return int(value)
-
-
 def writeback_cycles(rows, n_pes, *, emit=True):
     """Write-back cycles of a layer of ``rows`` outputs without back-pressure."""
-    rows = _check_int(rows, "rows", 0, 2**31)
-    n_pes = _check_int(n_pes, "n_pes", 1, 2**16)
+    rows = check_int(rows, "rows", 0, 2**31)
+    n_pes = check_int(n_pes, "n_pes", 1, 2**16)
     if rows == 0:
         return 1
     return (rows if emit else -(-rows // n_pes)) + WRITEBACK_OVERHEAD
@@ -203,7 +195,7 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
         raise TesseraError(f"x must have shape ({cols},), not {x.shape}")
     if not (x.dtype == np.bool_ or np.issubdtype(x.dtype, np.integer)):
         raise TesseraError(f"x must be an integer or boolean array, not {x.dtype}")
-    depth = _check_int(fifo_depth, "fifo_depth", 1, 2**16)
+    depth = check_int(fifo_depth, "fifo_depth", 1, 2**16)
     writeback = writeback_cycles(rows, n_pes, emit=emit)
 
     active = np.flatnonzero(x)
@@ -280,9 +272,9 @@ def entries_from_coo(row, col, shape, *, n_pes, rel_bits=4):
     -------
     numpy.ndarray of int64, shape (n_pes, cols)
     """
-    rows, cols = (_check_int(s, "shape", 0, 2**31) for s in shape)
-    n_pes = _check_int(n_pes, "n_pes", 1, 2**16)
-    rel_bits = _check_int(rel_bits, "rel_bits", 1, 8)
+    rows, cols = (check_int(s, "shape", 0, 2**31) for s in shape)
+    n_pes = check_int(n_pes, "n_pes", 1, 2**16)
+    rel_bits = check_int(rel_bits, "rel_bits", 1, 8)
     row = np.asarray(row, dtype=np.int64)
     col = np.asarray(col, dtype=np.int64)
     if row.shape != col.shape or row.ndim != 1:
