@@ -101,6 +101,10 @@ TARGETS = {
     "systolic-16x16-ecp5": Target("ecp5-85f", "hw.systolic:SystolicGemm",
                                   {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256,
                                    "max_n": 256, "dsp_macs": 154}, 100),
+    # The same with every PE on the Booth LUT multiplier: what the DSP blocks' routing costs.
+    "systolic-16x16-lut-ecp5": Target("ecp5-85f", "hw.systolic:SystolicGemm",
+                                      {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256,
+                                       "max_n": 256, "dsp_macs": 0}, 100),
     # The sparse PE array (issue 5): EIE's memories per PE on the ECP5 (1024 words of 8
     # entries, 1024 pointers, 256 activations per buffer, 256 parameter rows); on the UP5K the
     # small memories (256 words of 2 entries, 32 activations per buffer).
@@ -112,10 +116,13 @@ TARGETS = {
     "sparse-16pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
                                 {"n_pes": 16, "entries_per_word": 2, "spmat_depth": 64,
                                  "ptr_depth": 128, "act_depth": 8, "param_depth": 8}, 24),
-    # What the UP5K does hold: 2 PEs (2 + 2 x 2 of its 8 SB_MAC16, the post-processor per PE
-    # takes two).
+    # What the UP5K holds: 2 PEs need 6 of its 8 SB_MAC16 but more logic cells than it has
+    # (each PE's post-processor carries its operands through six stages of flip-flops); 1 fits.
     "sparse-2pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
                                {"n_pes": 2, "entries_per_word": 2, "spmat_depth": 256,
+                                "ptr_depth": 256, "act_depth": 32, "param_depth": 32}, 24),
+    "sparse-1pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+                               {"n_pes": 1, "entries_per_word": 2, "spmat_depth": 256,
                                 "ptr_depth": 256, "act_depth": 32, "param_depth": 32}, 24),
 }
 
