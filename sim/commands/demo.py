@@ -73,11 +73,11 @@ def pe_section(seed, sim, dots=2000, length=16):
 def run(args):
     import time
 
-    print(f"tessera demo (seed {args.seed}, simulator {args.sim})", flush=True)
-    start = time.perf_counter()
     from .gemm import demo_section as gemm_section
     from .spmv import demo_section as sparse_section
 
+    print(f"tessera demo (seed {args.seed}, simulator {args.sim})", flush=True)
+    start = time.perf_counter()
     shared = {}
     sections = [
         lambda: compression_section(args.seed, args.sim, shared),
