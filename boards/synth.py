@@ -21,6 +21,7 @@ there as ``name: Target(device, "module:factory", {params}, freq_mhz)``.
 """
 
 import argparse
+import fcntl
 import importlib
 import json
 import os
@@ -88,6 +89,11 @@ class Target:
         return Design(factory, **self.params)
 
 
+#: The sparse array's memories per PE on the iCE40UP5K: 256 words of 2 entries, 256 pointers,
+#: 32 activations per buffer, 32 parameter rows (the ECP5 targets keep EIE's defaults).
+_UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth": 256,
+                         "act_depth": 32, "param_depth": 32}
+
 #: What ``make synth`` builds. Engines add their configurations here.
 TARGETS = {
     "pe-ecp5": Target("ecp5-85f", "hw.pe:MACPE", {}, 100),
@@ -111,19 +117,16 @@ TARGETS = {
     "sparse-4pe-ecp5": Target("ecp5-85f", "hw.sparse:SparseArray", {"n_pes": 4}, 100),
     "sparse-16pe-ecp5": Target("ecp5-85f", "hw.sparse:SparseArray", {"n_pes": 16}, 100),
     "sparse-4pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
-                               {"n_pes": 4, "entries_per_word": 2, "spmat_depth": 256,
-                                "ptr_depth": 256, "act_depth": 32, "param_depth": 32}, 24),
+                               {"n_pes": 4, **_UP5K_SPARSE_MEMORIES}, 24),
     "sparse-16pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
                                 {"n_pes": 16, "entries_per_word": 2, "spmat_depth": 64,
                                  "ptr_depth": 128, "act_depth": 8, "param_depth": 8}, 24),
     # What the UP5K holds: 2 PEs need 6 of its 8 SB_MAC16 but more logic cells than it has
     # (each PE's post-processor carries its operands through six stages of flip-flops); 1 fits.
     "sparse-2pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
-                               {"n_pes": 2, "entries_per_word": 2, "spmat_depth": 256,
-                                "ptr_depth": 256, "act_depth": 32, "param_depth": 32}, 24),
+                               {"n_pes": 2, **_UP5K_SPARSE_MEMORIES}, 24),
     "sparse-1pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
-                               {"n_pes": 1, "entries_per_word": 2, "spmat_depth": 256,
-                                "ptr_depth": 256, "act_depth": 32, "param_depth": 32}, 24),
+                               {"n_pes": 1, **_UP5K_SPARSE_MEMORIES}, 24),
 }
 
 
@@ -251,8 +254,6 @@ def format_row(name, r):
 def _record(path, name, result):
     """Merge one result into the JSON file ``path`` as soon as it exists: read, update, write
     under a lock, so that several ``make synth`` runs at once keep each other's entries."""
-    import fcntl
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
