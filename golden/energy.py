@@ -54,7 +54,7 @@ def _sizes(layer):
 def dense_fp32_energy(model):
     """Return ``(total_pJ, breakdown)`` for the dense fp32 model with weights in DRAM.
 
-    ``model`` is any :class:`~golden.inference.QModel` (only its layer shapes are used).
+    ``model`` is any :class:`~tessera.golden.inference.QModel` (only its layer shapes are used).
     """
     parts = {"weights (DRAM)": 0.0, "arithmetic": 0.0, "activations (SRAM)": 0.0}
     for layer in model.layers:

@@ -4,7 +4,8 @@ Layout
 ------
 Tensors are **NHWC** (batch, height, width, channels): the GEMM that a convolution lowers to then
 produces ``(N*OH*OW, OC)`` rows with the output channel last, which is exactly the layout in which
-:func:`golden.quant.requantize` broadcasts per-channel parameters, and no transpose is needed
+:func:`tessera.golden.quant.requantize` broadcasts per-channel parameters, and no transpose is
+needed
 between layers. Convolution kernels are **OHWI** ``(OC, KH, KW, C)``; a patch of im2col is
 flattened in the same ``(kh, kw, c)`` order, so the weight matrix of a convolution is simply
 ``kernel.reshape(OC, KH*KW*C)`` and ``conv = im2col(x) @ W.T``.
@@ -17,7 +18,7 @@ Exactness
 The products are computed in float64 BLAS and converted back: every partial sum of int8 x int8
 products is an integer below ``2**53`` in magnitude as long as ``K < 2**38``, so the result is exact
 whatever order BLAS sums in. The int32 accumulator is checked: by default a result outside int32
-raises :class:`~golden.errors.TesseraError` (it cannot happen for ``K < 2**17``); with
+raises :class:`~tessera.golden.errors.TesseraError` (it cannot happen for ``K < 2**17``); with
 ``overflow="wrap"`` it wraps modulo ``2**32`` as a two's-complement int32 register would.
 """
 

@@ -4,12 +4,14 @@
 layer as
 
 - ``fc``: ``acc = x @ W.T`` (int32; on the sparse engine the same numbers come from
-  :func:`golden.eie.spmv` on the layer's EIE encoding, column by column);
-- ``conv``: ``acc = im2col(x) @ W.T`` (int32, NHWC, see :mod:`golden.gemm`; the systolic engine's
+  :func:`tessera.golden.eie.spmv` on the layer's EIE encoding, column by column);
+- ``conv``: ``acc = im2col(x) @ W.T`` (int32, NHWC, see :mod:`tessera.golden.gemm`; the systolic
+  engine's
   GEMM);
 
 then the shared post-processing ``y = requantize(acc, bias, multiplier, shift, relu)``
-(:mod:`golden.quant`) gives the int8 input of the next layer. An NHWC output feeding an ``fc``
+(:mod:`tessera.golden.quant`) gives the int8 input of the next layer. An NHWC output feeding an
+``fc``
 layer is flattened in ``(h, w, c)`` order. The last layer's int8 output is the logits; the
 prediction is their argmax (the lowest class on a tie).
 

@@ -1,4 +1,4 @@
-"""Reference of the int8 multiply-accumulate processing element (:class:`hw.pe.MACPE`)."""
+"""Reference of the int8 multiply-accumulate processing element (:class:`tessera.hw.pe.MACPE`)."""
 
 import numpy as np
 

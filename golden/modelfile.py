@@ -23,8 +23,9 @@ never execute code) holding:
 
 :func:`load` checks the format name, the version and every field, rebuilds the EIE matrices (whose
 constructor validates pointers, widths and row ranges) and returns the same
-:class:`~golden.inference.QModel`. A missing, truncated, corrupt or foreign file, another version
-or a missing field is a one-line :class:`~golden.errors.TesseraError`.
+:class:`~tessera.golden.inference.QModel`. A missing, truncated, corrupt or foreign file, another
+version
+or a missing field is a one-line :class:`~tessera.golden.errors.TesseraError`.
 """
 
 import json
@@ -52,7 +53,7 @@ def _json_default(value):
 
 
 def save(path, model, *, info=None):
-    """Write a :class:`~golden.inference.QModel` to ``path`` (``.npz``).
+    """Write a :class:`~tessera.golden.inference.QModel` to ``path`` (``.npz``).
 
     Compressed layers are stored in EIE format with the model's ``n_pes`` and ``rel_bits``.
     ``info`` is a JSON-serialisable dict kept alongside (accuracies, settings).

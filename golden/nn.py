@@ -10,7 +10,7 @@ hardware sees it and how pruning, sharing and the EIE format treat it:
 - ``fc``: ``y = x @ W.T + b`` on flat inputs ``(n, in)`` (an NHWC input is flattened in
   ``(h, w, c)`` order first);
 - ``conv``: NHWC input, OHWI kernel flattened to ``W`` of shape ``(OC, KH*KW*C)``,
-  ``y = im2col(x) @ W.T + b`` (see :mod:`golden.gemm`).
+  ``y = im2col(x) @ W.T + b`` (see :mod:`tessera.golden.gemm`).
 
 Training (:func:`train`) is Adam on mini-batches with softmax cross-entropy and L2 weight decay,
 deterministic for a seed: initialisation and shuffling use ``np.random.default_rng(seed)``.

@@ -11,9 +11,9 @@
 4. share weights: 1-D k-means per layer (linear initialisation, ``2**bits - 1`` non-zero centroids,
    index 0 = 0), then fine-tune the centroids from grouped gradients;
 5. quantize: integer codebooks (int8, one scale per layer), activation scales calibrated on the
-   training set, int32 biases and (multiplier, shift) pairs (:mod:`golden.quant`);
+   training set, int32 biases and (multiplier, shift) pairs (:mod:`tessera.golden.quant`);
 6. encode every layer in EIE's format (which checks the widths) and measure the test accuracy of
-   integer inference (:func:`golden.inference.run_int8`).
+   integer inference (:func:`tessera.golden.inference.run_int8`).
 
 Training runs with BLAS limited to one thread: the matrices are small, and on a shared 2-core
 machine OpenBLAS threads spinning against other jobs made training ten times slower.
@@ -193,7 +193,7 @@ def default_cache_dir():
 
 
 def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None, use_cache=True):
-    """Return the trained float :class:`~golden.nn.Network`, from the cache when possible.
+    """Return the trained float :class:`~tessera.golden.nn.Network`, from the cache when possible.
 
     Returns
     -------
@@ -233,12 +233,13 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
 
 
 def quantize_network(net, x_calibration, *, codebooks=None, indices=None, per_channel=True):
-    """Quantize a float network to a :class:`~golden.inference.QModel`.
+    """Quantize a float network to a :class:`~tessera.golden.inference.QModel`.
 
     Scales: the input and every layer's output are calibrated per tensor on ``x_calibration``
     (max |value| -> 127); weights either per output channel (``per_channel``; a channel's scale
     is at least 1/256 of the tensor's, so dead units keep their biases in int32) or, for a shared
-    layer, through its codebook (one scale per layer, :func:`golden.share.quantize_codebook`).
+    layer, through its codebook (one scale per layer,
+    :func:`tessera.golden.share.quantize_codebook`).
     Biases are rounded to the accumulator scale; the requantization factor
     ``scale_in * scale_w / scale_out`` becomes (multiplier, shift).
 
@@ -318,7 +319,7 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
         Codebook-index width per layer (1..8), same forms.
     n_pes, rel_bits, ptr_bits : int
         The EIE encoding: number of PEs, relative-index width, column-pointer width.
-    data : golden.data.Digits or None
+    data : tessera.golden.data.Digits or None
     cache_dir : path or None
         Where trained float models are cached (default :func:`default_cache_dir`).
     use_cache : bool

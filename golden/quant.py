@@ -117,7 +117,8 @@ def calibrate_scale(x, *, channel_axis=None, percentile=100.0):
     given percentile of ``|x|`` (to ignore outliers), over the whole tensor or, with
     ``channel_axis``, separately for each index along that axis (per-output-channel scales for a
     weight matrix of shape ``(out, in)``: ``channel_axis=0``). A range of zero gives scale 1.0 so
-    that the all-zero tensor quantizes to zeros.
+    that the all-zero tensor quantizes to zeros; so does a range so small (subnormal) that
+    ``m / 127`` underflows to zero.
 
     Parameters
     ----------
@@ -146,7 +147,8 @@ def calibrate_scale(x, *, channel_axis=None, percentile=100.0):
     magnitude = np.abs(x)
     if channel_axis is None:
         peak = np.percentile(magnitude, percentile) if percentile < 100 else magnitude.max()
-        return float(peak / INT8_MAX) if peak > 0 else 1.0
+        scale = float(peak / INT8_MAX)
+        return scale if scale > 0 else 1.0
     if not -x.ndim <= channel_axis < x.ndim:
         raise TesseraError(
             f"channel_axis must be an axis of a {x.ndim}-D array, not {channel_axis}"
@@ -155,7 +157,8 @@ def calibrate_scale(x, *, channel_axis=None, percentile=100.0):
     if flat.shape[1] == 0:
         raise TesseraError("calibration data must not be empty")
     peak = np.percentile(flat, percentile, axis=1) if percentile < 100 else flat.max(axis=1)
-    return np.where(peak > 0, peak / INT8_MAX, 1.0)
+    scale = peak / INT8_MAX
+    return np.where(scale > 0, scale, 1.0)
 
 
 def _broadcast_scale(scale, ndim, channel_axis):

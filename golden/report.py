@@ -67,7 +67,8 @@ def compress_default_mlp(seed=0, *, cache_dir=None, log=None):
 
     ``table`` is the printable report (:func:`render`); ``accuracies`` maps ``"float"``,
     ``"int8"`` and ``"compressed"`` to test-split accuracies in [0, 1]; ``model`` is the
-    compressed :class:`golden.inference.QModel`. This is what ``make sim`` prints and then runs
+    compressed :class:`tessera.golden.inference.QModel`. This is what ``make sim`` prints and then
+    runs
     on the sparse array.
     """
     from .pipeline import compress

@@ -253,7 +253,7 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
 
 
 def matrix_cycles(matrix, x, *, fifo_depth, emit=True):
-    """Predict the counters of ``y = W x`` for a golden.eie.EIEMatrix ``matrix``."""
+    """Predict the counters of ``y = W x`` for a tessera.golden.eie.EIEMatrix ``matrix``."""
     x = np.asarray(x)
     if x.shape != (matrix.cols,):
         raise TesseraError(f"x must have shape ({matrix.cols},), not {x.shape}")
@@ -263,7 +263,7 @@ def matrix_cycles(matrix, x, *, fifo_depth, emit=True):
 def entries_from_coo(row, col, shape, *, n_pes, rel_bits=4):
     """Return the work matrix ``entries`` of an EIE encoding without building the encoding.
 
-    Equal to ``golden.eie.encode(...).entries`` for the matrix whose non-zeros are at
+    Equal to ``tessera.golden.eie.encode(...).entries`` for the matrix whose non-zeros are at
     ``(row[i], col[i])`` (unique pairs), for matrices too large to hold densely (EIE's
     Table III layers): each PE's column costs its non-zeros plus one padding entry per
     ``2**rel_bits`` zeros before one of them.

@@ -1,7 +1,9 @@
-"""Golden model of the systolic GEMM engine (:mod:`hw.systolic`): geometry, layouts and cycles.
+"""Golden model of the systolic GEMM engine (:mod:`tessera.hw.systolic`): geometry, layouts and
+cycles.
 
 The engine computes ``C = A @ B`` for int8 ``A`` (M x K) and ``B`` (K x N) on an R x C array of
-MAC PEs, with int32 accumulation and the shared post-processing (:func:`golden.quant.requantize`),
+MAC PEs, with int32 accumulation and the shared post-processing
+(:func:`tessera.golden.quant.requantize`),
 or the raw accumulators. This module is the host's half of the contract and the definition the
 hardware is tested against:
 
@@ -69,7 +71,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 
 __all__ = [
     "DATAFLOWS",
@@ -106,14 +108,6 @@ def min_acc_width(k):
     ``acc_width``-bit register: ``k * 16384 <= 2**(acc_width - 1) - 1``.
     """
     return (k * MAX_PRODUCT).bit_length() + 1
-
-
-def _check_int(value, name, low, high):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise TesseraError(f"{name} must be between {low} and {high}, not {value}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -154,13 +148,13 @@ class SystolicConfig:
     acc_depth: int | None = None
 
     def __post_init__(self):
-        _check_int(self.rows, "rows", 1, MAX_SIDE)
-        _check_int(self.cols, "cols", 1, MAX_SIDE)
+        check_int(self.rows, "rows", 1, MAX_SIDE)
+        check_int(self.cols, "cols", 1, MAX_SIDE)
         if self.dataflow not in DATAFLOWS:
             raise TesseraError(f"dataflow must be 'ws' or 'os', not {self.dataflow!r}")
-        _check_int(self.acc_width, "acc_width", 16, 32)
+        check_int(self.acc_width, "acc_width", 16, 32)
         for name in ("max_m", "max_k", "max_n"):
-            _check_int(getattr(self, name), name, 1, MAX_DIM)
+            check_int(getattr(self, name), name, 1, MAX_DIM)
         need = min_acc_width(self.max_k)
         if self.acc_width < need:
             raise TesseraError(
@@ -173,7 +167,7 @@ class SystolicConfig:
         elif self.acc_depth is None:
             object.__setattr__(self, "acc_depth", min(self.max_m, DEFAULT_ACC_DEPTH))
         else:
-            _check_int(self.acc_depth, "acc_depth", 1, self.max_m)
+            check_int(self.acc_depth, "acc_depth", 1, self.max_m)
 
     @classmethod
     def for_problem(cls, m, k, n, *, rows=8, cols=8, dataflow="ws", acc_width=32,
@@ -369,7 +363,7 @@ WS_WRITE_OFFSET = 3
 #: The OS tile captured by the start of the next tile at edge S has its last result written to
 #: the bank at edge S + 2R + C + OS_WRITE_OFFSET (capture wave, then R shifts out of each column).
 OS_WRITE_OFFSET = 1
-#: Pipeline stages of the shared post-processor (``hw.postproc.PostProcessor.LATENCY``; the
+#: Pipeline stages of the shared post-processor (``tessera.hw.postproc.PostProcessor.LATENCY``; the
 #: tests check that the two agree).
 POSTPROC_LATENCY = 6
 #: Cycles from the drain's last read to the last result's transfer on the output stream: the

@@ -3,8 +3,7 @@
 from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-
-from .params import check_choice, check_int
+from tessera.golden.errors import check_choice, check_int
 
 __all__ = ["MACPE", "booth_multiply"]
 
@@ -94,7 +93,8 @@ class MACPE(wiring.Component):
     Overflow
     --------
     The accumulator wraps modulo ``2**acc_width`` (two's complement), as a hardware adder does;
-    :func:`golden.mac.mac_trace` defines the same arithmetic. Pick ``acc_width`` for the longest
+    :func:`tessera.golden.mac.mac_trace` defines the same arithmetic. Pick ``acc_width`` for the
+    longest
     sum: ``K`` products of at most 16384 in magnitude need ``acc_width >= 16 + ceil(log2(K))``.
 
     Reset

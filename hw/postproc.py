@@ -3,12 +3,11 @@
 from amaranth import *
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-
-from .params import check_int
+from tessera.golden.errors import check_int
 
 __all__ = ["PostProcessor", "postproc_input_layout"]
 
-#: Widths of the requantization parameters (golden.quant: 0 <= M < 2**16, 0 <= s <= 47).
+#: Widths of the requantization parameters (tessera.golden.quant: 0 <= M < 2**16, 0 <= s <= 47).
 MULTIPLIER_WIDTH = 16
 SHIFT_WIDTH = 6
 MAX_SHIFT = 47
@@ -27,7 +26,8 @@ def postproc_input_layout(acc_width=32):
 
 
 class PostProcessor(wiring.Component):
-    """Turn accumulators into the next layer's int8 activations, as :func:`golden.quant.requantize`.
+    """Turn accumulators into the next layer's int8 activations, as
+    :func:`tessera.golden.quant.requantize`.
 
     For each element of the input stream::
 

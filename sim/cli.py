@@ -12,7 +12,7 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-# name -> module under sim.commands. The order is the order of `tessera --help`.
+# name -> module under tessera.sim.commands. The order is the order of `tessera --help`.
 COMMANDS = {
     "sim": "demo",
     "verilog": "verilog",
@@ -49,7 +49,7 @@ def build_parser():
         dest="command", metavar="COMMAND", parser_class=_Parser, required=True
     )
     for name, module_name in COMMANDS.items():
-        module = importlib.import_module(f"sim.commands.{module_name}")
+        module = importlib.import_module(f"tessera.sim.commands.{module_name}")
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
@@ -57,7 +57,7 @@ def build_parser():
 
 
 def main(argv=None):
-    from golden.errors import TesseraError
+    from tessera.golden.errors import TesseraError
 
     args = build_parser().parse_args(argv)
     try:

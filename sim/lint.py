@@ -1,6 +1,6 @@
 """Lint generated Verilog: Verilator ``--lint-only -Wall`` and an Icarus parse.
 
-``python -m sim.lint DIR_OR_FILES...`` (``make lint`` runs it on ``build/verilog``). Every
+``python -m tessera.sim.lint DIR_OR_FILES...`` (``make lint`` runs it on ``build/verilog``). Every
 warning fails the lint except the classes below, which Amaranth's Verilog backend produces by
 design (checked on its output; each is explained):
 
@@ -49,7 +49,7 @@ def main(argv=None):
         path = Path(arg)
         files += sorted(path.glob("*.v")) if path.is_dir() else [path]
     if not files:
-        print("sim.lint: error: no Verilog files (run make verilog first)", file=sys.stderr)
+        print("tessera.sim.lint: error: no Verilog files (run make verilog first)", file=sys.stderr)
         return 2
     failed = 0
     for path in files:

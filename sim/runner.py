@@ -2,7 +2,7 @@
 
 One small API::
 
-    from sim.runner import Design, simulate
+    from tessera.sim.runner import Design, simulate
 
     design = Design(MACPE, acc_width=32)
     result = simulate(design, "tests.hw.tb_pe", sim="verilator", params={"n": 1000})
@@ -18,7 +18,7 @@ One small API::
   twice at once.
 - Every :func:`simulate` call runs in a fresh run folder. Its parameters (JSON) and input arrays
   (``.npz``) reach the cocotb side through that folder, not through global state; the cocotb side
-  reads them with :mod:`sim.tb` and writes back a report and output arrays the same way.
+  reads them with :mod:`tessera.sim.tb` and writes back a report and output arrays the same way.
 - The simulator is named by ``sim=`` or by the usual cocotb variable ``SIM`` (``icarus`` by
   default). ``WAVES=1`` writes an FST waveform into the run folder and prints its path.
 - A failing cocotb test raises :class:`SimulationFailed` naming the failed tests, the random seed
@@ -42,7 +42,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golden.errors import TesseraError
+from tessera.golden.errors import TesseraError
 
 from . import toolchain
 
@@ -59,8 +59,8 @@ def build_root():
     return Path(os.environ.get("TESSERA_BUILD_DIR", "build")).resolve()
 
 
-#: The project's packages: a design's cache key covers the modules of these that it imports.
-_PROJECT_PACKAGES = ("hw", "golden", "sim", "boards")
+#: The project's namespace: a design's cache key covers the modules under it that it imports.
+_PROJECT = "tessera"
 
 
 def _imported_names(path, package):
@@ -77,7 +77,7 @@ def _imported_names(path, package):
             names.add(base)
             # ``from package import module`` imports a module, not only a name.
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.split(".")[0] in _PROJECT_PACKAGES}
+    return {name for name in names if name.split(".")[0] == _PROJECT}
 
 
 @functools.cache
@@ -261,9 +261,9 @@ class SimResult:
     seed : int
         The random seed cocotb used (``COCOTB_RANDOM_SEED``).
     report : dict
-        What the cocotb side passed to :func:`sim.tb.report`.
+        What the cocotb side passed to :func:`tessera.sim.tb.report`.
     outputs : dict of numpy.ndarray
-        What the cocotb side passed to :func:`sim.tb.save_outputs`.
+        What the cocotb side passed to :func:`tessera.sim.tb.save_outputs`.
     run_dir : pathlib.Path or None
         The run folder, kept when the run failed or recorded waves.
     waves : pathlib.Path or None
@@ -309,9 +309,9 @@ def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcas
     sim : str, optional
         ``"icarus"`` or ``"verilator"``; defaults to ``$SIM`` or ``icarus``.
     params : dict, optional
-        JSON-serialisable parameters for the cocotb side (:func:`sim.tb.params`).
+        JSON-serialisable parameters for the cocotb side (:func:`tessera.sim.tb.params`).
     inputs : dict of array_like, optional
-        Arrays for the cocotb side (:func:`sim.tb.inputs`).
+        Arrays for the cocotb side (:func:`tessera.sim.tb.inputs`).
     testcase : str or list of str, optional
         Run only these cocotb tests.
     seed : int, optional

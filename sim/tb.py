@@ -1,6 +1,6 @@
 """Helpers for the cocotb side of a simulation (code that runs inside the simulator).
 
-- :func:`params`, :func:`inputs`: what :func:`sim.runner.simulate` passed in.
+- :func:`params`, :func:`inputs`: what :func:`tessera.sim.runner.simulate` passed in.
 - :func:`report`, :func:`save_outputs`: figures and arrays handed back to the caller.
 - :func:`pack`: field arrays -> the packed integers of an Amaranth struct payload.
 - :func:`rng`: a NumPy generator seeded from cocotb's seed, so a failure's seed reproduces it.
@@ -24,11 +24,12 @@ STALL_CYCLES = 10_000
 
 
 def run_dir():
-    """Return the folder of this run (set by :func:`sim.runner.simulate`)."""
+    """Return the folder of this run (set by :func:`tessera.sim.runner.simulate`)."""
     try:
         return Path(os.environ[_RUN_DIR_ENV])
     except KeyError:
-        raise RuntimeError("this cocotb module must be started by sim.runner.simulate") from None
+        raise RuntimeError(
+            "this cocotb module must be started by tessera.sim.runner.simulate") from None
 
 
 def params():

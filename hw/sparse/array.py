@@ -66,13 +66,14 @@ class SparseArray(wiring.Component):
     At its end the buffers swap (not after a ``raw`` layer), so the next RUN reads this layer's
     outputs as its inputs. Commands wait (``i.ready`` low) while a layer runs.
 
-    The command set, the payload layouts and the error bits are in :mod:`hw.sparse.commands`;
-    :mod:`hw.sparse.program` builds command streams from a matrix in EIE format.
+    The command set, the payload layouts and the error bits are in
+    :mod:`tessera.hw.sparse.commands`;
+    :mod:`tessera.hw.sparse.program` builds command streams from a matrix in EIE format.
 
     Counters (read with STATS, cleared by the next RUN): ``cycles`` of the compute phase,
     ``writeback_cycles``, ``nonzeros`` broadcast, and per PE ``busy`` (cycles in which it issued
     an entry, padding included) and ``stall`` (cycles in which the broadcast waited on its
-    full queue). :mod:`golden.sparse_cycles` predicts all of them.
+    full queue). :mod:`tessera.golden.sparse_cycles` predicts all of them.
 
     Parameters
     ----------

@@ -3,8 +3,7 @@
 from dataclasses import dataclass
 
 from amaranth.utils import ceil_log2
-
-from ..params import check_int
+from tessera.golden.errors import check_int
 
 __all__ = ["SparseConfig"]
 
@@ -21,7 +20,7 @@ ACT_LANES = 8
 
 @dataclass(frozen=True)
 class SparseConfig:
-    """Parameters of :class:`hw.sparse.SparseArray` and of every unit inside it.
+    """Parameters of :class:`tessera.hw.sparse.SparseArray` and of every unit inside it.
 
     Parameters
     ----------
@@ -148,5 +147,5 @@ class SparseConfig:
         return ceil_log2(self.max_acts + 2**self.rel_bits * self.n_pes + 1)
 
     def params(self):
-        """Return the parameters as a dict (for :class:`sim.runner.Design`)."""
+        """Return the parameters as a dict (for :class:`tessera.sim.runner.Design`)."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

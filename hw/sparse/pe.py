@@ -4,8 +4,8 @@ from amaranth import *
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+from tessera.golden.errors import check_int
 
-from ..params import check_int
 from .actrw import ActRW
 from .address import AddressAccumulator
 from .arith import ArithmeticUnit

@@ -2,10 +2,10 @@
 
 Pure Python and NumPy, no simulator: the same words drive a simulation (sim/cosim/spmv.py) or,
 later, a board. Everything a command needs is checked here, before anything is sent, and bad
-input raises :class:`golden.errors.TesseraError` with a one-line message: a matrix too large
+input raises :class:`tessera.golden.errors.TesseraError` with a one-line message: a matrix too large
 for the memories, a format the array was not built for, an activation vector of the wrong
 length or type. The hardware copes with whatever slips through (see
-:class:`hw.sparse.commands.Error`), but a correct host never trips those bits.
+:class:`tessera.hw.sparse.commands.Error`), but a correct host never trips those bits.
 
 Typical use::
 
@@ -20,8 +20,7 @@ Typical use::
 from dataclasses import dataclass
 
 import numpy as np
-
-from golden.errors import TesseraError
+from tessera.golden.errors import TesseraError
 
 from .commands import STATS_HEADER, Op, command_layout
 from .config import ACT_LANES, FIELD_WIDTH
@@ -100,7 +99,7 @@ class Program:
 
     Parameters
     ----------
-    config : hw.sparse.SparseConfig
+    config : tessera.hw.sparse.SparseConfig
     """
 
     def __init__(self, config):
@@ -133,7 +132,7 @@ class Program:
     # -- layers --------------------------------------------------------------------------------
 
     def check(self, matrix):
-        """Raise TesseraError unless ``matrix`` (a golden.eie.EIEMatrix) fits this array."""
+        """Raise TesseraError unless ``matrix`` (a tessera.golden.eie.EIEMatrix) fits this array."""
         cfg = self.config
         if matrix.n_pes != cfg.n_pes:
             raise TesseraError(f"the matrix is interleaved over {matrix.n_pes} PEs, the array "
@@ -174,13 +173,13 @@ class Program:
                     f"{cfg.entries_per_word}); use more PEs or a larger spmat_depth")
 
     def load(self, matrix, bias=None, multiplier=None, shift=None):
-        """Load a matrix (golden.eie.EIEMatrix) and its requantization parameters.
+        """Load a matrix (tessera.golden.eie.EIEMatrix) and its requantization parameters.
 
         ``bias`` (int32), ``multiplier`` (0..65535) and ``shift`` (0..47) are per row (arrays
         of length ``rows``) or scalars; the defaults ``0, 1, 0`` make the int8 output the
         saturated accumulator. Returns the :class:`Layer` to :meth:`run`.
         """
-        from golden.eie import pack_entries
+        from tessera.golden.eie import pack_entries
 
         self.check(matrix)
         cfg = self.config

@@ -27,7 +27,8 @@ class SparseMatrixReadUnit(wiring.Component):
 
     Entry ``e`` of the PE lives in word ``e // entries_per_word``, field ``e %
     entries_per_word``; a field is ``index | rel << index_bits`` and field ``n`` occupies bits
-    ``n * entry_width`` and up (see :func:`golden.eie.pack_entries`). The word read last is kept
+    ``n * entry_width`` and up (see :func:`tessera.golden.eie.pack_entries`). The word read last is
+    kept
     at the read port, and the memory is read only when the next entry lies in another word: in a
     steady stream of entries the memory is read once every ``entries_per_word`` cycles, as in
     EIE.

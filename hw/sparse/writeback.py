@@ -4,8 +4,8 @@ from amaranth import *
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+from tessera.golden.errors import check_int
 
-from ..params import check_int
 from ..postproc import PostProcessor
 from .commands import params_layout
 from .config import ACC_WIDTH, ACT_WIDTH, FIELD_WIDTH
@@ -18,7 +18,7 @@ class WriteBack(wiring.Component):
 
     For each local row ``r`` of the PE in the layer (global row ``r * N + pe < rows``), in
     order: read and clear accumulator ``r``, read the parameter row ``param_base + r`` (bias,
-    multiplier, shift), and send them through a :class:`hw.postproc.PostProcessor` (the unit
+    multiplier, shift), and send them through a :class:`tessera.hw.postproc.PostProcessor` (the unit
     every engine of tessera ends with). Each result is written to destination activation ``r``
     (unless ``raw``: an int32 does not fit an int8 buffer) and, when ``emit``, offered on ``o``.
 

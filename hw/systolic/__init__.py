@@ -1,7 +1,8 @@
 """The dense engine: an int8 systolic MAC array (weight- or output-stationary) with its buffers,
 accumulator bank, sequencer and post-processing, behind stream interfaces.
 
-The top is :class:`~hw.systolic.top.SystolicGemm`; :mod:`golden.systolic` is its contract
+The top is :class:`~tessera.hw.systolic.top.SystolicGemm`; :mod:`tessera.golden.systolic` is its
+contract
 (operand layouts, result order, cycle model).
 
 ============================  ===============================================================

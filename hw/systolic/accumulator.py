@@ -3,8 +3,8 @@
 from amaranth import *
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.errors import check_choice, check_int
 
-from ..params import check_choice, check_int
 from .skew import tapped_delay
 
 __all__ = ["AccumulatorBank"]

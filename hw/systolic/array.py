@@ -4,7 +4,8 @@
   top into shadow registers while the current tile computes; activations enter from the left,
   skewed one cycle per row; partial sums flow down and leave the bottom skewed one cycle per
   column. The bottom is de-skewed by the accumulator bank, which delays its *control* one cycle
-  per column (:class:`hw.systolic.accumulator.AccumulatorBank`) instead of delaying 32-bit sums.
+  per column (:class:`tessera.hw.systolic.accumulator.AccumulatorBank`) instead of delaying 32-bit
+  sums.
 - :class:`OSArray`: output-stationary. Activations enter from the left and weights from the
   top, both skewed; every cell keeps one output; finished outputs are captured into a drain chain
   and shifted out of the bottom of each column.
@@ -16,8 +17,8 @@ blocks and which the Booth LUT multiplier.
 from amaranth import *
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.errors import check_int
 
-from ..params import check_int
 from .cell import OSCell, WSCell
 from .skew import Skew, tapped_delay
 
@@ -40,7 +41,7 @@ def _check(rows, cols, acc_width, dsp_macs):
 
 
 class WSArray(wiring.Component):
-    """Weight-stationary R x C array of :class:`~hw.systolic.cell.WSCell`.
+    """Weight-stationary R x C array of :class:`~tessera.hw.systolic.cell.WSCell`.
 
     Parameters
     ----------
@@ -125,7 +126,7 @@ class WSArray(wiring.Component):
 
 
 class OSArray(wiring.Component):
-    """Output-stationary R x C array of :class:`~hw.systolic.cell.OSCell`.
+    """Output-stationary R x C array of :class:`~tessera.hw.systolic.cell.OSCell`.
 
     Parameters
     ----------

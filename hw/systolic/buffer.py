@@ -4,8 +4,7 @@ from amaranth import *
 from amaranth.hdl import ShapeCastable
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-
-from ..params import check_int
+from tessera.golden.errors import check_int
 
 __all__ = ["OperandBuffer"]
 

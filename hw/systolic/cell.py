@@ -1,4 +1,4 @@
-"""The cells of the systolic arrays: a :class:`hw.pe.MACPE` with the registers around it.
+"""The cells of the systolic arrays: a :class:`tessera.hw.pe.MACPE` with the registers around it.
 
 - :class:`WSCell` (weight-stationary): a MAC PE in partial-sum mode with a double-buffered
   weight: a *shadow* register on the column's weight shift chain and the *active* register the
@@ -10,8 +10,8 @@
 from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.errors import check_choice, check_int
 
-from ..params import check_choice, check_int
 from ..pe import MACPE
 
 __all__ = ["OSCell", "WSCell"]
@@ -25,7 +25,7 @@ class WSCell(wiring.Component):
     acc_width : int
         Width of the partial sums, 16..32.
     multiplier : {"dsp", "lut"}
-        How the PE multiplies (see :class:`hw.pe.MACPE`).
+        How the PE multiplies (see :class:`tessera.hw.pe.MACPE`).
 
     Members
     -------
@@ -101,7 +101,7 @@ class OSCell(wiring.Component):
     acc_width : int
         Width of the accumulator, 16..32.
     multiplier : {"dsp", "lut"}
-        How the PE multiplies (see :class:`hw.pe.MACPE`).
+        How the PE multiplies (see :class:`tessera.hw.pe.MACPE`).
 
     Members
     -------

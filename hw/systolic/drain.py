@@ -3,8 +3,8 @@
 from amaranth import *
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.errors import check_int
 
-from ..params import check_int
 from ..postproc import MULTIPLIER_WIDTH, SHIFT_WIDTH, postproc_input_layout
 
 __all__ = ["Drain", "quant_layout"]
@@ -64,7 +64,7 @@ class Drain(wiring.Component):
         The parameter buffer's read port; ``qdata`` the data.
     qdata : In(quant_layout(acc_width))
     o : Out(stream.Signature(postproc_input_layout(acc_width)))
-        Results with their parameters, for :class:`hw.postproc.PostProcessor`.
+        Results with their parameters, for :class:`tessera.hw.postproc.PostProcessor`.
 
     Timing
     ------

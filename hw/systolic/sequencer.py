@@ -10,7 +10,7 @@
 
 Both read operands as soon as they have arrived in the buffers (they compare addresses with the
 buffers' word counts), never write a half of the bank before the drain has released it, and
-follow the schedule that :func:`golden.systolic.gemm_cycles` predicts cycle for cycle.
+follow the schedule that :func:`tessera.golden.systolic.gemm_cycles` predicts cycle for cycle.
 """
 
 from amaranth import *
@@ -51,7 +51,7 @@ class WSSequencer(wiring.Component):
 
     Parameters
     ----------
-    config : golden.systolic.SystolicConfig
+    config : tessera.golden.systolic.SystolicConfig
         A weight-stationary configuration.
 
     Members
@@ -257,7 +257,7 @@ class OSSequencer(wiring.Component):
 
     Parameters
     ----------
-    config : golden.systolic.SystolicConfig
+    config : tessera.golden.systolic.SystolicConfig
         An output-stationary configuration.
 
     Members

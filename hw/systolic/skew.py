@@ -3,8 +3,7 @@
 from amaranth import *
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
-from ..params import check_int
+from tessera.golden.errors import check_int
 
 __all__ = ["Skew", "tapped_delay"]
 

@@ -3,10 +3,9 @@
 from amaranth import *
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.errors import check_int
+from tessera.golden.systolic import SystolicConfig
 
-from golden.systolic import SystolicConfig
-
-from ..params import check_int
 from ..postproc import PostProcessor
 from .accumulator import AccumulatorBank
 from .array import OSArray, WSArray
@@ -36,7 +35,7 @@ class SystolicGemm(wiring.Component):
 
     The host sends one command per GEMM and streams the operands; the engine computes while
     they arrive and streams the results out, requantized to int8 per output column
-    (:func:`golden.quant.requantize`) or as raw accumulators.
+    (:func:`tessera.golden.quant.requantize`) or as raw accumulators.
 
     Parameters
     ----------
@@ -63,21 +62,22 @@ class SystolicGemm(wiring.Component):
         int8. Accepted only when idle (``ready`` is ``~busy``).
     a : In(stream.Signature(unsigned(8 * rows)))
         A's words after the command, lane ``i`` in bits ``8i .. 8i+7`` (two's complement), in
-        the order of :func:`golden.systolic.pack_a`.
+        the order of :func:`tessera.golden.systolic.pack_a`.
     b : In(stream.Signature(unsigned(8 * cols)))
         B's words after the command, lane ``j`` = ``B[k, nt*C + j]``, in the order of
-        :func:`golden.systolic.pack_b`.
+        :func:`tessera.golden.systolic.pack_b`.
     q : In(stream.Signature(quant_layout(acc_width)))
         One word per output column ``n`` (``n`` words, none when ``raw``): ``bias``,
-        ``multiplier`` and ``shift`` of :func:`golden.quant.requantize`.
+        ``multiplier`` and ``shift`` of :func:`tessera.golden.quant.requantize`.
     o : Out(stream.Signature(signed(acc_width)))
         The ``m * n`` results, int8 sign-extended (or raw), in the order of
-        :func:`golden.systolic.result_order`.
+        :func:`tessera.golden.systolic.result_order`.
     busy : Out(1)
         A GEMM is running: from the edge after the command to the last result's transfer.
     cycles : Out(32)
         Edges from the command's transfer to the last result's transfer (counting while busy;
-        holds afterwards until the next command). :func:`golden.systolic.gemm_cycles` predicts
+        holds afterwards until the next command). :func:`tessera.golden.systolic.gemm_cycles`
+        predicts
         it when the streams neither gap nor back-pressure.
 
     Raises
@@ -86,7 +86,7 @@ class SystolicGemm(wiring.Component):
         If a parameter has the wrong type.
     ValueError
         If a parameter is out of range, or ``acc_width`` is too narrow for ``max_k``
-        (:class:`golden.errors.TesseraError`).
+        (:class:`tessera.golden.errors.TesseraError`).
 
     Notes
     -----

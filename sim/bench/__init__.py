@@ -1,4 +1,4 @@
-"""Benchmarks: ``make bench`` (``python -m sim.bench [NAME ...]``).
+"""Benchmarks: ``make bench`` (``python -m tessera.sim.bench [NAME ...]``).
 
 A benchmark is a module in this package, listed in :data:`BENCHMARKS`, that defines
 
@@ -10,7 +10,7 @@ The driver writes each result to ``build/bench/<name>.json`` (with the time it t
 machine it ran on) and prints a summary. Benchmarks measure; tests assert behaviour, not timings.
 """
 
-# name -> module under sim.bench, in the order `make bench` runs them.
+# name -> module under tessera.sim.bench, in the order `make bench` runs them.
 BENCHMARKS = {
     "pe": "pe",
     "spmv_golden": "spmv_golden",

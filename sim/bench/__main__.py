@@ -15,7 +15,7 @@ OUT_DIR = Path("build/bench")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tessera.sim.bench", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
     args = parser.parse_args(argv)
@@ -25,7 +25,7 @@ def main(argv=None):
                        f"choose from {', '.join(BENCHMARKS)}\n")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for name in args.names or BENCHMARKS:
-        module = importlib.import_module(f"sim.bench.{BENCHMARKS[name]}")
+        module = importlib.import_module(f"tessera.sim.bench.{BENCHMARKS[name]}")
         print(f"== {name}: {module.TITLE}", flush=True)
         start = time.perf_counter()
         figures = module.run()

@@ -52,7 +52,7 @@ def layer_work(rng, rows, cols, density, n_pes, *, block=2048):
     """Entries per PE per column (padding included) and non-zeros per column of a random
     ``rows x cols`` matrix at ``density``, drawn a block of columns at a time (never held
     densely in full)."""
-    from golden.sparse_cycles import entries_from_coo
+    from tessera.golden.sparse_cycles import entries_from_coo
 
     parts, nonzeros = [], []
     for first in range(0, cols, block):
@@ -65,7 +65,7 @@ def layer_work(rng, rows, cols, density, n_pes, *, block=2048):
 
 def model_study(seed=0):
     """Part 1: the golden model on the nine layers at full size; returns a dict of figures."""
-    from golden.sparse_cycles import layer_cycles
+    from tessera.golden.sparse_cycles import layer_cycles
 
     rng = np.random.default_rng(seed)
     results = []
@@ -138,7 +138,7 @@ def plot(study, path):
 
 def scaled_layer(rng, name, cols, rows, density, act_density):
     """A scaled layer: the same rows per PE on HW_PES PEs, 1/HW_COL_DIVISOR of the columns."""
-    from golden.eie import encode
+    from tessera.golden.eie import encode
 
     rows = max(1, rows * HW_PES // N_PES)
     cols = max(1, cols // HW_COL_DIVISOR)
@@ -153,10 +153,10 @@ def scaled_layer(rng, name, cols, rows, density, act_density):
 
 def _check_run(design, config, matrix, x, sim, seed, *, repeats=0):
     """Load and run one layer (then ``repeats`` more runs of it); return figures and report."""
-    from golden.eie import spmv
-    from golden.sparse_cycles import matrix_cycles
-    from hw.sparse.program import Program, parse_stats, stats_words
-    from sim.commands.spmv import execute
+    from tessera.golden.eie import spmv
+    from tessera.golden.sparse_cycles import matrix_cycles
+    from tessera.hw.sparse.program import Program, parse_stats, stats_words
+    from tessera.sim.commands.spmv import execute
 
     program = Program(config)
     layer = program.load(matrix)
@@ -180,8 +180,8 @@ def _check_run(design, config, matrix, x, sim, seed, *, repeats=0):
 
 def hardware_study(seed=0):
     """Part 2: scaled layers on the simulated array; model == hardware, cycles per second."""
-    from hw.sparse.config import SparseConfig
-    from sim.commands.spmv import array_design
+    from tessera.hw.sparse.config import SparseConfig
+    from tessera.sim.commands.spmv import array_design
 
     rng = np.random.default_rng(seed + 1)
     cases = [(name, *scaled_layer(rng, name, cols, rows, d, a))

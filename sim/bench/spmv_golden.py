@@ -32,9 +32,8 @@ def _best(fn, repeats=REPEATS):
 def run():
     """Build the matrix, time both products, check they agree, and return the figures."""
     import scipy.sparse as sp
+    from tessera.golden.eie import encode, spmv
     from threadpoolctl import threadpool_limits
-
-    from golden.eie import encode, spmv
 
     rng = np.random.default_rng(0)
     cols = SHAPE[1]

@@ -1,7 +1,8 @@
 """Systolic GEMM engine: utilization (golden cycle model and co-simulation) and simulation speed.
 
 - Utilization of a 256x256x256 int8 GEMM on a 16x16 array, weight- and output-stationary, from
-  :func:`golden.systolic.gemm_cycles`, and measured: the GEMM runs on Verilator and Icarus, whose
+  :func:`tessera.golden.systolic.gemm_cycles`, and measured: the GEMM runs on Verilator and Icarus,
+  whose
   cycle counters must equal the model (the run fails otherwise) and whose results must equal
   NumPy's.
 - Utilization against M for K = N = 256 on 16x16 (model curves, measured points), plotted to
@@ -29,16 +30,16 @@ M_SWEEP = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
 
 
 def _config(dataflow, m=SIZE):
-    from golden.systolic import SystolicConfig
+    from tessera.golden.systolic import SystolicConfig
 
     return SystolicConfig(rows=SIDE, cols=SIDE, dataflow=dataflow, max_m=max(m, SIZE),
                           max_k=SIZE, max_n=SIZE)
 
 
 def _measure(dataflow, sim, m, seed=0):
-    from golden.gemm import gemm_int8
-    from golden.systolic import gemm_cycles
-    from sim.commands.gemm import gemm
+    from tessera.golden.gemm import gemm_int8
+    from tessera.golden.systolic import gemm_cycles
+    from tessera.sim.commands.gemm import gemm
 
     cfg = _config(dataflow)
     rng = np.random.default_rng(seed)
@@ -92,7 +93,7 @@ def _plot(curves, measured):
 
 def run():
     """Compute the model figures, run the GEMMs on both simulators, plot; return the figures."""
-    from golden.systolic import gemm_cycles
+    from tessera.golden.systolic import gemm_cycles
 
     figures = {"array": f"{SIDE}x{SIDE}", "gemm": f"{SIZE}x{SIZE}x{SIZE}"}
     curves = {}

@@ -40,9 +40,9 @@ def add_arguments(parser):
 
 def run(args):
     """Compress, print the report, optionally save the model file."""
-    from golden.modelfile import save
-    from golden.pipeline import compress
-    from golden.report import render, summarize
+    from tessera.golden.modelfile import save
+    from tessera.golden.pipeline import compress
+    from tessera.golden.report import render, summarize
 
     def log(message):
         print(f"tessera compress: {message}", file=sys.stderr, flush=True)

@@ -19,10 +19,9 @@ def pe_dot_products(count, length, seed, sim):
     Returns a dict with the number matched against NumPy, cycles and cycles per second.
     """
     import numpy as np
-
-    from golden.errors import TesseraError
-    from hw.pe import MACPE
-    from sim.runner import Design, simulate
+    from tessera.golden.errors import TesseraError
+    from tessera.hw.pe import MACPE
+    from tessera.sim.runner import Design, simulate
 
     if count < 1 or length < 1:
         raise TesseraError("--dots and --length must be at least 1")
@@ -30,7 +29,7 @@ def pe_dot_products(count, length, seed, sim):
     a = rng.integers(-128, 128, (count, length), dtype=np.int8)
     w = rng.integers(-128, 128, (count, length), dtype=np.int8)
     expected = (a.astype(np.int64) * w.astype(np.int64)).sum(axis=1)
-    result = simulate(Design(MACPE), "sim.cosim.pe_dot", sim=sim, inputs={"a": a, "w": w},
+    result = simulate(Design(MACPE), "tessera.sim.cosim.pe_dot", sim=sim, inputs={"a": a, "w": w},
                       seed=seed)
     got = result.outputs["dots"]
     cycles, seconds = result.report["cycles"], result.report["seconds"]
@@ -49,7 +48,7 @@ def compression_section(seed, sim, shared):
 
     The compressed model is left in ``shared["model"]`` for the sparse array's section.
     """
-    from golden.report import compress_default_mlp
+    from tessera.golden.report import compress_default_mlp
 
     table, accuracies, shared["model"] = compress_default_mlp(seed=seed)
     drop = accuracies["float"] - accuracies["compressed"]

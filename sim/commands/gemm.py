@@ -1,7 +1,7 @@
 """``tessera gemm A.npy B.npy -o C.npy``: C = A @ B on the simulated systolic array.
 
 A and B are int8 matrices (M x K and K x N) in NumPy ``.npy`` files; C is the int32 product.
-The engine (:class:`hw.systolic.SystolicGemm`) is built with buffers sized to the problem
+The engine (:class:`tessera.hw.systolic.SystolicGemm`) is built with buffers sized to the problem
 (rounded up to powers of two, so similar problems share a build) unless ``--max-m``,
 ``--max-k`` and ``--max-n`` fix them. Every input is checked before the simulation starts.
 
@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from golden.errors import TesseraError
+from tessera.golden.errors import TesseraError
 
 HELP = "multiply two int8 matrices on the simulated systolic array (C = A @ B)"
 
@@ -69,12 +68,12 @@ def load_matrix(path, name):
 
 def configure(m, k, n, *, rows=8, cols=8, dataflow="ws", acc_width=32, acc_depth=None,
               max_m=None, max_k=None, max_n=None):
-    """Return the :class:`~golden.systolic.SystolicConfig` for an M x K x N GEMM, checked.
+    """Return the :class:`~tessera.golden.systolic.SystolicConfig` for an M x K x N GEMM, checked.
 
     Buffers are sized to the problem unless ``max_m``/``max_k``/``max_n`` are given; a GEMM
     larger than fixed buffers, or a K the accumulator cannot hold, raises TesseraError.
     """
-    from golden.systolic import SystolicConfig, min_acc_width
+    from tessera.golden.systolic import SystolicConfig, min_acc_width
 
     if isinstance(acc_width, int) and 16 <= acc_width <= 32 and acc_width < min_acc_width(k):
         raise TesseraError(f"acc_width {acc_width} is too narrow for K = {k}: {k} products of "
@@ -95,7 +94,7 @@ def design_params(config):
     """The SystolicGemm parameters of ``config``, spelled like the tests' default designs."""
     params = config.to_dict()
     for default in DEFAULT_DESIGNS.values():
-        from golden.systolic import SystolicConfig
+        from tessera.golden.systolic import SystolicConfig
 
         if SystolicConfig(**default) == config:
             return dict(default)
@@ -105,20 +104,20 @@ def design_params(config):
 
 
 def run_gemms(config, jobs, inputs, *, sim="verilator", seed=0, patterns=None):
-    """Run GEMMs on the engine in one simulation (:mod:`sim.cosim.gemm`).
+    """Run GEMMs on the engine in one simulation (:mod:`tessera.sim.cosim.gemm`).
 
-    ``jobs`` are dicts as :mod:`sim.cosim.gemm` documents, ``inputs`` the arrays they name.
-    Returns the :class:`sim.runner.SimResult` (outputs ``c0``, ``c1``...; report ``cycles``,
+    ``jobs`` are dicts as :mod:`tessera.sim.cosim.gemm` documents, ``inputs`` the arrays they name.
+    Returns the :class:`tessera.sim.runner.SimResult` (outputs ``c0``, ``c1``...; report ``cycles``,
     ``simulated``, ``seconds``).
     """
-    from hw.systolic import SystolicGemm
-    from sim.runner import Design, simulate
+    from tessera.hw.systolic import SystolicGemm
+    from tessera.sim.runner import Design, simulate
 
     params = {"config": config.to_dict(), "jobs": jobs}
     if patterns:
         params["patterns"] = patterns
-    return simulate(Design(SystolicGemm, **design_params(config)), "sim.cosim.gemm", sim=sim,
-                    params=params, inputs=inputs, seed=seed)
+    return simulate(Design(SystolicGemm, **design_params(config)), "tessera.sim.cosim.gemm",
+                    sim=sim, params=params, inputs=inputs, seed=seed)
 
 
 def gemm(a, b, config, *, sim="verilator", seed=0):
@@ -129,8 +128,8 @@ def gemm(a, b, config, *, sim="verilator", seed=0):
 
 
 def run(args):
-    from golden.gemm import gemm_int8
-    from golden.systolic import gemm_cycles
+    from tessera.golden.gemm import gemm_int8
+    from tessera.golden.systolic import gemm_cycles
 
     a = load_matrix(args.a, "A")
     b = load_matrix(args.b, "B")
@@ -179,14 +178,15 @@ def run(args):
 def demo_section(seed: int, sim: str) -> tuple[list[str], bool]:
     """Co-simulate a random GEMM and an im2col convolution on the default 8x8 array.
 
-    Both run in one simulation against the golden models (:func:`golden.gemm.gemm_int8`,
-    :func:`golden.gemm.conv2d_int8` and :func:`golden.quant.requantize`), and their cycle counts
-    against :func:`golden.systolic.gemm_cycles`. Returns the lines to print and whether
+    Both run in one simulation against the golden models (:func:`tessera.golden.gemm.gemm_int8`,
+    :func:`tessera.golden.gemm.conv2d_int8` and :func:`tessera.golden.quant.requantize`), and their
+    cycle counts
+    against :func:`tessera.golden.systolic.gemm_cycles`. Returns the lines to print and whether
     everything matched.
     """
-    from golden.gemm import conv2d_int8, gemm_int8, im2col, kernel_to_matrix
-    from golden.quant import quantize_multiplier, requantize
-    from golden.systolic import SystolicConfig, gemm_cycles
+    from tessera.golden.gemm import conv2d_int8, gemm_int8, im2col, kernel_to_matrix
+    from tessera.golden.quant import quantize_multiplier, requantize
+    from tessera.golden.systolic import SystolicConfig, gemm_cycles
 
     config = SystolicConfig(**DEFAULT_DESIGNS["ws"])
     rng = np.random.default_rng(seed)

@@ -18,9 +18,9 @@ def add_arguments(parser):
 
 def run(args):
     """Load, check, measure and print."""
-    from golden.data import load_digits_split
-    from golden.modelfile import load
-    from golden.report import render, summarize
+    from tessera.golden.data import load_digits_split
+    from tessera.golden.modelfile import load
+    from tessera.golden.report import render, summarize
 
     model, info = load(args.file)
     settings = info.get("settings", {})

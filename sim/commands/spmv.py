@@ -2,9 +2,10 @@
 
 W is encoded in EIE's format (its distinct non-zero values must fit a ``2**bits - 1`` entry
 codebook, code 0 being the padding; ``--quantize`` builds one with k-means instead), loaded into
-a simulated :class:`hw.sparse.SparseArray` over its command stream, and multiplied by the int8
-vector x. The outputs and every counter are checked against the golden models (golden.eie,
-golden.quant, golden.sparse_cycles); a mismatch exits 1.
+a simulated :class:`tessera.hw.sparse.SparseArray` over its command stream, and multiplied by the
+int8
+vector x. The outputs and every counter are checked against the golden models (tessera.golden.eie,
+tessera.golden.quant, tessera.golden.sparse_cycles); a mismatch exits 1.
 
 The module is also the library behind the demo (:func:`demo_section`, wired into ``make sim``)
 and the benchmark (sim/bench/sparse.py): :func:`array_design` sizes an array for some
@@ -58,20 +59,20 @@ def _pow2(value, low):
 
 
 def array_design(matrices, *, n_pes, fifo_depth, rel_bits=4, index_bits=4, weight_width=8):
-    """Return the :class:`sim.runner.Design` of an array whose memories hold ``matrices``.
+    """Return the :class:`tessera.sim.runner.Design` of an array whose memories hold ``matrices``.
 
     Memory depths are rounded up to powers of two (so that similar inputs share one simulator
     build); column pointers are 16 bits (EIE's), so a PE holds at most 65,535 entries.
 
     Raises
     ------
-    golden.errors.TesseraError
+    tessera.golden.errors.TesseraError
         When the matrices do not fit: a vector longer than 65,535, or a PE with more entries
         than 16-bit pointers address.
     """
-    from golden.errors import TesseraError
-    from hw.sparse import SparseArray, SparseConfig
-    from sim.runner import Design
+    from tessera.golden.errors import TesseraError
+    from tessera.hw.sparse import SparseArray, SparseConfig
+    from tessera.sim.runner import Design
 
     per_word = 8 if index_bits + rel_bits <= 8 else 4
     longest = max([1] + [max(m.rows, m.cols) for m in matrices])
@@ -114,22 +115,22 @@ def execute(design, words, outputs, *, sim, seed=0, ready=None, limit=1_000_000)
     report holds ``cycles`` (simulated, from after reset) and ``seconds`` (wall time of the
     simulation loop).
     """
-    from hw.sparse.commands import command_layout
-    from hw.sparse.config import SparseConfig
-    from hw.sparse.program import words_to_array
-    from sim.runner import simulate
+    from tessera.hw.sparse.commands import command_layout
+    from tessera.hw.sparse.config import SparseConfig
+    from tessera.hw.sparse.program import words_to_array
+    from tessera.sim.runner import simulate
 
     width = command_layout(SparseConfig(**design.params)).size
     params = {"width": width, "outputs": int(outputs), "limit": int(limit)}
     if ready:
         params["ready"] = list(ready)
-    result = simulate(design, "sim.cosim.spmv", sim=sim, seed=seed, params=params,
+    result = simulate(design, "tessera.sim.cosim.spmv", sim=sim, seed=seed, params=params,
                       inputs={"words": words_to_array(words, width)})
     return result.outputs["out"].astype(np.int64), result.report
 
 
 def load_vector(path, name):
-    from golden.errors import TesseraError
+    from tessera.golden.errors import TesseraError
 
     try:
         array = np.load(path, allow_pickle=False)
@@ -145,9 +146,9 @@ def prepare_weights(w, *, bits, rel_bits, n_pes, quantize=False):
 
     Returns ``(matrix, W actually used, note)``.
     """
-    from golden.eie import encode
-    from golden.errors import TesseraError
-    from golden.share import kmeans_1d
+    from tessera.golden.eie import encode
+    from tessera.golden.errors import TesseraError
+    from tessera.golden.share import kmeans_1d
 
     if w.ndim != 2:
         raise TesseraError(f"W must be a 2-D matrix, not {w.ndim}-D with shape {w.shape}")
@@ -192,13 +193,12 @@ def spmv_on_array(w, x, *, n_pes=4, fifo_depth=8, sim="verilator", raw=False, re
     The dict holds ``y`` (int8 or, with ``raw``, int32), the counters, the golden predictions
     and ``match_values`` / ``match_cycles``.
     """
-    from golden.eie import spmv
-    from golden.errors import TesseraError
-    from golden.quant import quantize_multiplier, requantize
-    from golden.sparse_cycles import matrix_cycles
-    from hw.params import check_int
-    from hw.sparse.config import SparseConfig
-    from hw.sparse.program import Program, parse_stats, stats_words
+    from tessera.golden.eie import spmv
+    from tessera.golden.errors import TesseraError, check_int
+    from tessera.golden.quant import quantize_multiplier, requantize
+    from tessera.golden.sparse_cycles import matrix_cycles
+    from tessera.hw.sparse.config import SparseConfig
+    from tessera.hw.sparse.program import Program, parse_stats, stats_words
 
     try:
         check_int(n_pes, "--pes", 1, 64)
@@ -288,7 +288,7 @@ def spmv_on_array(w, x, *, n_pes=4, fifo_depth=8, sim="verilator", raw=False, re
 # -- the command ---------------------------------------------------------------------------------
 
 def run(args):
-    from golden.errors import TesseraError
+    from tessera.golden.errors import TesseraError
 
     w = load_vector(args.weights, "W")
     x = load_vector(args.x, "x")
@@ -340,15 +340,16 @@ def demo_section(seed: int, sim: str, *, model=None) -> tuple[list[str], bool]:
     runs fc1 -> fc2 -> fc3 on chip (each layer reads the previous one's outputs from the
     swapped buffers); only the logits go back to the host. Every layer's counters and the
     logits are checked against golden (run_int8 and the cycle model). ``model`` is the
-    compressed golden.inference.QModel to run; by default ``golden.pipeline.compress("mlp",
+    compressed tessera.golden.inference.QModel to run; by default
+    ``tessera.golden.pipeline.compress("mlp",
     seed)`` (about 4 s with the float model cached): pass one to avoid compressing twice.
     """
-    from golden.data import load_digits_split
-    from golden.inference import run_int8
-    from golden.pipeline import compress
-    from golden.sparse_cycles import matrix_cycles
-    from hw.sparse.config import SparseConfig
-    from hw.sparse.program import Program, parse_stats, stats_words
+    from tessera.golden.data import load_digits_split
+    from tessera.golden.inference import run_int8
+    from tessera.golden.pipeline import compress
+    from tessera.golden.sparse_cycles import matrix_cycles
+    from tessera.hw.sparse.config import SparseConfig
+    from tessera.hw.sparse.program import Program, parse_stats, stats_words
 
     samples = 12
     start = time.perf_counter()

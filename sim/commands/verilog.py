@@ -1,7 +1,8 @@
 """``tessera verilog TOP -o FILE``: write the Verilog of a hardware top.
 
 Each top registers its options here: a help line, ``add_arguments(parser)`` and
-``design(args) -> sim.runner.Design``. ``tessera verilog all -o DIR`` writes every top with its
+``design(args) -> tessera.sim.runner.Design``. ``tessera verilog all -o DIR`` writes every top with
+its
 default parameters (what ``make verilog`` runs).
 """
 
@@ -16,21 +17,21 @@ def _pe_arguments(parser):
 
 
 def _pe_design(args):
-    from hw.pe import MACPE
-    from sim.runner import Design
+    from tessera.hw.pe import MACPE
+    from tessera.sim.runner import Design
 
     return Design(MACPE, acc_width=args.acc_width)
 
 
 def _postproc_design(args):
-    from hw.postproc import PostProcessor
-    from sim.runner import Design
+    from tessera.hw.postproc import PostProcessor
+    from tessera.sim.runner import Design
 
     return Design(PostProcessor, acc_width=args.acc_width)
 
 
 def _sparse_arguments(parser):
-    from hw.sparse import SparseConfig
+    from tessera.hw.sparse import SparseConfig
 
     defaults = SparseConfig()
     for name, help_text in (
@@ -51,8 +52,8 @@ def _sparse_arguments(parser):
 
 
 def _sparse_design(args):
-    from hw.sparse import SparseArray, SparseConfig
-    from sim.runner import Design
+    from tessera.hw.sparse import SparseArray, SparseConfig
+    from tessera.sim.runner import Design
 
     config = SparseConfig(**{name: getattr(args, name) for name in SparseConfig().params()})
     return Design(SparseArray, **config.params())
@@ -75,8 +76,8 @@ def _systolic_arguments(parser):
 
 
 def _systolic_design(args):
-    from hw.systolic import SystolicGemm
-    from sim.runner import Design
+    from tessera.hw.systolic import SystolicGemm
+    from tessera.sim.runner import Design
 
     return Design(SystolicGemm, rows=args.rows, cols=args.cols, dataflow=args.dataflow,
                   acc_width=args.acc_width, max_m=args.max_m, max_k=args.max_k,
@@ -88,9 +89,9 @@ TOPS = {
     "pe": ("the int8 multiply-accumulate processing element", _pe_arguments, _pe_design),
     "postproc": ("the post-processing unit: bias, requantize, ReLU, saturate",
                  _pe_arguments, _postproc_design),
-    "sparse": ("the EIE-style sparse PE array (hw.sparse.SparseArray)", _sparse_arguments,
+    "sparse": ("the EIE-style sparse PE array (tessera.hw.sparse.SparseArray)", _sparse_arguments,
                _sparse_design),
-    "systolic": ("the int8 systolic GEMM engine (hw.systolic.SystolicGemm)",
+    "systolic": ("the int8 systolic GEMM engine (tessera.hw.systolic.SystolicGemm)",
                  _systolic_arguments, _systolic_design),
 }
 
@@ -112,7 +113,7 @@ def add_arguments(parser):
 
 def write(name, design, path, module=None):
     """Write the Verilog of ``design`` to ``path`` with module name ``module``."""
-    from sim.runner import convert
+    from tessera.sim.runner import convert
 
     text = convert(design.create(), name=module or f"tessera_{name}")
     path = Path(path)

@@ -1,20 +1,21 @@
-"""Run GEMMs on the systolic engine (:class:`hw.systolic.SystolicGemm`) inside the simulator.
+"""Run GEMMs on the systolic engine (:class:`tessera.hw.systolic.SystolicGemm`) inside the
+simulator.
 
 The cocotb test :func:`gemms` is the co-simulation behind ``tessera gemm``, the GEMM part of
-``tessera sim`` and the systolic benchmark. Parameters (:func:`sim.tb.params`):
+``tessera sim`` and the systolic benchmark. Parameters (:func:`tessera.sim.tb.params`):
 
-- ``config``: the :class:`golden.systolic.SystolicConfig` as a dict;
+- ``config``: the :class:`tessera.golden.systolic.SystolicConfig` as a dict;
 - ``jobs``: a list of GEMMs, each ``{"a": name, "b": name, "relu": bool, "raw": bool}`` plus,
   unless raw, ``"bias"``, ``"multiplier"``, ``"shift"`` naming per-column input arrays;
 - ``patterns`` (optional): valid patterns of the ``a``, ``b``, ``q`` streams and the ready
-  pattern of ``o`` (see :func:`sim.tb.pattern`).
+  pattern of ``o`` (see :func:`tessera.sim.tb.pattern`).
 
 Inputs are the named arrays. Outputs: ``c<i>`` for job ``i``, the (M, N) result (int32 raw, int8
 otherwise). Report: ``cycles`` (the engine's cycle counter, per job), ``simulated`` (clock cycles
 the whole run took) and ``seconds`` (wall time of the run).
 
 :class:`GemmDriver` is the host side, reusable by testbenches: it packs the operands with
-:mod:`golden.systolic`, drives the four input streams and collects the results from one
+:mod:`tessera.golden.systolic`, drives the four input streams and collects the results from one
 coroutine that wakes once per clock cycle.
 """
 
@@ -23,9 +24,8 @@ import time
 import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
-
-from golden.systolic import SystolicConfig, pack_a, pack_b, pack_lanes, unpack_results
-from sim import tb
+from tessera.golden.systolic import SystolicConfig, pack_a, pack_b, pack_lanes, unpack_results
+from tessera.sim import tb
 
 __all__ = ["GemmDriver", "Job", "gemms"]
 
@@ -79,16 +79,17 @@ class _Source:
 
 
 class GemmDriver:
-    """Drive a :class:`hw.systolic.SystolicGemm` from cocotb.
+    """Drive a :class:`tessera.hw.systolic.SystolicGemm` from cocotb.
 
     Parameters
     ----------
     dut
         The cocotb handle of the engine (clock ``clk``, reset ``rst``).
-    config : golden.systolic.SystolicConfig
+    config : tessera.golden.systolic.SystolicConfig
         The engine's parameters (for the operand layouts).
     valid : dict, optional
-        Valid patterns (lists of bools, :func:`sim.tb.pattern`) for ``"a"``, ``"b"``, ``"q"``.
+        Valid patterns (lists of bools, :func:`tessera.sim.tb.pattern`) for ``"a"``, ``"b"``,
+        ``"q"``.
     ready : list of bool, optional
         Ready pattern of the result stream.
     stall_cycles : int
@@ -96,7 +97,7 @@ class GemmDriver:
     """
 
     def __init__(self, dut, config, *, valid=None, ready=None, stall_cycles=tb.STALL_CYCLES):
-        from hw.systolic import command_layout, quant_layout
+        from tessera.hw.systolic import command_layout, quant_layout
 
         self.dut = dut
         self.config = config

@@ -1,4 +1,4 @@
-"""Stream dot products through one MAC PE (hw.pe.MACPE).
+"""Stream dot products through one MAC PE (tessera.hw.pe.MACPE).
 
 Inputs: ``a`` and ``w``, int8 arrays of shape (count, length). Output: ``dots`` (count,), the
 accumulator read after the last product of each dot product. Report: ``cycles`` simulated and
@@ -10,8 +10,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge
-
-from sim import tb
+from tessera.sim import tb
 
 LATENCY = 2
 

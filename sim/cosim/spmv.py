@@ -1,4 +1,4 @@
-"""Run command streams on the sparse PE array (hw.sparse.SparseArray), cocotb side.
+"""Run command streams on the sparse PE array (tessera.hw.sparse.SparseArray), cocotb side.
 
 :class:`SparseHost` drives the array's command stream ``i`` and collects its output stream
 ``o`` with seeded valid/ready patterns; with the default always-valid/always-ready patterns it
@@ -8,7 +8,7 @@ cycle. The tests (tests/hw/tb_sparse.py) and the product test below share it.
 The product test :func:`run_program` (what ``tessera spmv`` and the demo run) takes
 
 - inputs ``words``: the command words as a ``(count, chunks)`` uint64 array
-  (:func:`hw.sparse.program.words_to_array`);
+  (:func:`tessera.hw.sparse.program.words_to_array`);
 - params ``width`` (bits per word), ``outputs`` (words the commands make the array send),
   optional ``ready`` and ``valid`` patterns and ``limit`` (cycles without progress that count
   as a hang, default 1,000,000);
@@ -22,8 +22,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
-
-from sim import tb
+from tessera.sim import tb
 
 CLOCK_NS = 10
 
@@ -41,7 +40,7 @@ class SparseHost:
     dut
         The array's top level.
     valid, ready : tuple
-        :func:`sim.tb.pattern` arguments for ``i.valid`` gaps and ``o.ready`` back-pressure.
+        :func:`tessera.sim.tb.pattern` arguments for ``i.valid`` gaps and ``o.ready`` back-pressure.
     seed : int
         Seed of the random patterns.
     limit : int

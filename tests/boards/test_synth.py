@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-
-from boards import synth
-from boards.harness import IOHarness
-from golden.errors import TesseraError
-from hw.pe import MACPE
-from sim.runner import Design
+from tessera.boards import synth
+from tessera.boards.harness import IOHarness
+from tessera.golden.errors import TesseraError
+from tessera.hw.pe import MACPE
+from tessera.sim.runner import Design
 
 
 def _have_tools():

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from sim.cli import COMMANDS
+from tessera.sim.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def tessera(*args, cwd=ROOT):
     env = dict(os.environ)
     env.pop("TESSERA_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "tessera.sim.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -69,7 +68,7 @@ def test_verilog_writes_a_named_module(tmp_path):
 def test_verilog_all_writes_every_top(tmp_path):
     proc = tessera("verilog", "all", "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    from sim.commands.verilog import TOPS
+    from tessera.sim.commands.verilog import TOPS
 
     assert sorted(p.stem for p in tmp_path.glob("*.v")) == sorted(TOPS)
 
@@ -89,7 +88,7 @@ def test_sim_demo_runs_and_matches():
 
 
 def test_closed_pipe_is_not_an_error():
-    reader = subprocess.Popen([sys.executable, "-m", "sim.cli", "--help"], cwd=ROOT,
+    reader = subprocess.Popen([sys.executable, "-m", "tessera.sim.cli", "--help"], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     reader.stdout.close()  # nobody reads: the tool's writes hit a closed pipe
     _, err = reader.communicate(timeout=60)

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sim.cli import main
+from tessera.sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def tessera(*args):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "tessera.sim.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -5,10 +5,9 @@ import re
 
 import numpy as np
 import pytest
-
-from golden.eie import encode_values, spmv
-from golden.quant import quantize_multiplier, requantize
-from sim.cli import main
+from tessera.golden.eie import encode_values, spmv
+from tessera.golden.quant import quantize_multiplier, requantize
+from tessera.sim.cli import main
 
 
 @pytest.fixture(scope="module")

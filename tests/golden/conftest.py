@@ -10,13 +10,13 @@ def model_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def digits():
-    from golden.data import load_digits_split
+    from tessera.golden.data import load_digits_split
 
     return load_digits_split()
 
 
 @pytest.fixture(scope="session")
 def mlp_result(model_cache, digits):
-    from golden.pipeline import compress
+    from tessera.golden.pipeline import compress
 
     return compress("mlp", 0, data=digits, cache_dir=model_cache)

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from golden.eie import EIEMatrix, decode, decode_indices, encode, encode_values, spmv, work
-from golden.errors import TesseraError
+from tessera.golden.eie import EIEMatrix, decode, decode_indices, encode, encode_values, spmv, work
+from tessera.golden.errors import TesseraError
 
 # Figure 2/3 of EIE: the non-zeros of PE 0 (rows 0, 4, 8, 12) of the 16x8 matrix, per column.
 PE0_COLUMNS = {0: [0, 8, 12], 1: [4], 2: [0, 12], 4: [0, 4], 5: [0, 12], 6: [0], 7: [8, 12]}
@@ -147,9 +146,9 @@ def test_spmv_overflow_and_input_checks():
         ({"indices": np.array([[0, 3]])}, r"^indices must be in \[0, 1\]"),
         ({"indices": np.ones((2, 2))}, r"^indices must be an integer array, not float64$"),
         ({"indices": np.ones(3, dtype=int)}, r"^indices must be 2-D"),
-        ({"rel_bits": 0}, r"^rel_bits must be in \[1, 8\], not 0$"),
-        ({"n_pes": 0}, r"^n_pes must be in"),
-        ({"index_bits": 9}, r"^index_bits must be in \[1, 8\], not 9$"),
+        ({"rel_bits": 0}, r"^rel_bits must be between 1 and 8, not 0$"),
+        ({"n_pes": 0}, r"^n_pes must be between"),
+        ({"index_bits": 9}, r"^index_bits must be between 1 and 8, not 9$"),
         ({"codebook": list(range(5)), "index_bits": 2}, r"does not fit 2-bit indices"),
         ({"ptr_bits": 2}, r"^PE 0 holds 4 entries, more than 2-bit column pointers can address"),
     ],

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from golden.errors import TesseraError
-from golden.gemm import conv2d, conv2d_int8, gemm_int8, im2col, linear_int8, wrap_int32
+from tessera.golden.errors import TesseraError
+from tessera.golden.gemm import conv2d, conv2d_int8, gemm_int8, im2col, linear_int8, wrap_int32
 
 
 def direct_conv(x, kernel, stride, padding):

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from golden import huffman
-from golden.errors import TesseraError
+from tessera.golden import huffman
+from tessera.golden.errors import TesseraError
 
 
 def optimal_bits(freq):

@@ -2,17 +2,16 @@
 
 import numpy as np
 import pytest
-
-from golden.data import load_digits_split
-from golden.eie import spmv
-from golden.errors import TesseraError
-from golden.gemm import conv2d_int8
-from golden.inference import run_int8
-from golden.nn import cnn, finetune_centroids, mlp, train
-from golden.pipeline import quantize_network
-from golden.prune import magnitude_mask
-from golden.quant import requantize
-from golden.share import share_weights
+from tessera.golden.data import load_digits_split
+from tessera.golden.eie import spmv
+from tessera.golden.errors import TesseraError
+from tessera.golden.gemm import conv2d_int8
+from tessera.golden.inference import run_int8
+from tessera.golden.nn import cnn, finetune_centroids, mlp, train
+from tessera.golden.pipeline import quantize_network
+from tessera.golden.prune import magnitude_mask
+from tessera.golden.quant import requantize
+from tessera.golden.share import share_weights
 
 
 def test_digits_split_is_stratified_and_seeded(digits):

@@ -4,13 +4,12 @@ import json
 
 import numpy as np
 import pytest
-
-from golden import huffman
-from golden.accounting import format_table, storage
-from golden.energy import PJ, compressed_int8_energy, dense_fp32_energy
-from golden.errors import TesseraError
-from golden.modelfile import load, save
-from golden.pipeline import compress, parse_per_layer, train_float
+from tessera.golden import huffman
+from tessera.golden.accounting import format_table, storage
+from tessera.golden.energy import PJ, compressed_int8_energy, dense_fp32_energy
+from tessera.golden.errors import TesseraError
+from tessera.golden.modelfile import load, save
+from tessera.golden.pipeline import compress, parse_per_layer, train_float
 
 
 def test_mlp_meets_the_issue_targets(mlp_result):

@@ -5,10 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from golden.errors import TesseraError
-from golden.prune import apply_mask, magnitude_mask, schedule, sparsity
-from golden.share import centroid_gradients, kmeans_1d, quantize_codebook, share_weights
+from tessera.golden.errors import TesseraError
+from tessera.golden.prune import apply_mask, magnitude_mask, schedule, sparsity
+from tessera.golden.share import centroid_gradients, kmeans_1d, quantize_codebook, share_weights
 
 
 def test_magnitude_mask_prunes_the_smallest_exactly():

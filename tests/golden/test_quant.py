@@ -5,9 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from golden.errors import TesseraError
-from golden.quant import (
+from tessera.golden.errors import TesseraError
+from tessera.golden.quant import (
     calibrate_scale,
     dequantize,
     quantize,
@@ -162,6 +161,10 @@ def test_per_channel_calibration_round_trips_within_half_a_step(w):
 
 def test_calibrate_scale_options_and_errors():
     assert calibrate_scale(np.zeros(3)) == 1.0
+    # A subnormal range whose m / 127 underflows to 0 counts as zero (hypothesis found it).
+    assert calibrate_scale(np.full(3, 5e-324)) == 1.0
+    np.testing.assert_array_equal(calibrate_scale(np.full((2, 3), 5e-324), channel_axis=0),
+                                  [1.0, 1.0])
     assert calibrate_scale(np.array([-254.0, 1.0])) == 2.0
     assert calibrate_scale(np.arange(101.0), percentile=50) == pytest.approx(50 / 127)
     with pytest.raises(TesseraError, match=r"^calibration data must not be empty$"):

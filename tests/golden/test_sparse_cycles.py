@@ -3,7 +3,7 @@
 The model is a max-plus recurrence over the non-zero activations. It is checked here against a
 plainly written cycle-by-cycle simulation of the same rules (what each unit does in one cycle,
 from the docstrings of hw/sparse), which shares none of its algebra; against hand-counted
-examples; and for its work accounting against golden.eie. tests/hw/test_sparse.py checks it
+examples; and for its work accounting against tessera.golden.eie. tests/hw/test_sparse.py checks it
 against the hardware itself.
 """
 
@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from golden.eie import encode, encode_values, pack_entries, spmv
-from golden.errors import TesseraError
-from golden.sparse_cycles import (
+from tessera.golden.eie import encode, encode_values, pack_entries, spmv
+from tessera.golden.errors import TesseraError
+from tessera.golden.sparse_cycles import (
     POSTPROC_LATENCY,
     entries_from_coo,
     layer_cycles,
@@ -185,7 +184,7 @@ def test_writeback():
 
 
 def test_postproc_latency_is_the_hardware_one():
-    from hw.postproc import PostProcessor
+    from tessera.hw.postproc import PostProcessor
 
     assert PostProcessor.LATENCY == POSTPROC_LATENCY
 
@@ -231,7 +230,7 @@ def test_pack_entries():
     (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(3), fifo_depth=1, rows=1),
      "x must be an integer or boolean array"),
     (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(3, dtype=int), fifo_depth=0,
-                          rows=1), r"fifo_depth must be in \[1, 65536\], not 0"),
+                          rows=1), r"fifo_depth must be between 1 and 65536, not 0"),
     (lambda: entries_from_coo([5], [0], (3, 3), n_pes=2), "inside the shape"),
 ])
 def test_bad_input(call, message):
@@ -241,7 +240,7 @@ def test_bad_input(call, message):
 
 def test_full_size_layer_is_fast_enough_to_be_useful():
     # VGG-6's shape and densities: the benchmark runs nine such layers at six depths.
-    from sim.bench.sparse import layer_work
+    from tessera.sim.bench.sparse import layer_work
 
     rng = np.random.default_rng(0)
     work, _ = layer_work(rng, 4096, 25088, 0.04, 64)

@@ -1,4 +1,4 @@
-"""golden.systolic: configuration, operand layouts, result order and the cycle model.
+"""tessera.golden.systolic: configuration, operand layouts, result order and the cycle model.
 
 The cycle model is checked against the hardware, shape by shape, in tests/hw/test_systolic.py;
 here it is checked against timelines derived by hand and against bounds any schedule obeys.
@@ -6,11 +6,10 @@ here it is checked against timelines derived by hand and against bounds any sche
 
 import numpy as np
 import pytest
-
-from golden.errors import TesseraError
-from golden.gemm import gemm_int8
-from golden.quant import requantize
-from golden.systolic import (
+from tessera.golden.errors import TesseraError
+from tessera.golden.gemm import gemm_int8
+from tessera.golden.quant import requantize
+from tessera.golden.systolic import (
     DRAIN_LATENCY,
     POSTPROC_LATENCY,
     SystolicConfig,
@@ -26,7 +25,7 @@ from golden.systolic import (
 
 
 def test_postproc_latency_matches_the_hardware():
-    from hw.postproc import PostProcessor
+    from tessera.hw.postproc import PostProcessor
 
     assert POSTPROC_LATENCY == PostProcessor.LATENCY
 

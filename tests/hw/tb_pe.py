@@ -1,11 +1,11 @@
-"""cocotb testbench of the int8 MAC processing element (hw.pe.MACPE) against golden.mac."""
+"""cocotb testbench of the int8 MAC processing element (tessera.hw.pe.MACPE) against
+tessera.golden.mac."""
 
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
-
-from golden.mac import mac_trace, wrap_signed
-from sim import tb
+from tessera.golden.mac import mac_trace, wrap_signed
+from tessera.sim import tb
 
 LATENCY = 2  # edges from sampling a, w, en, clr to seeing the result on acc
 
@@ -74,7 +74,7 @@ async def run_and_check(pe, inputs):
 
 @cocotb.test()
 async def random_streams(dut):
-    """Random a, w, en and clr against golden.mac.mac_trace, cycle by cycle."""
+    """Random a, w, en and clr against tessera.golden.mac.mac_trace, cycle by cycle."""
     pe = PETB(dut)
     await pe.reset()
     rng = tb.rng()

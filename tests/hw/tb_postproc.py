@@ -1,12 +1,12 @@
-"""cocotb testbench of the post-processing unit (hw.postproc) against golden.quant.requantize."""
+"""cocotb testbench of the post-processing unit (tessera.hw.postproc) against
+tessera.golden.quant.requantize."""
 
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
-
-from golden.quant import requantize
-from hw.postproc import postproc_input_layout
-from sim import tb
+from tessera.golden.quant import requantize
+from tessera.hw.postproc import postproc_input_layout
+from tessera.sim import tb
 
 
 class PostprocTB:

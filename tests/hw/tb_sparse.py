@@ -1,10 +1,13 @@
-"""cocotb testbenches of the sparse PE array (hw.sparse.SparseArray).
+"""cocotb testbenches of the sparse PE array (tessera.hw.sparse.SparseArray).
 
 Every layer is checked twice, inside the simulation: its outputs against the golden SpMV and
-requantization (golden.eie.spmv, golden.quant.requantize), integer for integer, and its
-counters against the golden cycle model (golden.sparse_cycles): compute cycles, busy and stall
+requantization (tessera.golden.eie.spmv, tessera.golden.quant.requantize), integer for integer, and
+its
+counters against the golden cycle model (tessera.golden.sparse_cycles): compute cycles, busy and
+stall
 cycles of every PE, non-zeros broadcast, and write-back cycles when the outputs are taken
-without back-pressure. Random cases come from sim.tb.rng(), seeded by cocotb's seed, which the
+without back-pressure. Random cases come from tessera.sim.tb.rng(), seeded by cocotb's seed, which
+the
 runner prints when a test fails.
 """
 
@@ -13,15 +16,14 @@ from dataclasses import dataclass, field
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
-
-from golden.eie import encode, spmv
-from golden.quant import quantize_multiplier, requantize
-from golden.sparse_cycles import matrix_cycles
-from hw.sparse.commands import Error, Op
-from hw.sparse.config import SparseConfig
-from hw.sparse.program import Program, parse_stats, stats_words
-from sim import tb
-from sim.cosim.spmv import SparseHost
+from tessera.golden.eie import encode, spmv
+from tessera.golden.quant import quantize_multiplier, requantize
+from tessera.golden.sparse_cycles import matrix_cycles
+from tessera.hw.sparse.commands import Error, Op
+from tessera.hw.sparse.config import SparseConfig
+from tessera.hw.sparse.program import Program, parse_stats, stats_words
+from tessera.sim import tb
+from tessera.sim.cosim.spmv import SparseHost
 
 
 def config_of(dut):
@@ -44,7 +46,7 @@ def random_matrix(rng, cfg, rows, cols, density, *, index_bits=None):
 
 def fitting_matrix(rng, cfg, rows, cols, density):
     """A random matrix that fits the memories: halve the rows until it does."""
-    from golden.errors import TesseraError
+    from tessera.golden.errors import TesseraError
 
     while True:
         matrix = random_matrix(rng, cfg, rows, cols, density)
@@ -530,6 +532,6 @@ async def bad_input(dut):
 
 
 def _indices(matrix):
-    from golden.eie import decode_indices
+    from tessera.golden.eie import decode_indices
 
     return decode_indices(matrix)

@@ -1,26 +1,26 @@
-"""cocotb testbenches of the systolic GEMM engine (hw.systolic.SystolicGemm) against golden.
+"""cocotb testbenches of the systolic GEMM engine (tessera.hw.systolic.SystolicGemm) against golden.
 
-Every test compares the result stream with :func:`golden.systolic.expected_stream` (exact, in
+Every test compares the result stream with :func:`tessera.golden.systolic.expected_stream` (exact,
+in
 stream order) and, when the streams neither gap nor back-pressure, the engine's cycle counter
-with :func:`golden.systolic.gemm_cycles`. The configuration comes from the parameters
+with :func:`tessera.golden.systolic.gemm_cycles`. The configuration comes from the parameters
 (``config``), so one design build serves every test.
 """
 
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
-
-from golden.gemm import conv2d_int8, im2col, kernel_to_matrix
-from golden.quant import requantize
-from golden.systolic import (
+from tessera.golden.gemm import conv2d_int8, im2col, kernel_to_matrix
+from tessera.golden.quant import requantize
+from tessera.golden.systolic import (
     SystolicConfig,
     expected_stream,
     gemm_cycles,
     result_order,
     unpack_results,
 )
-from sim import tb
-from sim.cosim.gemm import GemmDriver, Job
+from tessera.sim import tb
+from tessera.sim.cosim.gemm import GemmDriver, Job
 
 
 class SystolicTB:

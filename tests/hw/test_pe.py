@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from amaranth import Module, Signal, signed
 from amaranth.sim import Simulator
-
-from golden.mac import wrap_signed
-from hw.pe import MACPE, booth_multiply
-from sim.runner import Design, simulate
+from tessera.golden.mac import wrap_signed
+from tessera.hw.pe import MACPE, booth_multiply
+from tessera.sim.runner import Design, simulate
 
 SIMULATORS = ["icarus", "verilator"]
 

@@ -2,9 +2,8 @@
 """cocotb testbenches of the shared post-processing unit, on Icarus and Verilator."""
 
 import pytest
-
-from hw.postproc import PostProcessor
-from sim.runner import Design, simulate
+from tessera.hw.postproc import PostProcessor
+from tessera.sim.runner import Design, simulate
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])

@@ -10,9 +10,8 @@ Three designs cover the parameter space; every other variation goes through the 
 """
 
 import pytest
-
-from hw.sparse import SparseArray
-from sim.runner import Design, simulate
+from tessera.hw.sparse import SparseArray
+from tessera.sim.runner import Design, simulate
 
 SIMULATORS = ["icarus", "verilator"]
 

@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from amaranth import Module, Signal
 from amaranth.sim import Simulator
-
-from hw.sparse import SparseArray, SparseConfig
-from hw.sparse.arith import ArithmeticUnit
-from hw.sparse.codebook import CodebookDecoder
-from hw.sparse.detector import leading_nonzero
-from hw.sparse.pointer import PointerReadUnit
-from hw.sparse.spmat import SparseMatrixReadUnit
+from tessera.hw.sparse import SparseArray, SparseConfig
+from tessera.hw.sparse.arith import ArithmeticUnit
+from tessera.hw.sparse.codebook import CodebookDecoder
+from tessera.hw.sparse.detector import leading_nonzero
+from tessera.hw.sparse.pointer import PointerReadUnit
+from tessera.hw.sparse.spmat import SparseMatrixReadUnit
 
 
 def simulate(dut, bench):

@@ -8,11 +8,10 @@ single-column corners run on Icarus only, because a Verilator build costs 15-50 
 """
 
 import pytest
-
-from golden.errors import TesseraError
-from golden.systolic import SystolicConfig
-from hw.systolic import SystolicGemm
-from sim.runner import Design, convert, simulate
+from tessera.golden.errors import TesseraError
+from tessera.golden.systolic import SystolicConfig
+from tessera.hw.systolic import SystolicGemm
+from tessera.sim.runner import Design, convert, simulate
 
 SIMULATORS = ["icarus", "verilator"]
 

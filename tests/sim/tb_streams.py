@@ -1,8 +1,7 @@
 """cocotb side of the runner and stream-helper tests."""
 
 import cocotb
-
-from sim import tb
+from tessera.sim import tb
 
 
 @cocotb.test()

@@ -3,9 +3,8 @@
 import argparse
 
 import pytest
-
-from sim import lint
-from sim.commands.verilog import TOPS, write
+from tessera.sim import lint
+from tessera.sim.commands.verilog import TOPS, write
 
 
 @pytest.mark.parametrize("name", sorted(TOPS))

@@ -3,9 +3,8 @@
 import os
 
 import pytest
-
-from sim import runner
-from sim.runner import Design, SimulationFailed, simulate
+from tessera.sim import runner
+from tessera.sim.runner import Design, SimulationFailed, simulate
 
 from .stream_fifo import StreamFIFO
 
@@ -61,15 +60,15 @@ def test_key_covers_exactly_the_imported_sources():
     def names(module):
         return {"/".join(path.parts[-2:]) for path in runner._module_closure(module)}
 
-    pe = names("hw.pe")
-    assert {"hw/pe.py", "hw/params.py", "hw/__init__.py"} <= pe
+    pe = names("tessera.hw.pe")
+    assert {"hw/pe.py", "golden/errors.py", "hw/__init__.py"} <= pe
     assert not any(name.startswith(("systolic/", "sparse/")) for name in pe)
-    systolic = names("hw.systolic")
-    # hw.systolic builds on golden.systolic's configuration: it must be part of the key.
+    systolic = names("tessera.hw.systolic")
+    # tessera.hw.systolic builds on tessera.golden.systolic's configuration: part of the key.
     assert {"systolic/top.py", "systolic/cell.py", "hw/pe.py", "golden/systolic.py"} <= systolic
     assert not any(name.startswith("sparse/") for name in systolic)
-    from hw.pe import MACPE
-    from hw.systolic import SystolicGemm
+    from tessera.hw.pe import MACPE
+    from tessera.hw.systolic import SystolicGemm
     assert Design(MACPE).key != Design(MACPE, acc_width=24).key
     assert Design(MACPE).key != Design(SystolicGemm).key
 
