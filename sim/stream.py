@@ -16,8 +16,8 @@ runs free, whether or not there is data). ``None`` (or a pattern that never paus
 pause at all.
 
 **Protocol.** A source never lets ``valid`` wait for ``ready`` and holds the payload until the
-transfer happens (the rules of ``amaranth.lib.stream``); a word queued between two edges is
-offered at once, for the next edge. A transfer is a rising edge at which ``valid`` and ``ready``
+transfer happens (the rules of ``amaranth.lib.stream``); a word queued by a coroutine that a
+rising edge (or anything after it) woke is offered at once, for the next edge. A transfer is a rising edge at which ``valid`` and ``ready``
 are both high.
 
 **Cost.** Every driver of one clock is served by one coroutine that wakes once per rising edge,
@@ -219,7 +219,9 @@ class _Driver:
         self.width = len(self.payload)
         self.hang_cycles = int(hang_cycles)
         self.transfers = 0
-        self._last = None           # time of the last edge handled (never handle one twice)
+        # Time of the last edge handled: never handle one twice, and never an edge at the time
+        # the driver starts or is given work (that edge has already sampled the stream).
+        self._last = _now()
         self._waits = 0             # consecutive edges spent waiting for the signal to rise
         self._ticker = _ticker(self.clk)
         self._clock = _clocks.get(self.clk, (0, CLOCK_NS))
@@ -326,7 +328,8 @@ class StreamSource(_Driver):
         mask = self._mask
         self._queue.extend(int(w) & mask for w in words)
         if self._queue and not self._shown and self._sleep_on is None:
-            self._offer(_now())
+            self._last = now = _now()
+            self._offer(now)
             self._ticker.add(self)
 
     def clear(self):
