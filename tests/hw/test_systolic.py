@@ -9,7 +9,7 @@ single-column corners run on Icarus only, because a Verilator build costs 15-50 
 
 import pytest
 from tessera.golden.errors import TesseraError
-from tessera.golden.systolic import SystolicConfig
+from tessera.golden.config.systolic import SystolicConfig
 from tessera.hw.systolic import SystolicGemm
 from tessera.sim.runner import Design, convert, simulate
 
@@ -34,7 +34,7 @@ DEFAULT = {"ws8x8": dict(rows=8, cols=8, dataflow="ws"),
 def run(name, sim, testcase, **params):
     config = {**DESIGNS, **DEFAULT}[name]
     design = Design(SystolicGemm, **config)
-    params["config"] = SystolicConfig(**config).to_dict()
+    params["config"] = SystolicConfig(**config).params()
     return simulate(design, "tests.hw.tb_systolic", sim=sim, testcase=testcase, params=params)
 
 
@@ -70,7 +70,7 @@ def test_systolic_patterns(sim):
 def test_systolic_lut_multipliers():
     """Half the PEs on Booth LUT multipliers: same results, same cycles (Icarus)."""
     config = dict(DESIGNS["ws2x3"], dsp_macs=3)
-    params = {"config": SystolicConfig(**DESIGNS["ws2x3"]).to_dict(), "count": 5}
+    params = {"config": SystolicConfig(**DESIGNS["ws2x3"]).params(), "count": 5}
     simulate(Design(SystolicGemm, **config), "tests.hw.tb_systolic", sim="icarus",
              testcase="random_gemms", params=params)
 
