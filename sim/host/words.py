@@ -7,12 +7,24 @@ join them again) to carry them through a NumPy file.
 
 import numpy as np
 
-__all__ = ["array_to_words", "decode", "encode", "join_signed", "words_to_array"]
+__all__ = ["array_to_words", "decode", "encode", "encode_columns", "join_signed",
+           "words_to_array"]
 
 
 def encode(layout, fields):
     """Return the integer of ``layout.const(fields)``: one word of the wire format."""
     return layout.const(fields).as_value().value
+
+
+def encode_columns(layout, **columns):
+    """Return one word per element of equally long field arrays, ``field=array`` per field.
+
+    ``encode_columns(layout, bias=[...], shift=[...])`` is ``[encode(layout, {"bias": b,
+    "shift": s}) for b, s in ...]``: a table of transfers, one column per field.
+    """
+    names = list(columns)
+    rows = zip(*(np.asarray(columns[name]).tolist() for name in names))
+    return [encode(layout, dict(zip(names, row))) for row in rows]
 
 
 def decode(layout, word):

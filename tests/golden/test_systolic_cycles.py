@@ -6,10 +6,10 @@ here it is checked against timelines derived by hand and against bounds any sche
 
 import numpy as np
 import pytest
+from tessera.golden.config.systolic import SystolicConfig, min_acc_width
 from tessera.golden.errors import TesseraError
 from tessera.golden.gemm import gemm_int8
 from tessera.golden.quant import requantize
-from tessera.golden.config.systolic import SystolicConfig, min_acc_width
 from tessera.golden.systolic import (
     DRAIN_LATENCY,
     POSTPROC_LATENCY,

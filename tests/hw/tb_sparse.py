@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
+from tessera.golden.config.sparse import SparseConfig
 from tessera.golden.eie import encode, spmv
 from tessera.golden.quant import quantize_multiplier, requantize
 from tessera.golden.sparse_cycles import matrix_cycles
-from tessera.golden.config.sparse import SparseConfig
 from tessera.hw.sparse.protocol import Error, Op
 from tessera.sim import tb
 from tessera.sim.cosim.spmv import SparseHost

@@ -8,8 +8,8 @@ single-column corners run on Icarus only, because a Verilator build costs 15-50 
 """
 
 import pytest
-from tessera.golden.errors import TesseraError
 from tessera.golden.config.systolic import SystolicConfig
+from tessera.golden.errors import TesseraError
 from tessera.hw.systolic import SystolicGemm
 from tessera.sim.runner import Design, convert, simulate
 
@@ -79,7 +79,7 @@ def test_systolic_signature():
     top = SystolicGemm(rows=3, cols=5, max_m=10, max_k=20, max_n=30)
     members = dict(top.signature.members.items())
     assert set(members) == {"cmd", "a", "b", "q", "o", "busy", "cycles"}
-    assert len(top.a.payload) == 24 and len(top.b.payload) == 40
+    assert len(top.a.payload.as_value()) == 24 and len(top.b.payload.as_value()) == 40
     assert top.o.payload.shape().signed and len(top.o.payload) == 32
     assert top.config.tile_m == 10 and top.config.a_depth == 7 * 10
     assert len(top.cycles) == 32
