@@ -68,10 +68,13 @@ def rng(salt=0):
 
 def start_clock(dut, period_ns=10):
     """Start a free-running clock on ``dut.clk``, implemented in the simulator (no Python)."""
+    import cocotb.simtime
     from cocotb.clock import Clock
+    from tessera.sim.stream import register_clock
 
     clock = Clock(dut.clk, period_ns, unit="ns", impl="gpi")
     clock.start()
+    register_clock(dut.clk, period_ns, cocotb.simtime.get_sim_time("ns"))
     return clock
 
 
