@@ -39,8 +39,8 @@ def pe(sim):
 
 
 def systolic(sim):
-    from tessera.golden.gemm import gemm_int8
     from tessera.golden.config import SystolicConfig
+    from tessera.golden.gemm import gemm_int8
     from tessera.golden.systolic import gemm_cycles
     from tessera.sim.systolic import gemm
 
@@ -73,8 +73,8 @@ def _sparse_run(design, config, matrix, x, sim, repeats):
 
 
 def sparse(sim):
-    from tessera.golden.eie import encode
     from tessera.golden.config import SparseConfig
+    from tessera.golden.eie import encode
     from tessera.sim.sparse import array_design
 
     rng = np.random.default_rng(1)
