@@ -128,13 +128,11 @@ class Program:
     # -- low level -----------------------------------------------------------------------------
 
     def command(self, op, *, pe=0, addr=0, data=0):
-        """Append one command word; ``data`` is an integer or a payload ``layout.const(...)``.
+        """Append one command word; ``data`` is the payload's bits (an integer).
 
         No range check: fields wider than the layout's are cut to it, as the wire would. The
         methods below check their input first; tests use this one to send bad commands.
         """
-        if not isinstance(data, int):
-            data = data.as_value().value
         self.words.append(encode(self.layout, {"op": Op(op), "pe": pe, "addr": addr,
                                                "data": data}))
 
@@ -144,15 +142,15 @@ class Program:
 
     def pointers(self, pe, pair, even, odd):
         """Append a POINTERS command: pointers ``2 * pair`` and ``2 * pair + 1`` of PE ``pe``."""
-        data = pointers_layout(self.config).const({"even": even, "odd": odd})
+        data = encode(pointers_layout(self.config), {"even": even, "odd": odd})
         self.command(Op.POINTERS, pe=pe, addr=pair, data=data)
 
     def run_fields(self, cols, *, rows, ptr_base=0, param_base=0, relu=False, raw=False,
                    emit=True):
         """Append a RUN command with these fields, unchecked (:meth:`run` runs a loaded layer)."""
-        data = run_layout.const({"rows": rows, "ptr_base": ptr_base, "param_base": param_base,
-                                 "relu": int(bool(relu)), "raw": int(bool(raw)),
-                                 "emit": int(bool(emit))})
+        data = encode(run_layout, {"rows": rows, "ptr_base": ptr_base, "param_base": param_base,
+                                   "relu": int(bool(relu)), "raw": int(bool(raw)),
+                                   "emit": int(bool(emit))})
         self.command(Op.RUN, addr=cols, data=data)
 
     @property
@@ -236,15 +234,15 @@ class Program:
             for w in range(len(pointers) // 2):
                 self.pointers(k, ptr_base // 2 + w, pointers[2 * w], pointers[2 * w + 1])
             for w, entries in enumerate(_words(part.v, part.z, cfg.entries_per_word)):
-                data = spmat.const([{"index": v, "rel": z} for v, z in entries])
+                data = encode(spmat, [{"index": v, "rel": z} for v, z in entries])
                 self.command(Op.SPMAT, pe=k, addr=base // cfg.entries_per_word + w, data=data)
             used = -(-len(part.v) // cfg.entries_per_word) * cfg.entries_per_word
             self._entry_next[k] = base + used
             for r in range(part.n_rows):
                 i = r * cfg.n_pes + k
-                data = params_layout.const({"bias": int(bias[i]),
-                                            "multiplier": int(multiplier[i]),
-                                            "shift": int(shift[i])})
+                data = encode(params_layout, {"bias": int(bias[i]),
+                                              "multiplier": int(multiplier[i]),
+                                              "shift": int(shift[i])})
                 self.command(Op.PARAMS, pe=k, addr=param_base + r, data=data)
         self._ptr_next = ptr_base + matrix.cols + 1 + (matrix.cols + 1) % 2
         self._param_next = param_base + (int(matrix.rows_per_pe[0]) if rows else 0)
@@ -254,9 +252,9 @@ class Program:
     def codebook(self, values):
         """Load a codebook: entry 0 first (which starts a new table), then the others."""
         layout = codebook_layout(self.config)
-        self.command(Op.CODEBOOK, addr=0, data=layout.const({"value": 0}))
+        self.command(Op.CODEBOOK, addr=0, data=encode(layout, {"value": 0}))
         for index, value in enumerate(values[1:], start=1):
-            self.command(Op.CODEBOOK, addr=index, data=layout.const({"value": int(value)}))
+            self.command(Op.CODEBOOK, addr=index, data=encode(layout, {"value": int(value)}))
 
     def activations(self, x, cols=None):
         """Load an int8 activation vector into the source buffers."""
@@ -279,7 +277,7 @@ class Program:
             for lane_group in range(cfg.lane_groups):
                 lanes = padded[g, lane_group * ACT_LANES:(lane_group + 1) * ACT_LANES].tolist()
                 lanes += [0] * (ACT_LANES - len(lanes))
-                self.command(Op.ACT, pe=lane_group, addr=g, data=act_layout.const(lanes))
+                self.command(Op.ACT, pe=lane_group, addr=g, data=encode(act_layout, lanes))
 
     def run(self, layer, *, relu=False, raw=False, emit=True, codebook=True):
         """Run a loaded layer on the source activations (loading its codebook first)."""
