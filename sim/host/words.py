@@ -23,7 +23,7 @@ __all__ = ["array_to_words", "decode", "encode", "encode_columns", "join_signed"
 class _Leaf:
     """A field of a layout that holds a plain value: where it is, how wide, how to read it."""
 
-    __slots__ = ("offset", "width", "enum")
+    __slots__ = ("enum", "offset", "width")
 
     def __init__(self, offset, width, enum):
         self.offset, self.width, self.enum = offset, width, enum
