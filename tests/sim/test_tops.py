@@ -54,14 +54,15 @@ def test_options_become_flags_with_their_defaults():
 
 def test_tools_read_the_registry():
     from tessera.boards import synth
-    from tessera.sim.bench import BENCHMARKS
+    from tessera.sim.bench import ACROSS_TOPS, BENCHMARKS
 
     assert list(synth.TARGETS) == [t for top in TOPS.values() for t in top.synth]
     for top in TOPS.values():
         for name, target in top.synth.items():
             assert synth.TARGETS[name].factory == top.factory
             assert synth.TARGETS[name].params == target.params
-    assert list(BENCHMARKS) == [b for top in TOPS.values() for b in top.benchmarks]
+    assert list(BENCHMARKS) == [b for top in TOPS.values() for b in top.benchmarks] \
+        + list(ACROSS_TOPS)
 
 
 def test_adding_a_top_is_one_entry(monkeypatch):
