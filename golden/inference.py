@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .eie import encode
-from .errors import TesseraError
+from .errors import TesseraError, check_int_array
 from .layers import kind_of
 from .quant import quantize
 
@@ -101,11 +101,11 @@ class QLayer:
             raise TesseraError(f"layer {self.name}: weight must be a 2-D int8 matrix")
         out = self.weight.shape[0]
         for attr in ("bias", "multiplier", "shift"):
-            value = np.asarray(getattr(self, attr))
-            if value.shape != (out,) or not np.issubdtype(value.dtype, np.integer):
+            value = check_int_array(getattr(self, attr), f"layer {self.name}: {attr}", ndim=1)
+            if value.shape != (out,):
                 raise TesseraError(
-                    f"layer {self.name}: {attr} must be {out} integers, not {value.dtype} "
-                    f"{value.shape}"
+                    f"layer {self.name}: {attr} must have {out} entries (one per output), not "
+                    f"{value.shape[0]}"
                 )
         self.kind.check(self)
         if self.codebook is not None:
