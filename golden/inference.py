@@ -187,6 +187,10 @@ class QModel:
     def quantize_input(self, x):
         """Quantize real inputs ``(n, 64)`` in [0, 1] to int8 in the model's input shape."""
         x = np.asarray(x, dtype=np.float64)
+        size = int(np.prod(self.input_shape))
+        if x.ndim < 1 or x.size % size or (x.ndim > 1 and x[0].size != size):
+            raise TesseraError(f"inputs of {x.shape[-1] if x.ndim else 0} values do not fit the "
+                               f"model's input shape {tuple(self.input_shape)}")
         return quantize(x, self.input_scale).reshape((-1, *self.input_shape))
 
     def eie(self, layer, *, n_pes=None, rel_bits=None, ptr_bits=None):

@@ -226,3 +226,12 @@ def test_a_zip_directory_claiming_a_huge_member_is_refused(good, tmp_path):
     with pytest.raises(TesseraError, match=r"array 'meta' claims \d+ bytes from \d+ compressed "
                                            r"\(the file is corrupt\)$"):
         load(bad)
+
+
+def test_inputs_that_do_not_fit_the_model_are_refused_in_one_line():
+    model = _model()
+    assert model.quantize_input(np.zeros((2, 64))).shape == (2, 8, 8, 1)
+    for bad in (np.zeros((2, 65)), np.zeros((3, 32)), np.zeros(65)):
+        with pytest.raises(TesseraError, match=r"^inputs of \d+ values do not fit the model's "
+                                               r"input shape \(8, 8, 1\)$"):
+            model.quantize_input(bad)
