@@ -209,7 +209,7 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
     if use_cache and path.exists():
         try:
             with np.load(path, allow_pickle=False) as f:
-                for layer in net.layers:
+                for layer in net.weighted:
                     w, b = f[f"{layer.name}.weight"], f[f"{layer.name}.bias"]
                     if w.shape != layer.weight.shape or b.shape != layer.bias.shape:
                         raise ValueError("shape")
@@ -224,7 +224,7 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         arrays = {}
-        for layer in net.layers:
+        for layer in net.weighted:
             arrays[f"{layer.name}.weight"] = layer.weight
             arrays[f"{layer.name}.bias"] = layer.bias
         np.savez(tmp, **arrays)
