@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sim.cli import main
+from tessera.sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +28,7 @@ def cache(tmp_path_factory):
 def tessera(*args, cache):
     env = dict(os.environ, TESSERA_MODEL_CACHE=str(cache))
     env.pop("TESSERA_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "tessera.sim.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
