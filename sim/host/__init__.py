@@ -1,0 +1,1 @@
+"""The host side of the system: the encoder of instructions (and, later, runtime and transports)."""
