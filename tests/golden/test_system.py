@@ -316,3 +316,21 @@ def test_conv_output_size_agrees_with_executor_geometry():
         conv = Conv(0, 500, 0, 0, h=h, w=h, c=1, oc=1, kernel=k, stride=s, padding=p,
                     row0=oh, rows=1)
         assert ex.step(conv).errors == Error.GEOMETRY
+
+
+@pytest.mark.parametrize("space", list(Space))
+def test_load_address_bound_is_exact(space):
+    depth = SMALL.depth(space)
+    pe = 3 if space in (Space.POINTER, Space.SPMAT, Space.SPARAM) else 0
+    ex = Executor(SMALL)
+    fits = ex.step(Load(space, pe=pe, addr=depth - 2, count=2, payload=[1, 1]))
+    past = ex.step(Load(space, pe=pe, addr=depth - 1, count=2, payload=[1, 1]))
+    assert (fits.errors, past.errors) == (0, Error.ADDRESS)
+
+
+def test_read_and_pool_bounds_are_exact():
+    ex = Executor(SMALL)
+    assert ex.step(Read(4094, 2)).errors == 0
+    assert ex.step(Read(4095, 2)).errors == Error.ADDRESS
+    assert ex.step(Pool(4096 - 16, 0, h=4, w=4, c=1, kernel=2, stride=2)).errors == 0
+    assert ex.step(Pool(4096 - 15, 0, h=4, w=4, c=1, kernel=2, stride=2)).errors == Error.ADDRESS
