@@ -14,7 +14,7 @@ Mapping
   bases).
 - ``fc`` without a codebook: a CONV of a 1 x 1 kernel over a ``1 x 1 x in`` image: the (h, w, c)
   flattening is the activation memory's NHWC order, so no data moves.
-- ``pool``: POOL.
+- ``maxpool``: POOL.
 
 Activations ping-pong between two regions of the activation memory, each as large as the
 largest feature map; the input sits in region 0.
@@ -112,7 +112,7 @@ def _check_field(op, name, value, what):
 
 
 def _layer_kind(layer):
-    return getattr(layer, "kind", type(layer).__name__.lower())
+    return str(layer.kind)
 
 
 def compile_model(model, config):
@@ -142,7 +142,7 @@ def compile_model(model, config):
         dst = region - src
         in_shape = tuple(layer.in_shape)
         plan = LayerPlan(layer.name, kind, "")
-        if kind == "pool":
+        if kind == "maxpool":
             h, w, c = in_shape
             for name, value in (("h", h), ("w", w), ("c", c), ("kernel", layer.kernel),
                                 ("stride", layer.stride)):
