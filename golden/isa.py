@@ -3,7 +3,7 @@
 This is the golden half of the contract between the host and the system top (``hw/system``).
 The wire format is defined once, as ``amaranth.lib.data`` layouts, in
 :mod:`tessera.hw.system.protocol`, which builds them from the numbers here; the host encoder
-(:mod:`tessera.sim.host.encoder`) packs these instruction objects through those layouts, and the
+(:mod:`tessera.sim.host.system`) packs these instruction objects through those layouts, and the
 golden executor (:mod:`tessera.golden.executor`) runs the same objects.
 
 Every instruction is :data:`INSTRUCTION_WORDS` 32-bit words on the ``cmd`` stream (the

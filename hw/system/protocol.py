@@ -5,7 +5,7 @@ the ``cmd`` stream, word 0 first, holding :data:`instruction_layout` from bit 0 
 the 128 bits is zero); a LOAD is followed by its payload words. The ``o`` stream carries
 :data:`output_layout`. The field widths come from :data:`tessera.golden.isa.FIELD_BITS`, the
 numbers the golden executor and compiler check against; the host encoder
-(:mod:`tessera.sim.host.encoder`) packs through these same layouts.
+(:mod:`tessera.sim.host.system`) packs through these same layouts.
 """
 
 from amaranth import unsigned

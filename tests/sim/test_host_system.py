@@ -27,7 +27,7 @@ from tessera.hw.system.protocol import (
     instruction_layout,
     output_layout,
 )
-from tessera.sim.host.encoder import decode_header, decode_output, encode, encode_program
+from tessera.sim.host.system import decode_header, decode_output, encode, encode_program
 
 CONFIG = SystemConfig(systolic=SystolicConfig(rows=4, cols=4))
 
