@@ -3,7 +3,7 @@
 :func:`compile_model` places every layer's weights and activations in the system's memories and
 returns a :class:`Program`: the *setup* instructions (loads of weights, requantization
 parameters and sparse matrices, once per model) and, for any input, the *inference*
-instructions (load the input, one instruction per layer, read the logits, STATS, BARRIER).
+instructions (load the input, one instruction per layer, read the logits, BARRIER, STATS).
 
 Mapping
 -------
@@ -100,8 +100,8 @@ class Program:
             raise TesseraError(f"an input must be int8 of shape {tuple(self.input_shape)}, not "
                                f"{x.dtype} {x.shape}")
         load = Load(Space.ACT, addr=self.input_base, count=x.size, payload=int8_words(x))
-        return [load, *self.body, Read(self.output_base, self.output_size), Stats(),
-                Barrier(tag)]
+        return [load, *self.body, Read(self.output_base, self.output_size), Barrier(tag),
+                Stats()]
 
 
 def _check_field(op, name, value, what):

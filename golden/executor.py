@@ -400,8 +400,7 @@ class ProgramRun:
     setup_cycles : int
         Cycles of the setup instructions.
     cycles : list of int
-        Cycles of each inference (its instructions, STATS and BARRIER excluded: what STATS
-        reports).
+        Cycles of each inference: its instructions up to its BARRIER, what its STATS reports.
     instruction_cycles : list of list of int
         Per inference, the cycles of each instruction before STATS (what STATS logs).
     errors : int
