@@ -88,3 +88,10 @@ def test_pool_unit_ignores_an_empty_command():
     mem, last_write, ready = run_pool(instr, np.ones(MEMORY, dtype=np.int8))
     assert last_write is None and ready == 0
     assert (mem == 1).all()
+
+
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+def test_pool_unit_cocotb(sim):
+    from tessera.sim.runner import Design, simulate
+
+    simulate(Design(MaxPoolUnit), "tests.hw.tb_system_pool", sim=sim, params={"cases": 12})
