@@ -1,5 +1,6 @@
 """The tessera system: both engines behind one command stream (see ``docs/system.md``).
 
 :mod:`.protocol` holds the wire format of the ``cmd`` and ``o`` streams, as layouts built from
-the instruction set in :mod:`tessera.golden.isa`; :mod:`.pool` is the max-pool unit.
+the instruction set in :mod:`tessera.golden.isa`; :mod:`.pool` is the max-pool unit and
+:mod:`.im2col` the im2col address generator of the systolic ``a`` stream.
 """
