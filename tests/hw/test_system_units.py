@@ -152,3 +152,17 @@ def test_im2col_generator_matches_golden_stream(seed):
     if not backpressure:  # one word a cycle from edge 1, taken again right after the last
         assert edges == list(range(1, len(expected) + 1)), f"seed {seed}"
         assert ready == len(expected), f"seed {seed}"
+
+
+@pytest.mark.parametrize(("sim", "rows", "tile_m", "valid", "ready"), [
+    ("icarus", 3, 5, ["bursty"], ["random"]),
+    ("verilator", 4, 7, ["random"], ["bursty"]),
+])
+def test_im2col_generator_cocotb(sim, rows, tile_m, valid, ready):
+    from tessera.hw.system.im2col import Im2colAddressGenerator
+    from tessera.sim.runner import Design, simulate
+
+    simulate(Design(Im2colAddressGenerator, rows=rows, tile_m=tile_m),
+             "tests.hw.tb_system_im2col", sim=sim,
+             params={"rows": rows, "tile_m": tile_m, "valid": valid, "ready": ready,
+                     "cases": 8})
