@@ -12,7 +12,7 @@ from tessera.golden.isa import Op
 from tessera.golden.systolic import SystolicConfig
 from tessera.hw.system.im2col import lane_layout
 from tessera.hw.system.protocol import args_layout
-from tessera.sim import tb
+from tessera.sim import stream, tb
 
 from tests.golden.test_im2col_stream import random_conv
 
@@ -25,18 +25,18 @@ async def back_to_back_commands(dut):
     tb.start_clock(dut)
     dut.cmd__valid.value = 0
     await tb.reset(dut)
-    source = tb.StreamSource(dut, "cmd", tuple(p["valid"]), seed=1)
-    sink = tb.StreamSink(dut, "o", tuple(p["ready"]), seed=2)
+    source = stream.StreamSource(dut, "cmd", pause=stream.pause_pattern(*p["valid"], seed=1))
+    sink = stream.StreamSink(dut, "o", pause=stream.pause_pattern(*p["ready"], seed=2))
     rng = tb.rng(p.get("salt", 0))
     config = SystolicConfig(rows=rows, cols=4, max_m=512, max_k=512, acc_depth=tile_m)
     convs = [random_conv(rng) for _ in range(p.get("cases", 8))]
     expected = np.concatenate([im2col_addresses(conv, config) for conv in convs])
     layout = args_layout(Op.CONV)
     source.send([layout.const(conv.args()).as_bits() for conv in convs])
-    await sink.wait_for(len(expected))
+    received = await sink.wait_for(len(expected))
     words = data.ArrayLayout(lane_layout, rows)
-    got = np.array([[ZERO if lane.zero else int(lane.addr) for lane in words.from_bits(w)]
-                    for w in sink.received], dtype=np.int64)
+    got = np.array([[ZERO if lane.zero else int(lane.addr) for lane in words.from_bits(int(w))]
+                    for w in received], dtype=np.int64)
     bad = np.flatnonzero((got != expected).any(axis=1))
     assert not bad.size, (f"word {int(bad[0])} of {len(expected)}: expected "
                           f"{expected[bad[0]].tolist()}, got {got[bad[0]].tolist()}")
