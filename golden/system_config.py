@@ -4,9 +4,12 @@ from dataclasses import dataclass, field
 
 from .errors import TesseraError, check_int
 from .isa import FIELD_BITS, Op, Space
+
+# Re-exported: the system's code and tests take the engine configurations from here only, so
+# that their move to ``tessera.golden.config`` (issue 9) changes this line alone.
 from .systolic import SystolicConfig
 
-__all__ = ["SparseParams", "SystemConfig"]
+__all__ = ["SparseParams", "SystemConfig", "SystolicConfig"]
 
 #: Width of a bias (int32), a requantization multiplier and a shift: the numeric contract.
 BIAS_BITS = 32

@@ -6,7 +6,8 @@ from tessera.golden.errors import TesseraError
 from tessera.golden.gemm import im2col
 from tessera.golden.im2col_stream import ZERO, im2col_addresses
 from tessera.golden.isa import Conv
-from tessera.golden.systolic import SystolicConfig, pack_a
+from tessera.golden.system_config import SystolicConfig
+from tessera.golden.systolic import pack_a
 
 
 def random_conv(rng):

@@ -24,8 +24,8 @@ from tessera.golden.isa import (
     pack_payload,
     unpack_payload,
 )
-from tessera.golden.system_config import SparseParams, SystemConfig
-from tessera.golden.systolic import SystolicConfig, gemm_cycles
+from tessera.golden.system_config import SparseParams, SystemConfig, SystolicConfig
+from tessera.golden.systolic import gemm_cycles
 
 #: A small system: a 4 x 4 array whose buffers force conv layers into several row chunks.
 SMALL = SystemConfig(

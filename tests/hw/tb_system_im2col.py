@@ -9,7 +9,7 @@ import numpy as np
 from amaranth.lib import data
 from tessera.golden.im2col_stream import ZERO, im2col_addresses
 from tessera.golden.isa import Op
-from tessera.golden.systolic import SystolicConfig
+from tessera.golden.system_config import SystolicConfig
 from tessera.hw.system.im2col import lane_layout
 from tessera.hw.system.protocol import args_layout
 from tessera.sim import stream, tb

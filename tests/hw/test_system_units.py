@@ -135,7 +135,7 @@ def run_im2col(dut, conv, *, ready_seed=None):
 @pytest.mark.parametrize("seed", range(16))
 def test_im2col_generator_matches_golden_stream(seed):
     from tessera.golden.im2col_stream import im2col_addresses
-    from tessera.golden.systolic import SystolicConfig
+    from tessera.golden.system_config import SystolicConfig
     from tessera.hw.system.im2col import Im2colAddressGenerator
 
     from tests.golden.test_im2col_stream import random_conv
@@ -206,8 +206,7 @@ def _random_header(rng, config):
 @pytest.mark.parametrize("seed", range(3))
 def test_header_check_equals_golden(seed):
     from tessera.golden.executor import instruction_errors
-    from tessera.golden.system_config import SparseParams, SystemConfig
-    from tessera.golden.systolic import SystolicConfig
+    from tessera.golden.system_config import SparseParams, SystemConfig, SystolicConfig
     from tessera.hw.system.check import HeaderCheck
     from tessera.sim.host.system import header_bits
 

@@ -17,8 +17,7 @@ from tessera.golden.isa import (
     Space,
     Stats,
 )
-from tessera.golden.system_config import SystemConfig
-from tessera.golden.systolic import SystolicConfig
+from tessera.golden.system_config import SystemConfig, SystolicConfig
 from tessera.hw.system.protocol import (
     HEADER_BITS,
     Opcode,
