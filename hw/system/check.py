@@ -82,7 +82,7 @@ class HeaderCheck(wiring.Component):
                 ow = (a.w + 2 * a.padding - a.kernel) // a.stride + 1
                 k = a.kernel * a.kernel * a.c
                 too_big = Cat(k > sys.max_k, a.oc > sys.max_n, a.rows * ow > sys.max_m,
-                              a.row0 + a.rows >= oh).any()
+                              a.row0 + a.rows > oh).any()
                 in_end = a.in_base + a.h * a.w * a.c
                 out_end = a.out_base + oh * ow * a.oc
                 b_words = ((a.oc + sys.cols - 1) // sys.cols) * k
