@@ -1,0 +1,3 @@
+"""placeholder"""
+def import_qdq(*a, **k):
+    raise NotImplementedError
