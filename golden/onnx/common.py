@@ -57,13 +57,7 @@ def load_model(source):
             raise TesseraError(f"{path} is not an ONNX model (or it is truncated)") from None
         if not model.HasField("graph") or not model.graph.node:
             raise TesseraError(f"{path} is not an ONNX model (or it is truncated): no graph")
-        try:
-            from onnx.external_data_helper import load_external_data_for_model
-
-            load_external_data_for_model(model, str(path.parent))
-        except (OSError, ValueError) as error:
-            missing = getattr(error, "filename", None) or str(error).splitlines()[0]
-            raise TesseraError(f"{path}: cannot read external data {missing}") from None
+        _load_external(onnx, model, path)
     try:
         onnx.checker.check_model(model)
     except Exception as error:  # onnx.checker.ValidationError, or a C++ error on oversize
@@ -77,6 +71,29 @@ def load_model(source):
             f"{MAX_OPSET} (re-export with opset_version={MIN_OPSET}..{MAX_OPSET})"
         )
     return model
+
+
+def _load_external(onnx, model, path):
+    """Read the external-data side files of ``model`` (from ``path``'s directory)."""
+    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+
+    for tensor in model.graph.initializer:
+        if uses_external_data(tensor):
+            info = {entry.key: entry.value for entry in tensor.external_data}
+            location = info.get("location", "")
+            if not (path.parent / location).is_file():
+                raise TesseraError(f"{path}: missing external-data file {location!r} (tensor "
+                                   f"{tensor.name!r})")
+    try:
+        load_external_data_for_model(model, str(path.parent))
+    except Exception as error:  # OSError, ValueError, onnx's ValidationError on a bad location
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TesseraError(f"{path}: cannot read its external data: {first}") from None
+
+
+def onnx_name(source):
+    """The default name of an imported model: the file's stem, or ``"onnx"``."""
+    return Path(source).stem if isinstance(source, (str, Path)) else "onnx"
 
 
 def node_label(node):

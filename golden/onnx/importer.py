@@ -27,7 +27,7 @@ from ..errors import TesseraError
 from ..gemm import conv_output_size
 from ..nn import Layer, Network
 from ..systolic import MAX_DIM as SYSTOLIC_MAX_DIM
-from .common import Graph, load_model, node_label
+from .common import Graph, load_model, node_label, onnx_name
 
 __all__ = ["SYSTOLIC_MAX_DIM", "import_float"]
 
@@ -66,10 +66,11 @@ class _Vector:
 
 
 class _Importer:
-    def __init__(self, model, name):
-        self.graph = Graph(model)
+    def __init__(self, graph, name):
+        self.graph = graph
         self.name = name
         self.layers = []
+        self.layer_nodes = []  # the ONNX node of each layer, for the QDQ import
         self.current = self.graph.input.name
         shape = self.graph.input.shape
         if len(shape) == 3:
@@ -186,6 +187,7 @@ class _Importer:
                 f"{node_label(node)}: too large for the systolic engine, whose GEMM dimensions are "
                 f"at most {SYSTOLIC_MAX_DIM} (this convolution has KH*KW*C = {k}, OC = {oc})"
             )
+        self.layer_nodes.append(node)
         layer = Layer(
             f"conv{self._count('conv') + 1}", "conv",
             weight.transpose(0, 2, 3, 1).reshape(oc, k).copy(), bias.copy(), False,
@@ -227,6 +229,7 @@ class _Importer:
                                f"has {self.state.onnx_size}")
         if self.state.lin is not None:
             weight = weight @ self.state.lin.T
+        self.layer_nodes.append(node)
         layer = Layer(f"fc{self._count('fc') + 1}", "fc", np.ascontiguousarray(weight),
                       bias.copy(), False, (self.state.size,))
         self.layers.append(layer)
@@ -432,12 +435,9 @@ def import_float(source, *, name=None):
     TesseraError
         One line naming the file, the node or the op (see the module's docstring).
     """
-    from pathlib import Path
-
     model = load_model(source)
-    if name is None:
-        name = Path(source).stem if isinstance(source, (str, Path)) else "onnx"
-    importer = _Importer(model, name)
+    name = name or onnx_name(source)
+    importer = _Importer(Graph(model), name)
     if importer.graph.elem_type != importer.graph.onnx.TensorProto.FLOAT:
         raise TesseraError(f"input {importer.graph.input.name!r} is not float32; for a quantized "
                            f"model use the QDQ import")

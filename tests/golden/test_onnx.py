@@ -1,0 +1,336 @@
+"""ONNX import and export against onnxruntime, the independent reference.
+
+- float import: the imported network equals onnxruntime to 1e-5 on models in the shapes exporters
+  write (Gemm transB=1, folded and explicit BatchNorm, Flatten, Reshape with allowzero, weights in
+  Constant nodes, external data, AveragePool folded, a LeNet-shaped CNN);
+- round trip: the built-in MLP and CNN -> ONNX -> tessera give the same weights and accuracy;
+- int8 export: onnxruntime's QLinearConv model equals tessera's run_int8 wherever the two rounding
+  rules agree, and the argmax agrees on every test digit;
+- QDQ import: a quantize_static model agrees with onnxruntime within 1 LSB per layer;
+- bad input: one line naming the node, the op or the file.
+"""
+
+import numpy as np
+import onnx
+import pytest
+from tessera.golden.errors import TesseraError
+from tessera.golden.onnx import export_float, export_qmodel, import_float, import_qdq
+from tessera.golden.pipeline import quantize_network, train_float
+
+from . import onnx_models as zoo
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def session(model):
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def run_ort(model, x):
+    sess = session(model)
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+FLOAT_MODELS = {
+    "torch_like": lambda: zoo.torch_like_cnn(1),
+    "torch_like_batch1": lambda: zoo.torch_like_cnn(2, batch=1),
+    "lenet_strided": lambda: zoo.lenet(3, maxpool=False),
+    "batchnorm_reshape": lambda: zoo.batchnorm_reshape(4),
+    "reshape_minus1": lambda: zoo.batchnorm_reshape(5, shape=(-1, 180)),
+    "reshape_allowzero_1": lambda: zoo.batchnorm_reshape(6, allowzero=1, shape=(1, -1)),
+    "constant_mlp": lambda: zoo.constant_mlp(7),
+    "avgpool": lambda: zoo.avgpool_cnn(8),
+    "global_avgpool": lambda: zoo.avgpool_cnn(9, global_pool=True),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT_MODELS)
+def test_float_import_equals_onnxruntime(name):
+    seed = sum(map(ord, name))
+    model = FLOAT_MODELS[name]()
+    net, model_input = import_float(model)
+    batch = 1 if name.endswith("batch1") or "allowzero_1" in name else 16
+    x = np.random.default_rng(seed).uniform(0, 1, (batch, *model_input.shape)).astype(np.float32)
+    expected = run_ort(model, x)["output"]
+    got = net.forward(model_input.to_tessera(x)).reshape(batch, -1)
+    if model.graph.node[-1].op_type == "Softmax":
+        got = softmax(got)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5,
+                               err_msg=f"{name} (input seed {seed})")
+
+
+def test_batchnorm_and_columns_are_really_transformed():
+    """The folds are not no-ops: the imported weights differ from the raw ONNX tensors."""
+    model = zoo.batchnorm_reshape(4)
+    net, _ = import_float(model)
+    raw = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    conv_raw = raw["conv1.w"].transpose(0, 2, 3, 1).reshape(5, -1)
+    assert not np.allclose(net.layers[0].weight, conv_raw)  # BatchNorm scaled it
+    fc_raw = 0.5 * raw["gemm5.b"].T  # alpha folded, columns in ONNX's (c, h, w) order
+    assert not np.allclose(net.layers[1].weight, fc_raw)
+    assert np.allclose(np.sort(net.layers[1].weight, axis=1), np.sort(fc_raw, axis=1))
+
+
+def test_external_data(tmp_path):
+    model = zoo.torch_like_cnn(11)
+    path = tmp_path / "model.onnx"
+    onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=0)
+    assert (tmp_path / "model.onnx.data").exists()
+    net, _ = import_float(path)
+    reference, _ = import_float(zoo.torch_like_cnn(11))  # save_model moved `model`'s data out
+    for a, b in zip(net.layers, reference.layers):
+        assert np.array_equal(a.weight, b.weight) and np.array_equal(a.bias, b.bias)
+    (tmp_path / "model.onnx.data").unlink()
+    with pytest.raises(TesseraError, match=r"model\.onnx\.data") as info:
+        import_float(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def trained(model_cache, digits):
+    return {m: train_float(m, 0, data=digits, cache_dir=model_cache)[0] for m in ("mlp", "cnn")}
+
+
+@pytest.mark.parametrize("which", ["mlp", "cnn"])
+def test_round_trip_builtin_float(trained, digits, which):
+    net = trained[which]
+    back, model_input = import_float(export_float(net))
+    assert [(l.name, l.kind, l.relu, l.in_shape, l.kernel, l.stride, l.padding)
+            for l in back.layers] == [(l.name, l.kind, l.relu, tuple(l.in_shape), l.kernel,
+                                       l.stride, l.padding) for l in net.layers]
+    for a, b in zip(net.layers, back.layers):  # ONNX stores float32
+        assert np.array_equal(a.weight.astype(np.float32), b.weight), a.name
+        assert np.array_equal(a.bias.astype(np.float32), b.bias), a.name
+    x = model_input.to_tessera(model_input.from_tessera(digits.x_test))
+    assert back.accuracy(x, digits.y_test) == net.accuracy(digits.x_test, digits.y_test)
+    expected = run_ort(export_float(net), model_input.from_tessera(digits.x_test))["logits"]
+    np.testing.assert_allclose(back.forward(x).reshape(len(x), -1), expected, rtol=1e-5,
+                               atol=1e-5)
+
+
+def requantization_disagreements(layer, x_q, ort_out):
+    """Where onnxruntime's float32 ties-to-even rule and tessera's fixed point may differ.
+
+    Returns the positions at which the exact value ``(acc + bias) * M / 2**s`` is within float32
+    rounding of a half-integer (a tie, or nearly one, for one rule and not the other).
+    """
+    acc = layer.accumulate(x_q).astype(np.int64) + layer.bias.astype(np.int64)
+    m, s = layer.multiplier.astype(np.int64), layer.shift.astype(np.int64)
+    num = acc * m  # exact: |acc| < 2**31, M < 2**16
+    frac = (num % (1 << s)) / np.exp2(s)  # fractional part of the exact value, in [0, 1)
+    magnitude = np.abs(num) / np.exp2(s)
+    return np.abs(frac - 0.5) <= 1e-6 * np.maximum(1.0, magnitude)
+
+
+@pytest.mark.parametrize("which", ["mlp", "cnn"])
+def test_int8_export_equals_run_int8(trained, digits, which):
+    from tessera.golden.onnx import ImportedInput
+    from tessera.golden.quant import requantize
+
+    qmodel = quantize_network(trained[which], digits.x_train)
+    exported = export_qmodel(qmodel, intermediates=True)
+    shape = qmodel.input_shape
+    model_input = ImportedInput("input", (shape[2], shape[0], shape[1]) if len(shape) == 3
+                                else tuple(shape))
+    outs = run_ort(exported, model_input.from_tessera(digits.x_test))
+
+    def nhwc(a):
+        return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
+
+    ort_x = nhwc(outs["input_int8"]).reshape(len(digits.x_test), *shape)
+    ties_input = int(np.sum(ort_x != qmodel.quantize_input(digits.x_test)))
+    ambiguous_samples = np.zeros(len(ort_x), dtype=bool)
+    x = ort_x
+    for layer in qmodel.layers:
+        ort_y = nhwc(outs[f"{layer.name}.int8"]).reshape(len(x), *layer.out_shape)
+        mine = requantize(layer.accumulate(x), layer.bias, layer.multiplier, layer.shift,
+                          relu=layer.relu)
+        mine = mine.reshape(ort_y.shape)
+        differ = mine != ort_y
+        ambiguous = requantization_disagreements(layer, x, ort_y).reshape(ort_y.shape)
+        assert not np.any(differ & ~ambiguous), (
+            f"{which} {layer.name}: {int(np.sum(differ & ~ambiguous))} outputs differ away "
+            f"from a tie")
+        assert np.all(np.abs(mine.astype(int) - ort_y.astype(int))[differ] == 1)
+        ambiguous_samples |= ambiguous.reshape(len(x), -1).any(axis=1)
+        x = ort_y  # the next layer takes onnxruntime's values: compare each layer on its own
+    logits = qmodel.run(qmodel.quantize_input(digits.x_test))
+    equal = np.all(logits == outs["logits_int8"], axis=1)
+    assert np.all(equal | ambiguous_samples), "logits differ on a digit with no tie on its way"
+    assert np.array_equal(np.argmax(logits, axis=1), np.argmax(outs["logits_int8"], axis=1))
+    scale = np.float32(qmodel.layers[-1].output_scale)
+    np.testing.assert_allclose(outs["logits"][equal], logits[equal] * scale, rtol=1e-6)
+    print(f"{which}: {equal.mean():.4f} of digits with equal logits, "
+          f"{ambiguous_samples.sum()} with a tie, {ties_input} input ties")
+
+
+def quantize_static_model(float_model, x, tmp_path, **options):
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"input": x[i:i + 64]} for i in range(0, len(x), 64)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    src, dst = tmp_path / "float.onnx", tmp_path / "qdq.onnx"
+    onnx.save_model(float_model, src)
+    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                    weight_type=QuantType.QInt8, **options)
+    return onnx.load(dst)
+
+
+def test_qdq_import_within_one_lsb(trained, digits, tmp_path):
+    from onnxruntime.quantization import QuantType
+    from tessera.golden.quant import requantize
+
+    float_model = export_float(trained["cnn"])
+    _, model_input = import_float(float_model)
+    x = model_input.from_tessera(digits.x_train)
+    model = quantize_static_model(float_model, x, tmp_path, per_channel=True,
+                                  activation_type=QuantType.QInt8,
+                                  extra_options={"ActivationSymmetric": True})
+    qmodel, qinput = import_qdq(model)
+    assert [layer.name for layer in qmodel.layers] == ["conv1", "conv2", "fc1", "fc2"]
+    # Every tensor onnxruntime quantizes becomes an output, to compare layer by layer.
+    quantized = [n.output[0] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for name in quantized:
+        probe.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.INT8,
+                                                                     None))
+    x_test = qinput.from_tessera(digits.x_test)
+    outs = run_ort(probe, x_test)
+    # The tensors onnxruntime quantizes before and after each layer (names from export_float).
+    layer_inputs = ["input", "conv1.relu", "fc1.flat", "fc1.relu"]
+    layer_outputs = ["conv1.relu", "conv2.relu", "fc1.relu", "fc2"]
+    worst = 0
+    for layer, src, dst in zip(qmodel.layers, layer_inputs, layer_outputs):
+        x_q = outs[f"{src}_QuantizeLinear_Output"]
+        if src == "fc1.flat":  # ONNX flattens (c, h, w), tessera (h, w, c)
+            x_q = x_q.reshape(len(x_test), 16, 4, 4)
+        x_q = x_q.transpose(0, 2, 3, 1) if x_q.ndim == 4 else x_q
+        x_q = x_q.reshape(len(x_test), *layer.in_shape)
+        y = outs[f"{dst}_QuantizeLinear_Output"]
+        y = (y.transpose(0, 2, 3, 1) if y.ndim == 4 else y).reshape(len(x_test), -1)
+        mine = requantize(layer.accumulate(x_q), layer.bias, layer.multiplier, layer.shift,
+                          relu=layer.relu).reshape(len(x_test), -1)
+        diff = np.abs(mine.astype(int) - y.astype(int))
+        worst = max(worst, int(diff.max()))
+        assert diff.max() <= 1, f"{layer.name}: {int(diff.max())} LSB"
+    logits = qmodel.run(qmodel.quantize_input(digits.x_test))
+    agree = np.mean(np.argmax(logits, 1) == np.argmax(outs["logits"], 1))
+    assert agree >= 0.99, agree
+    assert qmodel.accuracy(digits.x_test, digits.y_test) >= 0.95
+    print(f"QDQ: worst layer difference {worst} LSB, argmax agreement {agree:.4f}")
+
+
+def test_qdq_default_asymmetric_is_refused(trained, digits, tmp_path):
+    float_model = export_float(trained["mlp"])
+    _, model_input = import_float(float_model)
+    model = quantize_static_model(float_model, model_input.from_tessera(digits.x_train[:128]),
+                                  tmp_path)
+    with pytest.raises(TesseraError, match="ActivationSymmetric") as info:
+        import_qdq(model)
+    assert "\n" not in str(info.value) and "zero point" in str(info.value)
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+def replace_node(model, index, node):
+    model.graph.node[index].CopyFrom(node)
+    return model
+
+
+def with_attr(model, op, **attrs):
+    for node in model.graph.node:
+        if node.op_type == op:
+            for key, value in attrs.items():
+                for i, attr in enumerate(node.attribute):
+                    if attr.name == key:
+                        del node.attribute[i]
+                        break
+                node.attribute.append(onnx.helper.make_attribute(key, value))
+            return model
+    raise AssertionError(op)
+
+
+def bad_op():
+    model = zoo.torch_like_cnn(0)
+    node = model.graph.node[1]
+    node.op_type = "Sigmoid"
+    return model
+
+
+def dynamic_dim():
+    model = zoo.torch_like_cnn(0)
+    dim = model.graph.input[0].type.tensor_type.shape.dim[2]
+    dim.dim_param = "H"
+    return model
+
+
+def grouped():
+    b = zoo.Builder(0, [4, 6, 6])
+    b.node("Conv", [b.random("w", (4, 2, 3, 3))], kernel_shape=[3, 3], group=2)
+    b.node("Flatten", axis=1).gemm(4 * 4 * 4, 2)
+    return b.model([2])
+
+
+def too_large():
+    b = zoo.Builder(0, [8192, 3, 3])
+    b.conv(8192, 1, pad=0, bias=False).node("Flatten", axis=1).gemm(1, 2)
+    return b.model([2])
+
+
+BAD_MODELS = {
+    "unsupported op": (bad_op, "'relu2' .*Sigmoid"),
+    "dilation": (lambda: with_attr(zoo.torch_like_cnn(0), "Conv", dilations=[2, 2]),
+                 "conv1.*dilations"),
+    "asymmetric pads": (lambda: with_attr(zoo.torch_like_cnn(0), "Conv", pads=[1, 1, 0, 0]),
+                        "conv1.*pads .* asymmetric"),
+    "group": (grouped, "conv1.*group 2"),
+    "dynamic dimension": (dynamic_dim, "dimension 2 is dynamic .*'H'"),
+    "fixed batch 4": (lambda: zoo.torch_like_cnn(0, batch=4), "batch dimension"),
+    "reshape allowzero": (lambda: zoo.batchnorm_reshape(0, allowzero=1), "allowzero"),
+    "softmax not last": (lambda: with_attr(zoo.torch_like_cnn(0), "Softmax", axis=0),
+                         "Softmax over axis 0"),
+    "too large for the systolic engine": (too_large, "65535"),
+    "maxpool before golden has it": (lambda: zoo.lenet(0), "MaxPool"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_MODELS)
+def test_bad_models_one_line(case):
+    build, pattern = BAD_MODELS[case]
+    with pytest.raises(TesseraError, match=pattern) as info:
+        import_float(build())
+    assert "\n" not in str(info.value)
+
+
+def test_not_onnx_and_truncated(tmp_path):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x89PNG not a model" * 10)
+    with pytest.raises(TesseraError, match=r"junk\.onnx is not an ONNX model"):
+        import_float(junk)
+    data = zoo.torch_like_cnn(0).SerializeToString()
+    for cut in (len(data) // 2, len(data) - 7, 30):
+        path = tmp_path / f"cut{cut}.onnx"
+        path.write_bytes(data[:cut])
+        with pytest.raises(TesseraError, match=f"cut{cut}.onnx") as info:
+            import_float(path)
+        assert "\n" not in str(info.value)
+    with pytest.raises(TesseraError, match="no such ONNX file"):
+        import_float(tmp_path / "missing.onnx")
