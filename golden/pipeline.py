@@ -246,18 +246,25 @@ def quantize_network(net, x_calibration, *, codebooks=None, indices=None, per_ch
     ``scale_in * scale_w / scale_out`` becomes (multiplier, shift).
 
     ``codebooks`` and ``indices`` (one per layer, or None) make the layers compressed: their int8
-    weights are then exactly ``int_codebook[indices]``.
+    weights are then exactly ``int_codebook[indices]``. A weightless layer (``maxpool``) has None
+    there; it becomes the same integer layer, whose output keeps its input's scale.
     """
     x_calibration = net.prepare(x_calibration)
     input_scale = calibrate_scale(x_calibration)
     if codebooks is not None:
         net = net.copy()
         for layer, book, idx in zip(net.layers, codebooks, indices):
-            layer.weight = np.asarray(book, dtype=np.float64)[idx]
+            if layer.kind.weighted:
+                layer.weight = np.asarray(book, dtype=np.float64)[idx]
     outputs = net.activations(x_calibration)
     layers = []
     scale_in = input_scale
     for i, layer in enumerate(net.layers):
+        if not layer.kind.weighted:  # a maximum keeps the scale of its input
+            layers.append(QLayer(layer.name, layer.kind, None, None, None, None, False,
+                                 tuple(layer.in_shape), layer.kernel, layer.stride,
+                                 layer.padding, output_scale=scale_in))
+            continue
         out = layer.weight.shape[0]
         int_book, idx = None, None
         if codebooks is not None:
@@ -282,7 +289,7 @@ def quantize_network(net, x_calibration, *, codebooks=None, indices=None, per_ch
             np.asarray(multiplier, np.int64), np.asarray(shift, np.int64), layer.relu,
             tuple(layer.in_shape), layer.kernel, layer.stride, layer.padding,
             weight_scale=w_scale, output_scale=scale_out, codebook=int_book, indices=idx,
-            engine="systolic" if layer.kind == "conv" else "sparse",
+            engine=layer.kind.engine,
         ))
         scale_in = scale_out
     return QModel(net.name, net.input_shape, input_scale, layers)
@@ -361,8 +368,9 @@ def default_onnx_settings(net):
     Deep Compression's LeNet figures (prune 0.9, 4 bits), the last layer is pruned less (0.6).
     """
     prune, bits = [], []
-    for i, layer in enumerate(net.layers):
-        last = i == len(net.layers) - 1
+    weighted = net.weighted
+    for i, layer in enumerate(weighted):
+        last = i == len(weighted) - 1
         prune.append(0.5 if layer.kind == "conv" else 0.6 if last else 0.9)
         bits.append(8 if layer.kind == "conv" else 4)
     return tuple(prune), tuple(bits)
@@ -399,7 +407,7 @@ def compress_network(net, data, seed=0, *, prune=None, bits=None, default_prune,
     CompressionResult
         ``float_net`` is ``net``; ``settings`` lacks the model name and training settings.
     """
-    names = tuple(layer.name for layer in net.layers)
+    names = tuple(layer.name for layer in net.layers if layer.kind.weighted)
     prune_list = parse_per_layer(prune, names, "--prune", _prune_value) or [None] * len(names)
     bits_list = parse_per_layer(bits, names, "--bits", _bits_value) or [None] * len(names)
     prune_list = [d if p is None else p for p, d in zip(prune_list, default_prune)]
@@ -423,19 +431,21 @@ def compress_network(net, data, seed=0, *, prune=None, bits=None, default_prune,
 
     start = time.perf_counter()
     pruned = net.copy()
-    masks = [None] * len(names)
+    weighted = [i for i, layer in enumerate(net.layers) if layer.kind.weighted]  # one per name
+    masks = [None] * len(net.layers)
     if retrain:
         steps = [schedule(p, cfg.prune_steps) for p in prune_list]
         with _one_blas_thread():
             for step in range(cfg.prune_steps):
-                for i, layer in enumerate(pruned.layers):
-                    masks[i] = magnitude_mask(layer.weight, steps[i][step], mask=masks[i])
+                for j, i in enumerate(weighted):
+                    masks[i] = magnitude_mask(pruned.layers[i].weight, steps[j][step],
+                                              mask=masks[i])
                 train(pruned, data.x_train, data.y_train, epochs=cfg.retrain_epochs,
                       lr=cfg.retrain_lr, l2=l2, seed=seed + 1 + step, masks=masks)
     else:
-        for i, layer in enumerate(pruned.layers):
-            masks[i] = magnitude_mask(layer.weight, prune_list[i])
-            layer.weight *= masks[i]
+        for j, i in enumerate(weighted):
+            masks[i] = magnitude_mask(pruned.layers[i].weight, prune_list[j])
+            pruned.layers[i].weight *= masks[i]
     seconds["prune"] = time.perf_counter() - start
     acc_pruned = accuracy(pruned)
     if retrain:
@@ -445,19 +455,18 @@ def compress_network(net, data, seed=0, *, prune=None, bits=None, default_prune,
         log("pruned one-shot (no retraining: no labels)")
 
     start = time.perf_counter()
-    codebooks, indices = [], []
-    for layer, mask, b in zip(pruned.layers, masks, bits_list):
-        book, idx = share_weights(layer.weight, b, mask=mask, seed=seed)
-        codebooks.append(book)
-        indices.append(idx)
+    codebooks, indices = [None] * len(net.layers), [None] * len(net.layers)
+    for i, b in zip(weighted, bits_list):
+        codebooks[i], indices[i] = share_weights(pruned.layers[i].weight, b, mask=masks[i],
+                                                 seed=seed)
     shared = pruned.copy()
     if retrain:
         with _one_blas_thread():
             finetune_centroids(shared, codebooks, indices, data.x_train, data.y_train,
                                epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, seed=seed)
     else:
-        for layer, book, idx in zip(shared.layers, codebooks, indices):
-            layer.weight = np.asarray(book, dtype=np.float64)[idx]
+        for i in weighted:
+            shared.layers[i].weight = np.asarray(codebooks[i], dtype=np.float64)[indices[i]]
     seconds["share"] = time.perf_counter() - start
     acc_shared = accuracy(shared)
     log(f"shared ({', '.join(f'{n} {b}-bit' for n, b in zip(names, bits_list))})"
@@ -466,7 +475,8 @@ def compress_network(net, data, seed=0, *, prune=None, bits=None, default_prune,
     compressed = quantize_network(shared, data.x_train, codebooks=codebooks, indices=indices)
     compressed.n_pes, compressed.rel_bits, compressed.ptr_bits = n_pes, rel_bits, ptr_bits
     for layer in compressed.layers:
-        compressed.eie(layer)  # raises a one-line error when a width does not suffice
+        if layer.kind.weighted:
+            compressed.eie(layer)  # raises a one-line error when a width does not suffice
     acc_compressed = accuracy(compressed)
     log(f"compressed int8: test accuracy {acc_compressed:.4f}" if retrain
         else "compressed int8: accuracy not measured (no labels)")

@@ -10,7 +10,8 @@ ONNX operators, so that any ONNX runtime can run what tessera runs:
   int32 bias; fully connected layers are 1x1 convolutions on ``(N, F, 1, 1)``, and the columns of
   the first one after a convolution are permuted from tessera's ``(h, w, c)`` flattening to ONNX's
   ``(c, h, w)``;
-- a layer with ReLU is followed by an int8 ``Relu`` (exact: the zero point is 0);
+- a layer with ReLU is followed by an int8 ``Relu`` (exact: the zero point is 0), a ``maxpool``
+  layer is an int8 ``MaxPool``;
 - the outputs are ``logits_int8`` (int8, ``(N, classes)``) and ``logits`` (its
   ``DequantizeLinear``).
 
@@ -52,9 +53,9 @@ def _layer_shapes(layers, input_shape):
     """Check the chain and return, per layer, the tessera shape of its input."""
     shapes, shape = [], tuple(input_shape)
     for layer in layers:
-        if layer.kind == "conv" and len(shape) != 3:
-            raise TesseraError(f"layer {layer.name}: a convolution after a flat layer cannot be "
-                               f"exported")
+        if layer.kind != "fc" and len(shape) != 3:
+            raise TesseraError(f"layer {layer.name}: a {layer.kind} layer after a flat layer "
+                               f"cannot be exported")
         shapes.append(shape)
         shape = tuple(layer.out_shape)
     if len(shape) != 1:
@@ -71,6 +72,11 @@ def _input_dims(input_shape):
 
 def _input_info(helper, TensorProto, input_shape, name="input"):
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, _input_dims(input_shape))
+
+
+def _max_pool(helper, layer, source, out):
+    return helper.make_node("MaxPool", [source], [out], name=layer.name,
+                            kernel_shape=[layer.kernel] * 2, strides=[layer.stride] * 2)
 
 
 def _model(helper, onnx, graph, opset, producer):
@@ -95,6 +101,10 @@ def export_float(net, *, opset=13):
     current = "input"
     for layer, shape in zip(net.layers, shapes):
         w_name, b_name, out = f"{layer.name}.weight", f"{layer.name}.bias", layer.name
+        if layer.kind == "maxpool":
+            nodes.append(_max_pool(helper, layer, current, out))
+            current = out
+            continue
         if layer.kind == "conv":
             oc = layer.weight.shape[0]
             k, c = layer.kernel, shape[2]
@@ -165,6 +175,13 @@ def export_qmodel(model, *, intermediates=False):
             ["input_int8_4d"], name="input_to_4d"))
         current = "input_int8_4d"
     for layer, shape in zip(model.layers, shapes):
+        if layer.kind == "maxpool":  # int8 maximum: the scale does not change
+            nodes.append(_max_pool(helper, layer, current, f"{layer.name}.int8"))
+            current = f"{layer.name}.int8"
+            if intermediates:
+                oh, ow, c = layer.out_shape
+                extra.append((current, ["N", c, oh, ow]))
+            continue
         out_channels = layer.weight.shape[0]
         if layer.kind == "conv":
             k, c = layer.kernel, shape[2]

@@ -12,7 +12,8 @@ mapped onto tessera's layers, which compute in NHWC and flatten images in ``(h, 
   ``relu(max(x)) == max(relu(x))``);
 - ``Flatten`` (axis 1) and ``Reshape`` to ``[N, -1]``: the columns of the next ``fc`` layer are
   permuted from ONNX's ``(c, h, w)`` flattening to tessera's ``(h, w, c)``;
-- ``MaxPool``: golden's max-pool layer kind, when this golden has it;
+- ``MaxPool`` (square window, equal strides, no padding, floor mode): golden's ``maxpool``
+  layer kind;
 - ``AveragePool`` and ``GlobalAveragePool``: a linear map, folded into the following fully
   connected layer (refused with one line before anything else);
 - ``Constant``, ``Identity``, ``Dropout``: pass-through; ``Softmax`` as the last node: dropped
@@ -130,7 +131,8 @@ class _Importer:
         if not isinstance(self.state, _Vector) or self.state.lin is not None:
             raise TesseraError("the model must end with a fully connected layer (Gemm or MatMul)")
         for layer in self.layers:
-            if not np.all(np.isfinite(layer.weight)) or not np.all(np.isfinite(layer.bias)):
+            if layer.kind.weighted and not (np.all(np.isfinite(layer.weight))
+                                            and np.all(np.isfinite(layer.bias))):
                 raise TesseraError(f"layer {layer.name}: weights or biases are not finite")
         return Network(self.name, self.layers)
 
@@ -290,8 +292,9 @@ class _Importer:
         self._takes_current(node)
         if self.last == "pool":
             layer = self.pooled_layer
-            if layer.relu:
-                raise TesseraError(f"{node_label(node)}: a second Relu")
+            if layer is None or layer.relu:
+                raise TesseraError(f"{node_label(node)}: a Relu after a MaxPool must directly "
+                                   f"follow a Conv (without a Relu) through the pool")
         else:
             layer = self._last_layer(node, "Relu")
         layer.relu = True
@@ -355,8 +358,28 @@ class _Importer:
 
     def _op_MaxPool(self, node):
         self._takes_current(node)
-        raise TesseraError(f"{node_label(node)}: MaxPool needs golden's max-pool layer kind, "
-                           f"which this tessera does not have yet")
+        if not isinstance(self.state, _Image) or self.state.lin is not None:
+            raise TesseraError(f"{node_label(node)}: MaxPool takes an image (N, C, H, W)"
+                               + ("" if isinstance(self.state, _Vector)
+                                  else "; an AveragePool before it cannot be folded"))
+        if len(node.output) > 1 and any(node.output[1:]):
+            raise TesseraError(f"{node_label(node)}: the Indices output is not supported")
+        attrs = self.graph.attrs(node)
+        if attrs.get("storage_order", 0):
+            raise TesseraError(f"{node_label(node)}: storage_order = 1 is not supported")
+        kernel, stride, pads = self._pool_geometry(node, attrs, False)
+        if pads:
+            raise TesseraError(f"{node_label(node)}: pads {attrs.get('pads')} are not supported "
+                               f"(golden's max pooling has no padding)")
+        previous = self.layers[-1] if self.last == "layer" and self.layers else None
+        layer = Layer.max_pool(f"pool{self._count('maxpool') + 1}", self.state.real, kernel,
+                               stride)
+        self.layers.append(layer)
+        oh, ow, c = layer.out_shape
+        self.state = _Image((oh, ow, c), (c, oh, ow))
+        # relu(max(x)) == max(relu(x)): a Relu after the pool goes into the layer before it.
+        self.pooled_layer = previous if previous is not None and previous.kind.weighted else None
+        self._advance(node, "pool")
 
     def _pool_geometry(self, node, attrs, global_pool):
         _, oh_in, ow_in = self.state.onnx_shape

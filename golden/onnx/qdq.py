@@ -197,22 +197,30 @@ def import_qdq(source, *, name=None):
         raise TesseraError("the model's output is not quantized: the last layer needs a "
                            "QuantizeLinear/DequantizeLinear after it")
     scales_out = [*scales_in[1:], simple.scale[simple.output]]
-    _check_scales(simple, importer, scales_in, scales_out)
+    _check_scales(simple, importer, scales_out)
     if scales_in[0] != simple.scale[input_name]:
         raise TesseraError(f"{node_label(importer.layer_nodes[0])}: its input is requantized "
                            f"after the model's input")
-    layers = []
-    for layer, node, s_in, s_out in zip(net.layers, importer.layer_nodes, scales_in, scales_out):
+    layers, weighted = [], iter(zip(importer.layer_nodes, scales_in, scales_out))
+    scale = simple.scale[input_name]
+    for layer in net.layers:
+        if not layer.kind.weighted:  # max pooling: int8 in, int8 out, same scale
+            layers.append(QLayer.max_pool(layer.name, layer.in_shape, layer.kernel,
+                                          layer.stride, output_scale=scale))
+            continue
+        node, s_in, s_out = next(weighted)
         layers.append(_qlayer(simple, layer, node, s_in, s_out))
+        scale = s_out
     qmodel = QModel(net.name, model_input.tessera_shape, simple.scale[input_name], layers)
     return qmodel, model_input
 
 
-def _check_scales(simple, importer, scales_in, scales_out):
+def _check_scales(simple, importer, scales_out):
     """Between two layers every QuantizeLinear after the first (pre-ReLU) one keeps one scale."""
     positions = {id(node): i for i, node in enumerate(simple.graph.nodes)}
     producer = {out: i for i, node in enumerate(simple.graph.nodes) for out in node.output}
     layer_at = [positions[id(node)] for node in importer.layer_nodes]
+    weighted = [layer for layer in importer.layers if layer.kind.weighted]
     for i, start in enumerate(layer_at):
         end = layer_at[i + 1] if i + 1 < len(layer_at) else len(simple.graph.nodes)
         between = [t for t in simple.quantized_order
@@ -220,7 +228,7 @@ def _check_scales(simple, importer, scales_in, scales_out):
         node = importer.layer_nodes[i]
         # With a ReLU the first QuantizeLinear is the layer's pre-ReLU output; tessera rounds
         # once, into the scale after the ReLU.
-        kept = between[1:] if importer.layers[i].relu else between
+        kept = between[1:] if weighted[i].relu else between
         for tensor in kept:
             if simple.scale[tensor] != scales_out[i]:
                 raise TesseraError(
@@ -229,7 +237,6 @@ def _check_scales(simple, importer, scales_in, scales_out):
                     f"once per layer")
         if not between:
             raise TesseraError(f"{node_label(node)}: its output is not quantized")
-    del scales_in
 
 
 def _qlayer(simple, layer, node, s_in, s_out):

@@ -135,7 +135,7 @@ def test_inspect_bad_files(capsys, compressed, tmp_path):
     cases = [
         (tmp_path / "missing.npz", "no such model file"),
         (truncated, "is not a readable model file (corrupt or truncated"),
-        (other, "has model format version 7; this tessera reads version 1"),
+        (other, "has model format version 7; this tessera reads versions 1 and 2"),
         (nofield, "missing the field layers[0].'kind'"),
     ]
     for path, message in cases:

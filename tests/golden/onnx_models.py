@@ -89,6 +89,14 @@ def lenet(seed=0, *, maxpool=True):
     return b.model([10])
 
 
+def relu_after_pool(seed=0):
+    """Conv, MaxPool, Relu (the order some exporters write: the Relu goes into the Conv)."""
+    b = Builder(seed, [1, 8, 8], name="relu_after_pool")
+    b.conv(1, 4).node("MaxPool", kernel_shape=[2, 2], strides=[2, 2]).node("Relu")
+    b.node("Flatten", axis=1).gemm(4 * 4 * 4, 5)
+    return b.model([5])
+
+
 def batchnorm_reshape(seed=0, *, allowzero=0, shape=(0, -1)):
     """Conv, BatchNormalization, Relu, Reshape (with ``allowzero``), Gemm transB=0, alpha, beta."""
     b = Builder(seed, [3, 6, 6], name="bn_reshape")

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import pytest
 from tessera.golden.errors import TesseraError
+from tessera.golden.nn import train
 from tessera.golden.onnx import export_float, export_qmodel, import_float, import_qdq
 from tessera.golden.pipeline import quantize_network, train_float
 
@@ -40,7 +41,9 @@ def softmax(z):
 FLOAT_MODELS = {
     "torch_like": lambda: zoo.torch_like_cnn(1),
     "torch_like_batch1": lambda: zoo.torch_like_cnn(2, batch=1),
+    "lenet": lambda: zoo.lenet(3),
     "lenet_strided": lambda: zoo.lenet(3, maxpool=False),
+    "relu_after_maxpool": lambda: zoo.relu_after_pool(10),
     "batchnorm_reshape": lambda: zoo.batchnorm_reshape(4),
     "reshape_minus1": lambda: zoo.batchnorm_reshape(5, shape=(-1, 180)),
     "reshape_allowzero_1": lambda: zoo.batchnorm_reshape(6, allowzero=1, shape=(1, -1)),
@@ -95,17 +98,22 @@ def test_external_data(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(model_cache, digits):
-    return {m: train_float(m, 0, data=digits, cache_dir=model_cache)[0] for m in ("mlp", "cnn")}
+    """The built-in MLP and CNN, and a LeNet-shaped CNN with max pooling imported and trained."""
+    nets = {m: train_float(m, 0, data=digits, cache_dir=model_cache)[0] for m in ("mlp", "cnn")}
+    lenet, _ = import_float(zoo.lenet(0))
+    train(lenet, digits.x_train, digits.y_train, epochs=10, seed=0)
+    nets["lenet"] = lenet
+    return nets
 
 
-@pytest.mark.parametrize("which", ["mlp", "cnn"])
+@pytest.mark.parametrize("which", ["mlp", "cnn", "lenet"])
 def test_round_trip_builtin_float(trained, digits, which):
     net = trained[which]
     back, model_input = import_float(export_float(net))
     assert [(l.name, l.kind, l.relu, l.in_shape, l.kernel, l.stride, l.padding)
             for l in back.layers] == [(l.name, l.kind, l.relu, tuple(l.in_shape), l.kernel,
                                        l.stride, l.padding) for l in net.layers]
-    for a, b in zip(net.layers, back.layers):  # ONNX stores float32
+    for a, b in zip(net.weighted, back.weighted):  # ONNX stores float32
         assert np.array_equal(a.weight.astype(np.float32), b.weight), a.name
         assert np.array_equal(a.bias.astype(np.float32), b.bias), a.name
     x = model_input.to_tessera(model_input.from_tessera(digits.x_test))
@@ -129,10 +137,9 @@ def requantization_disagreements(layer, x_q, ort_out):
     return np.abs(frac - 0.5) <= 1e-6 * np.maximum(1.0, magnitude)
 
 
-@pytest.mark.parametrize("which", ["mlp", "cnn"])
+@pytest.mark.parametrize("which", ["mlp", "cnn", "lenet"])
 def test_int8_export_equals_run_int8(trained, digits, which):
     from tessera.golden.onnx import ImportedInput
-    from tessera.golden.quant import requantize
 
     qmodel = quantize_network(trained[which], digits.x_train)
     exported = export_qmodel(qmodel, intermediates=True)
@@ -150,10 +157,13 @@ def test_int8_export_equals_run_int8(trained, digits, which):
     x = ort_x
     for layer in qmodel.layers:
         ort_y = nhwc(outs[f"{layer.name}.int8"]).reshape(len(x), *layer.out_shape)
-        mine = requantize(layer.accumulate(x), layer.bias, layer.multiplier, layer.shift,
-                          relu=layer.relu)
+        _, mine = layer.kind.run_int8(layer, x)  # golden's int8 pass of this one layer
         mine = mine.reshape(ort_y.shape)
         differ = mine != ort_y
+        if not layer.kind.weighted:  # max pooling: no rounding, equal everywhere
+            assert np.array_equal(mine, ort_y), f"{which} {layer.name}"
+            x = ort_y
+            continue
         ambiguous = requantization_disagreements(layer, x, ort_y).reshape(ort_y.shape)
         assert not np.any(differ & ~ambiguous), (
             f"{which} {layer.name}: {int(np.sum(differ & ~ambiguous))} outputs differ away "
@@ -193,18 +203,32 @@ def quantize_static_model(float_model, x, tmp_path, **options):
     return onnx.load(dst)
 
 
-def test_qdq_import_within_one_lsb(trained, digits, tmp_path):
+def to_nhwc(a, shape):
+    """An ONNX int8 tensor (NCHW, or flat in (c, h, w) order) in tessera's layout ``shape``."""
+    n = len(a)
+    if len(shape) == 3 and a.ndim == 2:  # flattened by ONNX: (c, h, w)
+        h, w, c = shape
+        a = a.reshape(n, c, h, w)
+    if a.ndim == 4:
+        a = a.transpose(0, 2, 3, 1)
+    return a.reshape(n, *shape)
+
+
+@pytest.mark.parametrize("which", ["cnn", "lenet"])
+def test_qdq_import_within_one_lsb(trained, digits, tmp_path, which):
     from onnxruntime.quantization import QuantType
     from tessera.golden.quant import requantize
 
-    float_model = export_float(trained["cnn"])
+    net = trained[which]
+    float_model = export_float(net)
     _, model_input = import_float(float_model)
     x = model_input.from_tessera(digits.x_train)
     model = quantize_static_model(float_model, x, tmp_path, per_channel=True,
                                   activation_type=QuantType.QInt8,
                                   extra_options={"ActivationSymmetric": True})
     qmodel, qinput = import_qdq(model)
-    assert [layer.name for layer in qmodel.layers] == ["conv1", "conv2", "fc1", "fc2"]
+    assert [(q.name, q.kind, q.relu) for q in qmodel.layers] == [
+        (layer.name, layer.kind, layer.relu) for layer in net.layers]
     # Every tensor onnxruntime quantizes becomes an output, to compare layer by layer.
     quantized = [n.output[0] for n in model.graph.node if n.op_type == "QuantizeLinear"]
     probe = onnx.ModelProto()
@@ -214,28 +238,27 @@ def test_qdq_import_within_one_lsb(trained, digits, tmp_path):
                                                                      None))
     x_test = qinput.from_tessera(digits.x_test)
     outs = run_ort(probe, x_test)
-    # The tensors onnxruntime quantizes before and after each layer (names from export_float).
-    layer_inputs = ["input", "conv1.relu", "fc1.flat", "fc1.relu"]
-    layer_outputs = ["conv1.relu", "conv2.relu", "fc1.relu", "fc2"]
+    # The float tensors before and after each layer, as export_float names them.
+    feeds = {node.name: node.input[0] for node in float_model.graph.node}
     worst = 0
-    for layer, src, dst in zip(qmodel.layers, layer_inputs, layer_outputs):
-        x_q = outs[f"{src}_QuantizeLinear_Output"]
-        if src == "fc1.flat":  # ONNX flattens (c, h, w), tessera (h, w, c)
-            x_q = x_q.reshape(len(x_test), 16, 4, 4)
-        x_q = x_q.transpose(0, 2, 3, 1) if x_q.ndim == 4 else x_q
+    for i, layer in enumerate(qmodel.layers):
+        if not layer.kind.weighted:
+            continue
+        x_q = to_nhwc(outs[f"{feeds[layer.name]}_QuantizeLinear_Output"],
+                      qmodel.layers[i - 1].out_shape if i else qmodel.input_shape)
         x_q = x_q.reshape(len(x_test), *layer.in_shape)
-        y = outs[f"{dst}_QuantizeLinear_Output"]
-        y = (y.transpose(0, 2, 3, 1) if y.ndim == 4 else y).reshape(len(x_test), -1)
+        out = f"{layer.name}.relu" if layer.relu else layer.name
+        y = to_nhwc(outs[f"{out}_QuantizeLinear_Output"], layer.out_shape)
         mine = requantize(layer.accumulate(x_q), layer.bias, layer.multiplier, layer.shift,
-                          relu=layer.relu).reshape(len(x_test), -1)
+                          relu=layer.relu)
         diff = np.abs(mine.astype(int) - y.astype(int))
         worst = max(worst, int(diff.max()))
-        assert diff.max() <= 1, f"{layer.name}: {int(diff.max())} LSB"
+        assert diff.max() <= 1, f"{which} {layer.name}: {int(diff.max())} LSB"
     logits = qmodel.run(qmodel.quantize_input(digits.x_test))
     agree = np.mean(np.argmax(logits, 1) == np.argmax(outs["logits"], 1))
     assert agree >= 0.99, agree
     assert qmodel.accuracy(digits.x_test, digits.y_test) >= 0.95
-    print(f"QDQ: worst layer difference {worst} LSB, argmax agreement {agree:.4f}")
+    print(f"QDQ {which}: worst layer difference {worst} LSB, argmax agreement {agree:.4f}")
 
 
 def test_qdq_default_asymmetric_is_refused(trained, digits, tmp_path):
@@ -308,7 +331,10 @@ BAD_MODELS = {
     "softmax not last": (lambda: with_attr(zoo.torch_like_cnn(0), "Softmax", axis=0),
                          "Softmax over axis 0"),
     "too large for the systolic engine": (too_large, "65535"),
-    "maxpool before golden has it": (lambda: zoo.lenet(0), "MaxPool"),
+    "maxpool with pads": (lambda: with_attr(zoo.lenet(0), "MaxPool", pads=[1, 1, 1, 1]),
+                          "maxpool3.*pads"),
+    "maxpool indices": (lambda: with_attr(zoo.lenet(0), "MaxPool", storage_order=1),
+                        "storage_order"),
 }
 
 

@@ -101,9 +101,9 @@ def test_model_file_bad_input(mlp_result, tmp_path):
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a model at all")
     cases[garbage] = r"is not a readable model file"
-    version = tmp_path / "v2.npz"
-    _rewrite(good, version, _edit_meta(lambda m: m.update(version=2)))
-    cases[version] = r"has model format version 2; this tessera reads version 1$"
+    version = tmp_path / "v3.npz"
+    _rewrite(good, version, _edit_meta(lambda m: m.update(version=3)))
+    cases[version] = r"has model format version 3; this tessera reads versions 1 and 2$"
     foreign = tmp_path / "foreign.npz"
     _rewrite(good, foreign, _edit_meta(lambda m: m.update(format="other")))
     cases[foreign] = r"is not a tessera model file \(format 'other'\)$"
