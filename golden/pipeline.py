@@ -342,6 +342,8 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
         cannot be encoded with the widths (e.g. more entries in a PE than ``ptr_bits`` address).
     """
     spec = _spec(model)
+    # Bad settings fail before anything is trained.
+    _check_settings(spec.layers, prune, bits, spec.prune, spec.bits, n_pes, rel_bits, ptr_bits)
     data = data or load_digits_split()
     log = log or (lambda message: None)
     start = time.perf_counter()
@@ -359,6 +361,21 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
     result.settings["model"] = model
     result.settings["training"] = asdict(spec.training)
     return result
+
+
+def _check_settings(names, prune, bits, default_prune, default_bits, n_pes, rel_bits, ptr_bits):
+    """Validate the settings; return the per-layer prune fractions and bits."""
+    prune_list = parse_per_layer(prune, names, "--prune", _prune_value) or [None] * len(names)
+    bits_list = parse_per_layer(bits, names, "--bits", _bits_value) or [None] * len(names)
+    prune_list = [d if p is None else p for p, d in zip(prune_list, default_prune)]
+    bits_list = [d if b is None else b for b, d in zip(bits_list, default_bits)]
+    for name, value, low, high in (("n_pes", n_pes, 1, 4096), ("rel_bits", rel_bits, 1, 8),
+                                   ("ptr_bits", ptr_bits, 1, 32)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TesseraError(f"{name} must be an integer, not {value!r}")
+        if not low <= value <= high:
+            raise TesseraError(f"{name} must be in [{low}, {high}], not {value}")
+    return prune_list, bits_list
 
 
 def default_onnx_settings(net):
@@ -408,16 +425,8 @@ def compress_network(net, data, seed=0, *, prune=None, bits=None, default_prune,
         ``float_net`` is ``net``; ``settings`` lacks the model name and training settings.
     """
     names = tuple(layer.name for layer in net.layers if layer.kind.weighted)
-    prune_list = parse_per_layer(prune, names, "--prune", _prune_value) or [None] * len(names)
-    bits_list = parse_per_layer(bits, names, "--bits", _bits_value) or [None] * len(names)
-    prune_list = [d if p is None else p for p, d in zip(prune_list, default_prune)]
-    bits_list = [d if b is None else b for b, d in zip(bits_list, default_bits)]
-    for name, value, low, high in (("n_pes", n_pes, 1, 4096), ("rel_bits", rel_bits, 1, 8),
-                                   ("ptr_bits", ptr_bits, 1, 32)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TesseraError(f"{name} must be an integer, not {value!r}")
-        if not low <= value <= high:
-            raise TesseraError(f"{name} must be in [{low}, {high}], not {value}")
+    prune_list, bits_list = _check_settings(names, prune, bits, default_prune, default_bits,
+                                            n_pes, rel_bits, ptr_bits)
     log = log or (lambda message: None)
     cfg = compression or CompressionConfig()
     seconds = {}

@@ -119,8 +119,10 @@ def test_round_trip_builtin_float(trained, digits, which):
     x = model_input.to_tessera(model_input.from_tessera(digits.x_test))
     assert back.accuracy(x, digits.y_test) == net.accuracy(digits.x_test, digits.y_test)
     expected = run_ort(export_float(net), model_input.from_tessera(digits.x_test))["logits"]
-    np.testing.assert_allclose(back.forward(x).reshape(len(x), -1), expected, rtol=1e-5,
-                               atol=1e-5)
+    got = back.forward(x).reshape(len(x), -1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    print(f"{which}: float import vs onnxruntime, max |error| {np.abs(got - expected).max():.2e}"
+          f" on logits up to {np.abs(expected).max():.1f}")
 
 
 def requantization_disagreements(layer, x_q, ort_out):
