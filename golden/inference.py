@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .eie import encode
-from .errors import TesseraError
+from .errors import TesseraError, check_int_array
 from .layers import kind_of
 from .quant import quantize
 
@@ -101,11 +101,11 @@ class QLayer:
             raise TesseraError(f"layer {self.name}: weight must be a 2-D int8 matrix")
         out = self.weight.shape[0]
         for attr in ("bias", "multiplier", "shift"):
-            value = np.asarray(getattr(self, attr))
-            if value.shape != (out,) or not np.issubdtype(value.dtype, np.integer):
+            value = check_int_array(getattr(self, attr), f"layer {self.name}: {attr}", ndim=1)
+            if value.shape != (out,):
                 raise TesseraError(
-                    f"layer {self.name}: {attr} must be {out} integers, not {value.dtype} "
-                    f"{value.shape}"
+                    f"layer {self.name}: {attr} must have {out} entries (one per output), not "
+                    f"{value.shape[0]}"
                 )
         self.kind.check(self)
         if self.codebook is not None:
@@ -187,6 +187,10 @@ class QModel:
     def quantize_input(self, x):
         """Quantize real inputs ``(n, 64)`` in [0, 1] to int8 in the model's input shape."""
         x = np.asarray(x, dtype=np.float64)
+        size = int(np.prod(self.input_shape))
+        if x.ndim < 1 or x.size % size or (x.ndim > 1 and x[0].size != size):
+            raise TesseraError(f"inputs of {x.shape[-1] if x.ndim else 0} values do not fit the "
+                               f"model's input shape {tuple(self.input_shape)}")
         return quantize(x, self.input_scale).reshape((-1, *self.input_shape))
 
     def eie(self, layer, *, n_pes=None, rel_bits=None, ptr_bits=None):

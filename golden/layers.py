@@ -21,7 +21,7 @@ that know kinds by name keep working; :func:`kind_of` turns a name into the kind
 
 import numpy as np
 
-from .errors import TesseraError, TesseraTypeError
+from .errors import TesseraError, TesseraTypeError, _bounds
 from .gemm import conv_output_size, gemm_int8, im2col
 from .pool import max_pool, max_pool_backward, pool_output_size
 from .quant import requantize
@@ -43,7 +43,7 @@ class Field:
 
     def check(self, value, where):
         """Return ``value`` converted (tuple for lists) or raise naming ``where`` + the field."""
-        label = f"{where}{self.name}"
+        label = f"{where}{self.name!r}"
         if value is None:
             if self.nullable:
                 return None
@@ -77,10 +77,9 @@ class Field:
                 raise TesseraTypeError(f"field {label} must be a number, not {value!r}")
             if not np.isfinite(value):
                 raise TesseraError(f"field {label} must be a finite number, not {value!r}")
-        low = -np.inf if self.low is None else self.low
-        high = np.inf if self.high is None else self.high
-        if not low <= value <= high:
-            raise TesseraError(f"field {label} must be between {self.low} and {self.high}, "
+        if (self.low is not None and value < self.low) or (
+                self.high is not None and value > self.high):
+            raise TesseraError(f"field {label} must be {_bounds(self.low, self.high)}, "
                                f"not {value!r}")
         return value
 

@@ -288,7 +288,7 @@ def _weights(name, shape, bits, arrays, n_pes, rel_bits):
     return codebook[indices].astype(np.int8), codebook.astype(np.int8), indices
 
 
-def _layer(i, entry, arrays, version, n_pes, rel_bits):
+def _layer(i, entry, arrays, version, n_pes, rel_bits, names, previous):
     where = f"layers[{i}]."
     if not isinstance(entry, dict):
         raise TesseraError(f"field layers[{i}] must be an object, not {entry!r}")
@@ -296,11 +296,14 @@ def _layer(i, entry, arrays, version, n_pes, rel_bits):
     name, kind = common["name"], KINDS[common["kind"]]
     if not name:
         raise TesseraError(f"field {where}'name' must not be empty")
+    if name in names:
+        raise TesseraError(f"field {where}'name': a second layer named {name!r}")
     if kind.version > version:
         raise TesseraError(f"layer {name}: kind {kind.name!r} needs model format version "
                            f"{kind.version}, but the file says {version}")
     own = {spec.name: _field(entry, spec.name, where, spec) for spec in kind.fields}
     in_shape = _checked_shape(common["in_shape"], where, "in_shape")
+    _check_input(in_shape, previous, i)
     if not kind.weighted:
         return QLayer(name, kind, None, None, None, None, False, in_shape,
                       output_scale=float(common["output_scale"]), engine=common["engine"], **own)
@@ -336,22 +339,20 @@ def _build(meta, arrays, version):
     input_shape = _checked_shape(top["input_shape"], "", "input_shape")
     layers, names = [], set()
     for i, entry in enumerate(entries):
-        layer = _layer(i, entry, arrays, version, top["n_pes"], top["rel_bits"])
-        if layer.name in names:
-            raise TesseraError(f"field layers[{i}].'name': a second layer named {layer.name!r}")
+        previous = layers[-1].out_shape if layers else input_shape
+        layer = _layer(i, entry, arrays, version, top["n_pes"], top["rel_bits"], names, previous)
         names.add(layer.name)
-        _check_input(layer, layers[-1].out_shape if layers else input_shape, i)
         layers.append(layer)
     model = QModel(top["model"], input_shape, float(top["input_scale"]), layers, top["n_pes"],
                    top["rel_bits"], top["ptr_bits"])
     return model, info
 
 
-def _check_input(layer, previous, i):
+def _check_input(in_shape, previous, i):
     """A layer reads what the layer before wrote: the same NHWC map, or as many values for fc."""
-    ok = (tuple(layer.in_shape) == tuple(previous) if len(layer.in_shape) == 3
-          else int(np.prod(layer.in_shape)) == int(np.prod(previous)))
+    ok = (tuple(in_shape) == tuple(previous) if len(in_shape) == 3
+          else int(np.prod(in_shape)) == int(np.prod(previous)))
     if not ok:
         source = f"layers[{i - 1}]'s output" if i else "the model's input_shape"
-        raise TesseraError(f"field layers[{i}].'in_shape' {list(layer.in_shape)} does not match "
+        raise TesseraError(f"field layers[{i}].'in_shape' {list(in_shape)} does not match "
                            f"{source} {list(previous)}")

@@ -26,7 +26,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 from .layers import kind_of
 
 __all__ = [
@@ -228,12 +228,10 @@ def _batches(rng, n, batch_size):
 
 
 def _check_training(epochs, lr, batch_size):
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise TesseraError(f"epochs must be a non-negative integer, not {epochs!r}")
+    check_int(epochs, "epochs", 0, None)
     if not lr > 0:
         raise TesseraError(f"learning rate must be positive, not {lr!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise TesseraError(f"batch size must be a positive integer, not {batch_size!r}")
+    check_int(batch_size, "batch size", 1, None)
 
 
 def train(net, x, y, *, epochs, lr=1e-3, batch_size=32, l2=1e-4, seed=0, masks=None):

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import load_digits_split
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 from .inference import QLayer, QModel
 from .nn import Network, cnn, finetune_centroids, mlp, train
 from .prune import magnitude_mask, schedule
@@ -211,7 +211,7 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
     if use_cache and path.exists():
         try:
             with np.load(path, allow_pickle=False) as f:
-                for layer in net.layers:
+                for layer in net.weighted:
                     w, b = f[f"{layer.name}.weight"], f[f"{layer.name}.bias"]
                     if w.shape != layer.weight.shape or b.shape != layer.bias.shape:
                         raise ValueError("shape")
@@ -226,7 +226,7 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         arrays = {}
-        for layer in net.layers:
+        for layer in net.weighted:
             arrays[f"{layer.name}.weight"] = layer.weight
             arrays[f"{layer.name}.bias"] = layer.bias
         np.savez(tmp, **arrays)
@@ -371,10 +371,7 @@ def _check_settings(names, prune, bits, default_prune, default_bits, n_pes, rel_
     bits_list = [d if b is None else b for b, d in zip(bits_list, default_bits)]
     for name, value, low, high in (("n_pes", n_pes, 1, 4096), ("rel_bits", rel_bits, 1, 8),
                                    ("ptr_bits", ptr_bits, 1, 32)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TesseraError(f"{name} must be an integer, not {value!r}")
-        if not low <= value <= high:
-            raise TesseraError(f"{name} must be in [{low}, {high}], not {value}")
+        check_int(value, name, low, high)
     return prune_list, bits_list
 
 

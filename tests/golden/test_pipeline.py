@@ -143,9 +143,9 @@ def test_per_layer_settings_parsing():
     [
         ({"prune": 1.0}, r"^prune fraction must be in \[0, 1\), not 1$"),
         ({"prune": "x"}, r"^prune fraction must be a number, not 'x'$"),
-        ({"bits": 9}, r"^bits must be in \[1, 8\], not 9$"),
-        ({"bits": "0,4,4"}, r"^bits must be in \[1, 8\], not 0$"),
-        ({"rel_bits": 0}, r"^rel_bits must be in \[1, 8\], not 0$"),
+        ({"bits": 9}, r"^bits must be between 1 and 8, not 9$"),
+        ({"bits": "0,4,4"}, r"^bits must be between 1 and 8, not 0$"),
+        ({"rel_bits": 0}, r"^rel_bits must be between 1 and 8, not 0$"),
         ({"model": "resnet"}, r"^unknown model 'resnet'; choose from mlp, cnn$"),
     ],
 )

@@ -235,3 +235,39 @@ def test_model_without_pooling_is_still_version_1(mlp_result, tmp_path):
     save(path, mlp_result.model)
     with np.load(path) as f:
         assert json.loads(f["meta"].tobytes())["version"] == 1
+
+
+def test_compress_pipeline_prunes_and_shares_a_pooled_cnn(digits, tmp_path, monkeypatch):
+    """The whole Deep Compression pipeline on a CNN with pooling, registered as a model."""
+    from tessera.golden.pipeline import (
+        MODELS,
+        CompressionConfig,
+        ModelSpec,
+        TrainingConfig,
+        compress,
+    )
+    from tessera.golden.report import render, summarize
+
+    spec = ModelSpec(_pool_cnn, ("conv1", "conv2", "fc1"), prune=(0.3, 0.5, 0.7), bits=(6, 6, 4),
+                     training=TrainingConfig(epochs=4, lr=3e-3),
+                     compression=CompressionConfig(prune_steps=2, retrain_epochs=1,
+                                                   finetune_epochs=1))
+    monkeypatch.setitem(MODELS, "pooled", spec)
+    r = compress("pooled", 0, data=digits, cache_dir=tmp_path)
+    again = compress("pooled", 0, data=digits, cache_dir=tmp_path)  # from the float cache
+    assert again.cached and again.accuracy_float == r.accuracy_float
+    model = r.model
+    assert [q.kind for q in model.layers] == ["conv", "maxpool", "conv", "maxpool", "fc"]
+    assert model.compressed and model.layers[1].codebook is None
+    for q, prune in zip((q for q in model.layers if q.kind.weighted), (0.3, 0.5, 0.7)):
+        assert np.count_nonzero(q.weight) <= round((1 - prune) * q.weight.size) + 1
+        np.testing.assert_array_equal(q.weight, q.codebook[q.indices])
+    assert r.accuracy_compressed > 0.8
+    summary = summarize(model, accuracies={"compressed": r.accuracy_compressed}, data=digits)
+    assert [s["name"] for s in summary["layers"]] == ["conv1", "conv2", "fc1"]
+    assert "pool" not in render(model, summary)
+    path = tmp_path / "pooled.npz"
+    save(path, model)
+    loaded, _ = load(path)
+    x_q = model.quantize_input(digits.x_test)
+    np.testing.assert_array_equal(loaded.run(x_q), model.run(x_q), strict=True)
