@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Digits
-from ..errors import TesseraError
+from ..errors import TesseraError, check_int
 from .importer import import_float
 
-__all__ = ["TEST_FRACTION", "compress_onnx", "load_data"]
+__all__ = ["TEST_FRACTION", "compress_onnx", "import_qdq_model", "load_data"]
 
 TEST_FRACTION = 0.3
 
@@ -144,3 +144,35 @@ def compress_onnx(path, data_path=None, *, seed=0, prune=None, bits=None, n_pes=
         "accuracy_measured": retrain,
     })
     return result, data
+
+
+def import_qdq_model(path, data_path=None, *, n_pes=4, rel_bits=4, ptr_bits=16):
+    """Import a symmetric int8 QDQ model for the engines, as it is (no pruning, no retraining).
+
+    Its int8 weights become 8-bit codebooks (:func:`tessera.golden.onnx.qdq.lossless_codebooks`)
+    so that it is a compressed model; every layer is EIE-encoded with the widths given (which
+    raises when one does not fit). With ``data_path`` the accuracy is measured on all of ``x``
+    and ``y``.
+
+    Returns
+    -------
+    (model, accuracy, x) : (QModel, float or None, numpy.ndarray or None)
+    """
+    from .qdq import import_qdq, lossless_codebooks
+
+    model, model_input = import_qdq(path)
+    lossless_codebooks(model)
+    model.n_pes, model.rel_bits, model.ptr_bits = n_pes, rel_bits, ptr_bits
+    for name, value, low, high in (("n_pes", n_pes, 1, 4096), ("rel_bits", rel_bits, 1, 8),
+                                   ("ptr_bits", ptr_bits, 1, 32)):
+        check_int(value, name, low, high)
+    for layer in model.layers:
+        if layer.kind.weighted:
+            model.eie(layer)
+    accuracy, x = None, None
+    if data_path is not None:
+        classes = [q for q in model.layers if q.kind.weighted][-1].weight.shape[0]
+        x, y = load_data(data_path, model_input, classes)
+        if y is not None:
+            accuracy = model.accuracy(x, y)
+    return model, accuracy, x

@@ -27,7 +27,7 @@ from ..quant import quantize_multiplier
 from .common import Graph, load_model, node_label, onnx_name
 from .importer import _Importer
 
-__all__ = ["SYMMETRIC_OPTIONS", "import_qdq", "is_qdq"]
+__all__ = ["SYMMETRIC_OPTIONS", "import_qdq", "is_qdq", "lossless_codebooks"]
 
 #: Ops whose int8 output is exactly their int8 input rearranged (or clamped at 0, for ReLU on a
 #: symmetric scale): their output keeps the input's scale.
@@ -277,3 +277,24 @@ def _qlayer(simple, layer, node, s_in, s_out):
         layer.stride, layer.padding, weight_scale=w_scale, output_scale=s_out,
         engine="systolic" if layer.kind == "conv" else "sparse",
     )
+
+
+def lossless_codebooks(model):
+    """Give every weighted layer an 8-bit codebook holding its int8 values: a lossless share.
+
+    The weights do not change (``codebook[indices] == weight``); the model becomes a compressed
+    :class:`QModel` that the sparse engine's EIE encoding, the storage accounting and the model
+    file take. Index 0 is the zero; unused entries are 0.
+    """
+    for layer in model.layers:
+        if not layer.kind.weighted:
+            continue
+        values = np.unique(layer.weight[layer.weight != 0]).astype(np.int8)
+        book = np.zeros(256, dtype=np.int8)
+        book[1:1 + values.size] = values
+        indices = np.zeros(layer.weight.shape, dtype=np.int64)
+        nonzero = layer.weight != 0
+        indices[nonzero] = 1 + np.searchsorted(values, layer.weight[nonzero])
+        layer.codebook, layer.indices = book, indices
+        layer.__post_init__()  # checks codebook[indices] == weight
+    return model

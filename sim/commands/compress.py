@@ -103,6 +103,11 @@ def _run_onnx(args, log):
 
     if args.model is not None:
         raise TesseraError("give either --model or --onnx, not both")
+    from tessera.golden.onnx import load_model
+    from tessera.golden.onnx.qdq import is_qdq
+
+    if is_qdq(load_model(args.onnx)):
+        return _run_qdq(args, log)
     result, data = compress_onnx(
         args.onnx, args.data, seed=args.seed, prune=args.prune, bits=args.bits, n_pes=args.pes,
         rel_bits=args.rel_bits, ptr_bits=args.ptr_bits, log=None if args.json else log,
@@ -134,6 +139,45 @@ def _run_onnx(args, log):
         print(render(result.model, summary, title=title))
         if not measured:
             print("Accuracy not measured: the data file has no labels (y).")
+        if args.output:
+            print(f"Wrote {args.output}")
+    return 0
+
+
+def _run_qdq(args, log):
+    """``tessera compress --onnx`` on a QDQ model: taken as quantized, written for the engines."""
+    from tessera.golden.data import Digits
+    from tessera.golden.errors import TesseraError
+    from tessera.golden.modelfile import save
+    from tessera.golden.onnx.compress import import_qdq_model
+    from tessera.golden.report import render, summarize
+
+    if args.prune is not None or args.bits is not None:
+        raise TesseraError("a QDQ model is already quantized: it is taken as it is, without "
+                           "--prune or --bits (give the float model to compress it)")
+    model, accuracy, x = import_qdq_model(args.onnx, args.data, n_pes=args.pes,
+                                          rel_bits=args.rel_bits, ptr_bits=args.ptr_bits)
+    if not args.json:
+        log(f"{args.onnx}: a QDQ model, taken as quantized: its int8 weights become lossless "
+            f"8-bit codebooks (no pruning, no retraining)")
+    settings = {"model": model.name, "source": "onnx-qdq", "onnx": str(args.onnx),
+                "data": args.data, "accuracy_measured": accuracy is not None}
+    data = None if x is None else Digits(x, None, x, None, 0, 0.0)
+    summary = summarize(model, accuracies={"int8": accuracy, "compressed": accuracy},
+                        data=data, settings=settings, energy=data is not None)
+    if accuracy is None:
+        summary["note"] = "accuracy not measured: no --data with labels (y)"
+    if args.output:
+        info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
+        info["settings"] = settings
+        save(args.output, model, info=info)
+        summary["output"] = args.output
+    if args.json:
+        print(json.dumps(summary, default=float))
+    else:
+        print(render(model, summary, title=f"{args.onnx} (QDQ, taken as quantized)"))
+        if accuracy is None:
+            print("Accuracy not measured: no --data with labels (y).")
         if args.output:
             print(f"Wrote {args.output}")
     return 0

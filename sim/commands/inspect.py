@@ -24,7 +24,7 @@ def run(args):
 
     model, info = load(args.file)
     settings = info.get("settings", {})
-    onnx = settings.get("source") == "onnx"
+    onnx = str(settings.get("source", "")).startswith("onnx")
     # An imported ONNX model's data are not kept: its accuracies are those measured by
     # `compress --onnx`, and no energy is estimated (it depends on the activations).
     names = ("float", "int8", "compressed") if onnx else ("float", "int8")

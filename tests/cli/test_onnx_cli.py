@@ -220,3 +220,64 @@ def test_export_bad_input(files, capsys):
     status, _, err = tessera(capsys, "export", files / "mlp.onnx", "-o", files / "m.onnx")
     assert status == 2
     assert "not a readable model file" in err or "not a tessera model" in err
+
+
+@pytest.fixture(scope="module")
+def qdq_file(files, digits_all):
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    x, _ = digits_all
+    batches = iter([{"input": x[i:i + 128].astype(np.float32)} for i in range(0, 512, 128)])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return next(batches, None)
+
+    quantize_static(str(files / "mlp.onnx"), str(files / "mlp_qdq.onnx"), Reader(),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    extra_options={"ActivationSymmetric": True})
+    return files / "mlp_qdq.onnx"
+
+
+def test_compress_onnx_takes_a_qdq_model_as_quantized(qdq_file, files, capsys, digits_all):
+    out = files / "qdq.npz"
+    status, stdout, err = tessera(capsys, "compress", "--onnx", qdq_file, "--data",
+                                  files / "digits.npz", "--json", "-o", out)
+    assert status == 0, err
+    summary = json.loads(stdout)
+    assert summary["settings"]["source"] == "onnx-qdq"
+    assert summary["accuracy_compressed"] >= 0.97
+    model, _ = load(out)
+    assert all(layer.bits == 8 for layer in model.layers)
+    # Lossless: onnxruntime's QDQ model and the written model agree (within 1 LSB per layer,
+    # tests/golden/test_onnx.py): here, on the argmax of almost every digit.
+    x, _ = digits_all
+    sess = ort.InferenceSession(str(qdq_file), providers=["CPUExecutionProvider"])
+    (logits,) = sess.run(None, {"input": x.astype(np.float32)})
+    assert np.mean(np.argmax(logits, 1) == model.predict(x)) >= 0.99
+    status, _, err = tessera(capsys, "compress", "--onnx", qdq_file, "--prune", "0.5")
+    assert status == 2 and "already quantized" in err
+
+
+def test_compress_onnx_refuses_an_asymmetric_qdq_model(files, capsys, digits_all):
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    x, _ = digits_all
+    batches = iter([{"input": x[:128].astype(np.float32)}])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return next(batches, None)
+
+    quantize_static(str(files / "mlp.onnx"), str(files / "mlp_u8.onnx"), Reader(),
+                    quant_format=QuantFormat.QDQ)  # the default: uint8, asymmetric
+    status, stdout, err = tessera(capsys, "compress", "--onnx", files / "mlp_u8.onnx")
+    assert status == 2 and stdout == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "ActivationSymmetric" in lines[0] and "node " in lines[0]
