@@ -263,6 +263,38 @@ def test_qdq_import_within_one_lsb(trained, digits, tmp_path, which):
     print(f"QDQ {which}: worst layer difference {worst} LSB, argmax agreement {agree:.4f}")
 
 
+def test_qdq_relu_with_its_own_scale(trained, digits, tmp_path):
+    """A ReLU re-quantized to another scale: tessera rounds once, into the scale after the ReLU,
+    and stays within 1 LSB of onnxruntime's two roundings."""
+    from onnxruntime.quantization import QuantType
+    from tessera.golden.quant import requantize
+
+    float_model = export_float(trained["mlp"])
+    _, model_input = import_float(float_model)
+    model = quantize_static_model(float_model, model_input.from_tessera(digits.x_train),
+                                  tmp_path, per_channel=True, activation_type=QuantType.QInt8,
+                                  extra_options={"ActivationSymmetric": True})
+    for tensor in model.graph.initializer:  # fc2's bias scale follows its input scale
+        if tensor.name in ("fc1.relu_scale", "fc2.bias_quantized_scale"):
+            value = onnx.numpy_helper.to_array(tensor) * np.float32(1.3)
+            tensor.CopyFrom(onnx.numpy_helper.from_array(value, tensor.name))
+            if tensor.name == "fc1.relu_scale":
+                relu_scale = float(value)
+    qmodel, _ = import_qdq(model)
+    fc1 = qmodel.layers[0]
+    assert fc1.output_scale == relu_scale
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for name in ("input_QuantizeLinear_Output", "fc1.relu_QuantizeLinear_Output"):
+        probe.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.INT8,
+                                                                     None))
+    outs = run_ort(probe, model_input.from_tessera(digits.x_test))
+    mine = requantize(fc1.accumulate(outs["input_QuantizeLinear_Output"]), fc1.bias,
+                      fc1.multiplier, fc1.shift, relu=True)
+    diff = np.abs(mine.astype(int) - outs["fc1.relu_QuantizeLinear_Output"].astype(int))
+    assert diff.max() <= 1 and np.mean(diff == 0) > 0.75  # 86 % equal, measured
+
+
 def test_qdq_default_asymmetric_is_refused(trained, digits, tmp_path):
     float_model = export_float(trained["mlp"])
     _, model_input = import_float(float_model)
