@@ -178,16 +178,17 @@ class BoardLink:
     every command byte reaches :attr:`commands` exactly once, in order. Result bytes
     (:meth:`emit`) go out in ``DATA`` frames that the board keeps until the host acknowledges
     them and sends again, from the oldest, when ``retransmit_after`` passes without progress
-    (go-back-N). Credit that grew since the last acknowledgement (the system consumed commands)
-    is announced with an unasked ``ACK`` once ``quiet_after`` has passed, so a host waiting for
-    room never waits forever. Out of reset, the board says ``HELLO`` with ``seq`` 0.
+    (go-back-N). When the credit last announced was below ``max_payload`` (a host may be waiting
+    for room) and the system has consumed commands since, the board announces the new credit
+    with an unasked ``ACK`` once ``quiet_after`` has passed, so a waiting host never waits
+    forever. Out of reset, the board says ``HELLO`` with ``seq`` 0.
 
     Parameters
     ----------
     buffer_bytes : int
         The command buffer (the credit the board offers), 1..65535.
     max_payload : int
-        The longest ``DATA`` payload, either way.
+        The longest ``DATA`` payload, either way, 1..``buffer_bytes``.
     window : int
         Result frames in flight before an acknowledgement, 1..8.
     retransmit_after, quiet_after : float
@@ -198,7 +199,7 @@ class BoardLink:
     def __init__(self, *, buffer_bytes, max_payload, window=4, retransmit_after, quiet_after):
         self.buffer_bytes = check_int(buffer_bytes, "buffer_bytes", 1, MAX_LENGTH)
         self.window = check_int(window, "window", 1, 8)
-        self.max_payload = check_int(max_payload, "max_payload", 1, MAX_LENGTH)
+        self.max_payload = check_int(max_payload, "max_payload", 1, self.buffer_bytes)
         self.retransmit_after, self.quiet_after = retransmit_after, quiet_after
         self.commands = bytearray()    # command bytes taken, in order (the system's cmd stream)
         self.buffered = 0              # of which the system has not consumed yet
@@ -255,7 +256,7 @@ class BoardLink:
         self._quiet += elapsed
         if self._quiet >= self.quiet_after:
             self._deframer.timeout()
-        if self.credit > self._acked_credit:
+        if self._acked_credit < self.max_payload and self.credit > self._acked_credit:
             self._announce += elapsed
             if self._announce >= self.quiet_after:
                 self._ack((self._expected - 1) % 16)

@@ -90,17 +90,17 @@ class HostLink:
     def send(self, data):
         """Send ``data`` to the board's command stream; return when the board has taken all.
 
-        Frames are cut to fit the board's credit (at most ``max_payload`` bytes, and never a
-        frame below 64 bytes while more is waiting, so a nearly full buffer does not turn the
-        stream into tiny frames).
+        Frames are ``max_payload`` bytes (the last one shorter) and wait for the board's credit
+        to hold them, so a nearly full buffer does not turn the stream into tiny frames; the
+        board announces credit that grows while the host waits.
         """
         data = memoryview(bytes(data))
         position, failures, progress = 0, 0, self.clock()
         while position < len(data) or self._unacked:
             in_flight = sum(len(p) for p in self._unacked)
             while position < len(data) and len(self._unacked) < self.window:
-                room = min(self.max_payload, self.credit - in_flight, len(data) - position)
-                if room < min(64, len(data) - position):
+                room = min(self.max_payload, len(data) - position)
+                if in_flight + room > self.credit:
                     break
                 payload = bytes(data[position:position + room])
                 position += room

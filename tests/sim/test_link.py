@@ -70,8 +70,8 @@ class Line:
                 return b""
 
 
-def _board(buffer_bytes=4096):
-    return BoardLink(buffer_bytes=buffer_bytes, max_payload=1024, window=4,
+def _board(buffer_bytes=4096, max_payload=1024):
+    return BoardLink(buffer_bytes=buffer_bytes, max_payload=max_payload, window=4,
                      retransmit_after=0.25, quiet_after=0.05)
 
 
@@ -117,8 +117,8 @@ def test_bad_line_delivers_exactly_once_in_order(seed, drop, corrupt, garbage, p
 def test_credit_holds_back_a_fast_host():
     """A slow system and a small buffer: the host waits for credit instead of overrunning."""
     data = bytes(range(256)) * 20
-    line = Line(_board(buffer_bytes=700), seed=4, rate=20_000)
-    host, results = _run(line, data)
+    line = Line(_board(buffer_bytes=700, max_payload=256), seed=4, rate=20_000)
+    host, results = _run(line, data, max_payload=256)
     assert bytes(line.board.commands) == data and results == bytes(b ^ 0x5A for b in data)
     assert host.retransmissions == 0
 
