@@ -1,0 +1,118 @@
+"""The table of proofs: one :class:`Proof` per property, run by ``make formal`` and pytest.
+
+A new unit needs one spec function (in a ``spec_*.py`` module beside this one, with its broken
+variant) and one entry here.
+"""
+
+from . import spec_shared, spec_sparse, spec_systolic
+from .harness import Proof
+
+__all__ = ["PROOFS"]
+
+_MEMORY = ("the unit keeps state in a memory whose rows Amaranth 0.5 cannot name in a property "
+           "(rows are simulator-only), so no invariant can tie it to the model, which induction "
+           "needs")
+_ARRAY = ("the array's state (memories of every PE, counters) is too large for induction to "
+          "close in minutes; the depth covers reset, the accumulator sweep and a whole layer")
+
+_GEMM = ("the engine's state (three operand memories, the accumulator bank, the array's "
+         "pipelines) is too large for induction to close in minutes; the depth covers a whole "
+         "GEMM of the small configuration")
+
+PROOFS = [
+    # -- stream contracts ----------------------------------------------------------------------
+    Proof("postproc_stream", "PostProcessor(acc_width=16)", "prove", 8,
+          spec_shared.postproc_stream_spec,
+          covers="o keeps valid and payload until ready, for inputs that follow the rule",
+          broken="the output stage advances while o is stalled"),
+    Proof("queue_stream", "ActivationQueue(depth=4)", "prove", 4,
+          spec_sparse.queue_stream_spec,
+          covers="o keeps valid and payload until ready",
+          broken="pops its head whether or not o.ready takes it"),
+    Proof("detector_stream", "NonZeroDetector(TINY)", "prove", 6,
+          spec_sparse.detector_stream_spec,
+          covers="o keeps valid and payload until ready (start only when idle)",
+          broken="marks its offer sent without o.ready"),
+    Proof("pointer_stream", "PointerReadUnit(TINY)", "prove", 4,
+          spec_sparse.pointer_stream_spec,
+          covers="o keeps valid and payload until ready, for any pointer writes",
+          broken="the read stage overwrites a stalled span"),
+    Proof("writeback_stream", "WriteBack(TINY)", "prove", 10,
+          spec_sparse.writeback_stream_spec,
+          covers="o keeps valid and payload until ready (emit fixed for a layer)",
+          broken="the post-processor's output is taken while o is stalled"),
+    # -- conservation --------------------------------------------------------------------------
+    Proof("queue_conservation", "ActivationQueue(depth=4)", "prove", 4,
+          spec_sparse.queue_conservation_spec,
+          covers="pairs in = pairs out + level: nothing lost or duplicated",
+          broken="i.ready always high: a pair written into a full queue is lost"),
+    Proof("postproc_conservation", "PostProcessor(acc_width=16)", "prove", 8,
+          spec_shared.postproc_conservation_spec,
+          covers="elements in = elements out + elements in the six stages",
+          broken="the output stage is overwritten while stalled (an element is lost)"),
+    Proof("detector_order", "NonZeroDetector(TINY)", "bmc", 16,
+          spec_sparse.detector_order_spec,
+          covers="non-zeros leave once each, in increasing column order, below cols",
+          broken="forgets which non-zeros it sent (one leaves twice)",
+          why_bounded="induction needs an invariant tying the spec's last column to the "
+                      "detector's group base and sent mask, which is not written yet"),
+    Proof("array_broadcast", "SparseArray(TINY)", "prove", 2,
+          spec_sparse.array_broadcast_spec,
+          covers="every non-zero sent enters every PE's queue exactly once, also when a queue "
+                 "is full",
+          broken="a queue takes the broadcast when it has room, not when all have"),
+    # -- hang-freedom and errors -----------------------------------------------------------------
+    Proof("array_errors", "SparseArray(TINY)", "prove", 2,
+          spec_sparse.array_errors_spec,
+          covers="a bad write or RUN sets its sticky bit, is skipped, and the array stays ready; "
+                 "error bits stay set until STATS",
+          broken="a RUN that does not fit starts all the same"),
+    Proof("array_stream", "SparseArray(TINY)", "bmc", 24,
+          spec_sparse.array_stream_spec,
+          covers="o keeps valid and payload until ready (outputs and STATS words)",
+          broken="the gather moves past a PE whose output o did not take",
+          why_bounded=_ARRAY),
+    Proof("gemm_stream", "SystolicGemm(TINY)", "bmc", 20,
+          spec_systolic.gemm_stream_spec,
+          covers="o keeps valid and payload until ready, for operand streams that follow the "
+                 "rule",
+          broken="the post-processor's output moves on while o is stalled",
+          why_bounded=_GEMM),
+    Proof("buffer_conservation", "OperandBuffer(depth=4)", "prove", 3,
+          spec_systolic.buffer_conservation_spec,
+          covers="count = words accepted since clear, at most depth: nothing lost or doubled",
+          broken="count moves on for a word offered to a full buffer (not stored)"),
+    # -- hazards -------------------------------------------------------------------------------
+    Proof("arith_forwarding", "ArithmeticUnit(TINY_ARITH)", "bmc", 10,
+          spec_sparse.arith_forwarding_spec,
+          covers="accumulators written back = a model that applies each entry at once "
+                 "(any codes, rows and hazards)",
+          broken="the two-cycle bypass is gone (the stale read wins)",
+          why_bounded=_MEMORY),
+    Proof("gemm_bank", "SystolicGemm(TINY)", "bmc", 24,
+          spec_systolic.gemm_bank_spec,
+          covers="the drain never reads a bank half while an entry of it is being written",
+          broken="the drain's release is ignored (both halves always free)",
+          why_bounded=_GEMM),
+    Proof("gemm_weights", "SystolicGemm(TINY)", "bmc", 24,
+          spec_systolic.gemm_weights_spec,
+          covers="the weight double buffer swaps only a whole tile, and no shift follows a "
+                 "swap until its token has reached the last row",
+          broken="the next tile shifts in right after a swap",
+          why_bounded=_GEMM),
+    Proof("gemm_progress", "SystolicGemm(TINY)", "bmc", 24,
+          spec_systolic.gemm_progress_spec,
+          covers="with fair streams, a command ends within GEMM_BOUND cycles",
+          broken="results handed over are not counted out (busy never falls)",
+          why_bounded=_GEMM),
+    # -- covers --------------------------------------------------------------------------------
+    Proof("queue_full", "ActivationQueue(depth=4)", "cover", 8,
+          spec_sparse.queue_full_cover_spec,
+          covers="a full queue; a full queue refilled right after a read",
+          broken="pops unasked, so it never fills"),
+    Proof("array_cover", "SparseArray(TINY)", "cover", 24,
+          spec_sparse.array_cover_spec,
+          covers="each error bit; a full queue inside the array; a layer that ends",
+          broken="write-back never ends"),
+
+]

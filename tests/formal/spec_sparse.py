@@ -1,0 +1,389 @@
+"""Specs of the sparse engine's units (tessera.hw.sparse) and their broken variants.
+
+Each ``*_spec(variant)`` returns an Elaboratable: the unit (or its broken subclass) with every
+input free (``AnySeq``), assumptions about the environment, and the property. The proofs that
+use them are listed in :mod:`tests.formal.proofs`.
+"""
+
+from amaranth import *
+from amaranth.asserts import AnyConst
+from amaranth.hdl import Assert, Assume, Cover
+from amaranth.utils import ceil_log2
+from tessera.hw.sparse import SparseArray, SparseConfig
+from tessera.hw.sparse.arith import ArithmeticUnit
+from tessera.hw.sparse.commands import Error, Op, run_layout
+from tessera.hw.sparse.detector import NonZeroDetector
+from tessera.hw.sparse.pointer import PointerReadUnit
+from tessera.hw.sparse.queue import ActivationQueue
+from tessera.hw.sparse.writeback import WriteBack
+
+from .harness import assume_stream, check_stream, count, drive, elaborated, find, past
+
+#: The smallest configuration that still has two PEs, two queue slots and two words of each
+#: memory: every control path of the array exists, and the state stays small enough to solve.
+TINY = SparseConfig(n_pes=2, fifo_depth=2, act_depth=2, spmat_depth=2, ptr_depth=4,
+                    param_depth=2, entries_per_word=2)
+
+
+def _pick(variant, good, broken):
+    if variant not in ("good", "broken"):
+        raise ValueError(f"variant must be 'good' or 'broken', not {variant!r}")
+    return good if variant == "good" else broken
+
+
+# -- ActivationQueue ------------------------------------------------------------------------------
+
+class _QueueReadsUnasked(ActivationQueue):
+    """Broken: pops its head whenever it has one, whether or not ``o.ready`` takes it."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += m.submodules.fifo.r_en.eq(1)
+        return m
+
+
+class _QueueAcceptsWhenFull(ActivationQueue):
+    """Broken: ``i.ready`` always high, so a pair written into a full queue is lost."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.i.ready.eq(1)
+        return m
+
+
+def queue_stream_spec(variant, *, depth=4):
+    m = Module()
+    m.submodules.dut = dut = _pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    check_stream(m, dut.o)
+    return m
+
+
+def queue_conservation_spec(variant, *, depth=4):
+    """Pairs in = pairs out + pairs held, counted modulo 2**width."""
+    m = Module()
+    m.submodules.dut = dut = _pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    width = ceil_log2(depth + 1) + 1
+    pushed = count(m, dut.i.valid & dut.i.ready, width, name="pushed")
+    popped = count(m, dut.o.valid & dut.o.ready, width, name="popped")
+    m.d.comb += Assert((pushed - popped)[:width] == dut.level)
+    m.d.comb += Cover(dut.level == depth)
+    return m
+
+
+def queue_full_cover_spec(variant, *, depth=4):
+    """A full queue is reachable, and so is a pair taken in the cycle after it was full."""
+    m = Module()
+    cls = _pick(variant, ActivationQueue, _QueueReadsUnasked)
+    m.submodules.dut = dut = cls(depth=depth)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    was_full = past(m, dut.level == depth, name="was_full")
+    m.d.comb += [
+        Cover(dut.level == depth),
+        Cover(was_full & dut.i.valid & dut.i.ready),
+    ]
+    return m
+
+
+# -- NonZeroDetector ------------------------------------------------------------------------------
+
+class _DetectorTakesUnasked(NonZeroDetector):
+    """Broken: marks its offer sent whether or not ``o.ready`` took it."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += find(m, "take").eq(self.o.valid)
+        return m
+
+
+def detector_stream_spec(variant, *, config=TINY):
+    m = Module()
+    cls = _pick(variant, NonZeroDetector, _DetectorTakesUnasked)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
+    # The array starts a layer only when the detector is idle (commands wait while one runs).
+    m.d.comb += Assume(~dut.start | dut.idle)
+    check_stream(m, dut.o)
+    return m
+
+
+class _DetectorForgetsSent(NonZeroDetector):
+    """Broken: forgets which non-zeros of its group it sent, so it offers one again."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.sync += find(m, "sent").eq(0)
+        return m
+
+
+def detector_order_spec(variant, *, config=TINY):
+    """Columns leave in strictly increasing order within a layer, each below ``cols``, and
+    only non-zero values leave: no column is sent twice."""
+    m = Module()
+    cls = _pick(variant, NonZeroDetector, _DetectorForgetsSent)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
+    m.d.comb += Assume(~dut.start | dut.idle)
+    cols = Signal.like(dut.cols, name="layer_cols")
+    last = Signal(len(dut.cols) + 1, name="last_col")
+    any_sent = Signal(name="any_sent")
+    take = dut.o.valid & dut.o.ready
+    with m.If(dut.start):
+        m.d.sync += [cols.eq(dut.cols), any_sent.eq(0)]
+    with m.Elif(take):
+        m.d.sync += [last.eq(dut.o.payload.col), any_sent.eq(1)]
+    with m.If(take):
+        m.d.comb += Assert(dut.o.payload.col < cols)
+        m.d.comb += Assert(dut.o.payload.value != 0)
+        with m.If(any_sent):
+            m.d.comb += Assert(dut.o.payload.col > last)
+    return m
+
+
+# -- PointerReadUnit ------------------------------------------------------------------------------
+
+class _PointerOverwritesSpan(PointerReadUnit):
+    """Broken: the read stage moves on whether or not the span stage is free."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += find(m, "advance").eq(find(m, "read_valid"))
+        return m
+
+
+def pointer_stream_spec(variant, *, config=TINY):
+    m = Module()
+    cls = _pick(variant, PointerReadUnit, _PointerOverwritesSpan)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.base, dut.i.valid, dut.i.payload,
+          dut.o.ready)
+    assume_stream(m, dut.i)
+    check_stream(m, dut.o)
+    return m
+
+
+# -- WriteBack ------------------------------------------------------------------------------------
+
+class _WriteBackIgnoresReady(WriteBack):
+    """Broken: the post-processor's output is taken even when ``o`` is stalled."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += m.submodules.postproc.o.ready.eq(1)
+        return m
+
+
+def writeback_stream_spec(variant, *, config=TINY):
+    m = Module()
+    cls = _pick(variant, WriteBack, _WriteBackIgnoresReady)
+    m.submodules.dut = dut = cls(config, pe=0)
+    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.rows,
+          dut.param_base, dut.relu, dut.raw, dut.acc_data, dut.o.ready)
+    # The layer's fields are registers of the array, written only when a layer starts.
+    m.d.comb += dut.emit.eq(AnyConst(1))
+    check_stream(m, dut.o)
+    return m
+
+
+# -- ArithmeticUnit: forwarding against a model that stalls instead ---------------------------
+
+class _ArithForgetsOlderBypass(ArithmeticUnit):
+    """Broken: the bypass of the sum written two cycles ago is gone (the stale read wins)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.sync += find(m, "fwd2_valid").eq(0)
+        return m
+
+
+#: TINY with two-bit codebook weights: the products stay small for the solver; the forwarding
+#: logic does not depend on their width.
+TINY_ARITH = SparseConfig(**{**TINY.params(), "weight_width": 2})
+
+
+def arith_forwarding_spec(variant, *, config=TINY_ARITH):
+    """The accumulators the unit writes back equal a model that applies every entry at once.
+
+    The model is the unit without a pipeline: ``model[row] += weight * value`` in the cycle the
+    entry arrives, as a unit that stalled on every hazard would compute. Write-back reads a row
+    and clears it (in the model too). Any codes, rows and entry sequences.
+    """
+    m = Module()
+    cls = _pick(variant, ArithmeticUnit, _ArithForgetsOlderBypass)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.i.valid, dut.i.payload, dut.wb_en, dut.wb_addr)
+    depth = config.act_depth
+    model = [Signal(signed(32), name=f"model{r}") for r in range(depth)]
+    p = dut.i.payload
+    # The unit's contract: entries only after the post-reset sweep, write-back only when idle,
+    # never both in one cycle, and rows inside the file.
+    m.d.comb += [
+        Assume(~dut.i.valid | dut.ready),
+        Assume(~dut.wb_en | (dut.ready & dut.idle & ~dut.i.valid)),
+        Assume(~(dut.i.valid & p.write) | (p.row < depth)),
+        Assume(dut.wb_addr < depth),
+    ]
+    for r in range(depth):
+        with m.If(dut.wb_en & (dut.wb_addr == r)):
+            m.d.sync += model[r].eq(0)
+        with m.Elif(dut.i.valid & p.write & (p.row == r)):
+            m.d.sync += model[r].eq(model[r] + p.weight * p.value)
+    # Write-back's read lands one cycle after wb_en: compare it with the model at the read.
+    at_read = Signal(signed(32), name="model_at_read")
+    m.d.comb += at_read.eq(Array(model)[dut.wb_addr])
+    expected = past(m, at_read, name="expected")
+    with m.If(past(m, dut.wb_en, name="read")):
+        m.d.comb += Assert(dut.wb_data == expected.as_signed())
+    m.d.comb += Cover(past(m, dut.wb_en) & (dut.wb_data != 0))
+    return m
+
+
+# -- SparseArray ----------------------------------------------------------------------------------
+
+class _ArrayBroadcastsToReadyQueues(SparseArray):
+    """Broken: each queue takes the broadcast when *it* has room, not when all of them do, so a
+    queue with room takes a non-zero again while a full one holds the broadcast back."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        det = m.submodules.detector
+        for k in range(self.config.n_pes):
+            m.d.comb += m.submodules[f"pe{k}"].q.valid.eq(det.o.valid)
+        return m
+
+
+class _ArraySkipsNothing(SparseArray):
+    """Broken: a RUN that does not fit the memories starts all the same (no RUN error)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += find(m, "run_ok").eq(1)
+        return m
+
+
+class _ArrayWaitsForever(SparseArray):
+    """Broken: write-back waits for one more PE than there is (a layer never ends)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        state = find(m, "state")
+        with m.If(state == 3):  # WRITEBACK: never leaves
+            m.d.sync += state.eq(3)
+        return m
+
+
+def _array(m, variant, broken_cls, config):
+    cls = _pick(variant, SparseArray, broken_cls)
+    dut = cls(**config.params())
+    m.submodules.dut = inner = elaborated(dut)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    return dut, inner
+
+
+def array_broadcast_spec(variant, *, config=TINY):
+    """Every non-zero the detector sends enters every PE's queue exactly once."""
+    m = Module()
+    dut, inner = _array(m, variant, _ArrayBroadcastsToReadyQueues, config)
+    det = inner.submodules.detector
+    width = 4
+    sent = count(m, det.o.valid & det.o.ready, width, name="sent")
+    for k in range(config.n_pes):
+        q = inner.submodules[f"pe{k}"].q
+        got = count(m, q.valid & q.ready, width, name=f"queued{k}")
+        m.d.comb += Assert(got == sent)
+    return m
+
+
+def array_stream_spec(variant, *, config=TINY):
+    """The array's ``o`` follows the valid/ready rule (outputs and STATS words)."""
+    m = Module()
+    dut, inner = _array(m, variant, _ArrayWritesBackUnasked, config)
+    check_stream(m, dut.o)
+    return m
+
+
+class _ArrayWritesBackUnasked(SparseArray):
+    """Broken: the gather moves to the next PE whether or not ``o`` took the output."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        turn = find(m, "turn")
+        state = find(m, "state")
+        with m.If(state == 3):
+            m.d.sync += turn.eq(Mux(turn == self.config.n_pes - 1, 0, turn + 1))
+        return m
+
+
+def array_errors_spec(variant, *, config=TINY):
+    """A bad command raises its sticky error bit, is skipped, and the next one is taken.
+
+    After a configuration write past its memory, or a RUN that does not fit: the error bit is
+    set in the next cycle, the array is still ready (nothing started), and error bits, once set,
+    stay set until a STATS readout ends.
+    """
+    m = Module()
+    dut, inner = _array(m, variant, _ArraySkipsNothing, config)
+    accept = dut.i.valid & dut.i.ready
+    cmd = dut.i.payload
+    bad_config = accept & find(inner, "cfg_write") & ~find(inner, "cfg_ok")
+    bad_run = accept & (cmd.op == Op.RUN) & ~find(inner, "run_ok")
+    after_bad_config = past(m, bad_config, name="after_bad_config")
+    after_bad_run = past(m, bad_run, name="after_bad_run")
+    with m.If(after_bad_config):
+        m.d.comb += [Assert(dut.error[0]), Assert(dut.i.ready)]
+    with m.If(after_bad_run):
+        m.d.comb += [Assert(dut.error[1]), Assert(dut.i.ready)]
+    stats_end = past(m, find(inner, "clear_errors"), name="stats_end")
+    before = past(m, dut.error, name="error_before")
+    with m.If(~stats_end):
+        m.d.comb += Assert((before & ~dut.error) == 0)
+    return m
+
+
+#: A stall of the output never lasts longer than this (the fair environment).
+FAIR = 2
+#: Worst-case busy cycles of TINY: the post-reset sweep, a RUN of 4 columns of at most 4
+#: entries each per PE, write-back of 4 rows, or a STATS readout of 8 words, each with the
+#: output stalled FAIR cycles in FAIR + 1.
+TINY_BOUND = 48
+
+
+def array_progress_spec(variant, *, config=TINY, bound=TINY_BOUND):
+    """With the output ready at least once in every FAIR + 1 cycles, the array is never busy
+    for more than ``bound`` cycles in a row: every command finishes or is skipped."""
+    m = Module()
+    dut, inner = _array(m, variant, _ArrayWaitsForever, config)
+    stalled = Signal(range(FAIR + 1), name="stalled_for")
+    with m.If(dut.o.ready):
+        m.d.sync += stalled.eq(0)
+    with m.Else():
+        m.d.sync += stalled.eq(stalled + 1)
+    m.d.comb += Assume(dut.o.ready | (stalled < FAIR))
+    busy_for = Signal(range(bound + 2), name="busy_for")
+    with m.If(~dut.busy):
+        m.d.sync += busy_for.eq(0)
+    with m.Elif(busy_for <= bound):
+        m.d.sync += busy_for.eq(busy_for + 1)
+    m.d.comb += Assert(busy_for <= bound)
+    return m
+
+
+def array_cover_spec(variant, *, config=TINY):
+    """Each error bit, a full queue and the end of a layer are reachable."""
+    m = Module()
+    dut, inner = _array(m, variant, _ArrayWaitsForever, config)
+    state = find(inner, "state")
+    for bit in Error:
+        m.d.comb += Cover(dut.error[bit.bit_length() - 1])
+    queue = inner.submodules.pe0.q
+    was_writeback = past(m, state == 3, name="was_writeback")
+    m.d.comb += [
+        Cover(~queue.ready),
+        Cover(was_writeback & (state == 1)),
+    ]
+    return m
