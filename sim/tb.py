@@ -2,7 +2,7 @@
 
 - :func:`params`, :func:`inputs`: what :func:`tessera.sim.runner.simulate` passed in.
 - :func:`report`, :func:`save_outputs`: figures and arrays handed back to the caller.
-- :func:`pack`: field arrays -> the packed integers of an Amaranth struct payload.
+- Payload words are packed by the host encoders (:mod:`tessera.sim.host.words`), not here.
 - :func:`rng`: a NumPy generator seeded from cocotb's seed, so a failure's seed reproduces it.
 - :func:`start_clock`, :func:`reset`: a free-running GPI clock and Amaranth's synchronous reset.
 - :class:`StreamSource`, :class:`StreamSink`: drive and collect an ``amaranth.lib.stream``
@@ -59,23 +59,6 @@ def save_outputs(**arrays):
     np.savez(path, **data)
 
 
-def pack(layout, **fields):
-    """Pack arrays of field values into the integers of an Amaranth struct ``layout``.
-
-    Fields are packed from bit 0 in layout order, as ``amaranth.lib.data`` does; negative values
-    are stored in two's complement. Returns a list of Python ints, one per element.
-    """
-    from amaranth.hdl import Shape
-
-    count = len(next(iter(fields.values())))
-    words = [0] * count
-    for name, field in layout:
-        mask = (1 << Shape.cast(field.shape).width) - 1
-        for index, value in enumerate(fields[name]):
-            words[index] |= (int(value) & mask) << field.offset
-    return words
-
-
 def rng(salt=0):
     """Return a NumPy generator seeded from cocotb's random seed (and ``salt``)."""
     import cocotb
@@ -85,10 +68,13 @@ def rng(salt=0):
 
 def start_clock(dut, period_ns=10):
     """Start a free-running clock on ``dut.clk``, implemented in the simulator (no Python)."""
+    import cocotb.simtime
     from cocotb.clock import Clock
+    from tessera.sim.stream import register_clock
 
     clock = Clock(dut.clk, period_ns, unit="ns", impl="gpi")
     clock.start()
+    register_clock(dut.clk, period_ns, cocotb.simtime.get_sim_time("ns"))
     return clock
 
 

@@ -4,7 +4,7 @@ simulator.
 The cocotb test :func:`gemms` is the co-simulation behind ``tessera gemm``, the GEMM part of
 ``tessera sim`` and the systolic benchmark. Parameters (:func:`tessera.sim.tb.params`):
 
-- ``config``: the :class:`tessera.golden.systolic.SystolicConfig` as a dict;
+- ``config``: the :class:`tessera.golden.config.SystolicConfig` as a dict;
 - ``jobs``: a list of GEMMs, each ``{"a": name, "b": name, "relu": bool, "raw": bool}`` plus,
   unless raw, ``"bias"``, ``"multiplier"``, ``"shift"`` naming per-column input arrays;
 - ``patterns`` (optional): valid patterns of the ``a``, ``b``, ``q`` streams and the ready
@@ -14,9 +14,9 @@ Inputs are the named arrays. Outputs: ``c<i>`` for job ``i``, the (M, N) result 
 otherwise). Report: ``cycles`` (the engine's cycle counter, per job), ``simulated`` (clock cycles
 the whole run took) and ``seconds`` (wall time of the run).
 
-:class:`GemmDriver` is the host side, reusable by testbenches: it packs the operands with
-:mod:`tessera.golden.systolic`, drives the four input streams and collects the results from one
-coroutine that wakes once per clock cycle.
+:class:`GemmDriver` is the host side, reusable by testbenches: it packs the words with the
+host encoder (:mod:`tessera.sim.host.systolic`), drives the four input streams and collects the
+results from one coroutine that wakes once per clock cycle.
 """
 
 import time
@@ -24,8 +24,10 @@ import time
 import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
-from tessera.golden.systolic import SystolicConfig, pack_a, pack_b, pack_lanes, unpack_results
+from tessera.golden.config.systolic import SystolicConfig
+from tessera.golden.systolic import unpack_results
 from tessera.sim import tb
+from tessera.sim.host.systolic import gemm_words
 
 __all__ = ["GemmDriver", "Job", "gemms"]
 
@@ -42,6 +44,7 @@ class Job:
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         self.results = []
         self.cycles = None
+        self.encoded = None         # the host encoder's GemmWords, made once
 
 
 class _Source:
@@ -85,8 +88,8 @@ class GemmDriver:
     ----------
     dut
         The cocotb handle of the engine (clock ``clk``, reset ``rst``).
-    config : tessera.golden.systolic.SystolicConfig
-        The engine's parameters (for the operand layouts).
+    config : tessera.golden.config.SystolicConfig
+        The engine's parameters (for the protocol's layouts).
     valid : dict, optional
         Valid patterns (lists of bools, :func:`tessera.sim.tb.pattern`) for ``"a"``, ``"b"``,
         ``"q"``.
@@ -97,12 +100,8 @@ class GemmDriver:
     """
 
     def __init__(self, dut, config, *, valid=None, ready=None, stall_cycles=tb.STALL_CYCLES):
-        from tessera.hw.systolic import command_layout, quant_layout
-
         self.dut = dut
         self.config = config
-        self.command = command_layout(config.max_m, config.max_k, config.max_n)
-        self.quant = quant_layout(config.acc_width)
         valid = valid or {}
         self.cmd = _Source(dut, "cmd", [True])
         self.sources = {name: _Source(dut, name, list(valid.get(name, [True])))
@@ -115,18 +114,12 @@ class GemmDriver:
         dut.o__ready.value = 0
 
     def words(self, job):
-        """Return the cmd, a, b and q words of ``job``."""
-        cfg = self.config
-        cfg.check(job.m, job.k, job.n)
-        cmd = tb.pack(self.command, m=[job.m], k=[job.k], n=[job.n], relu=[int(job.relu)],
-                      raw=[int(job.raw)])
-        q = []
-        if not job.raw:
-            n = job.n
-            q = tb.pack(self.quant, bias=np.broadcast_to(job.bias, n),
-                        multiplier=np.broadcast_to(job.multiplier, n),
-                        shift=np.broadcast_to(job.shift, n))
-        return cmd, pack_lanes(pack_a(job.a, cfg)), pack_lanes(pack_b(job.b, cfg)), q
+        """Return the cmd, a, b and q words of ``job`` (encoded once, then kept in the job)."""
+        if job.encoded is None:
+            job.encoded = gemm_words(self.config, job.a, job.b, relu=job.relu, raw=job.raw,
+                                     bias=job.bias, multiplier=job.multiplier, shift=job.shift)
+        words = job.encoded
+        return words.cmd, words.a, words.b, words.q
 
     async def run(self, job, *, command=True):
         """Run one GEMM; fill ``job.results`` (stream order) and ``job.cycles``; return job.
@@ -208,15 +201,18 @@ async def gemms(dut):
     dut.cmd__valid.value = 0
     driver = GemmDriver(dut, config, valid=valid, ready=ready)
     await tb.reset(dut)
-    start = time.perf_counter()
-    first_step = driver.step
-    cycles = []
-    for index, spec in enumerate(p["jobs"]):
+    jobs = []
+    for spec in p["jobs"]:
         extra = {}
         if not spec.get("raw"):
             extra = {name: data[spec[name]] for name in ("bias", "multiplier", "shift")}
-        job = Job(data[spec["a"]], data[spec["b"]], relu=spec.get("relu", False),
-                  raw=spec.get("raw", False), **extra)
+        jobs.append(Job(data[spec["a"]], data[spec["b"]], relu=spec.get("relu", False),
+                        raw=spec.get("raw", False), **extra))
+        driver.words(jobs[-1])      # encode before the clock starts: the time is the simulator's
+    start = time.perf_counter()
+    first_step = driver.step
+    cycles = []
+    for index, job in enumerate(jobs):
         await driver.run(job)
         cycles.append(job.cycles)
         dtype = np.int32 if job.raw else np.int8

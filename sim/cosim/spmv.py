@@ -8,7 +8,7 @@ cycle. The tests (tests/hw/tb_sparse.py) and the product test below share it.
 The product test :func:`run_program` (what ``tessera spmv`` and the demo run) takes
 
 - inputs ``words``: the command words as a ``(count, chunks)`` uint64 array
-  (:func:`tessera.hw.sparse.program.words_to_array`);
+  (:func:`tessera.sim.host.words.words_to_array`);
 - params ``width`` (bits per word), ``outputs`` (words the commands make the array send),
   optional ``ready`` and ``valid`` patterns and ``limit`` (cycles without progress that count
   as a hang, default 1,000,000);
@@ -23,6 +23,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
 from tessera.sim import tb
+from tessera.sim.host.words import array_to_words
 
 CLOCK_NS = 10
 
@@ -155,22 +156,11 @@ class SparseHost:
         self._sink.cancel()
 
 
-def join_words(array):
-    """Turn a ``(count, chunks)`` uint64 array back into Python ints."""
-    array = np.asarray(array, dtype=np.uint64)
-    words = [0] * array.shape[0]
-    for c in range(array.shape[1]):
-        column = array[:, c].tolist()
-        for n in range(len(words)):
-            words[n] |= column[n] << (64 * c)
-    return words
-
-
 @cocotb.test()
 async def run_program(dut):
     """Send the command words, collect the expected number of outputs, report the time."""
     p = tb.params()
-    words = join_words(tb.inputs()["words"])
+    words = array_to_words(tb.inputs()["words"])
     tb.start_clock(dut, CLOCK_NS)
     host = SparseHost(dut, valid=tuple(p.get("valid", ["always"])),
                       ready=tuple(p.get("ready", ["always"])), seed=p.get("seed", 0),

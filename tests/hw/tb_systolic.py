@@ -10,10 +10,10 @@ with :func:`tessera.golden.systolic.gemm_cycles`. The configuration comes from t
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
+from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.gemm import conv2d_int8, im2col, kernel_to_matrix
 from tessera.golden.quant import requantize
 from tessera.golden.systolic import (
-    SystolicConfig,
     expected_stream,
     gemm_cycles,
     result_order,
