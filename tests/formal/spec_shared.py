@@ -1,6 +1,6 @@
 """Specs of the units shared by the engines (tessera.hw.postproc) and their broken variants."""
 
-from amaranth import *
+from amaranth import Module, Signal
 from amaranth.hdl import Assert, Cover
 from tessera.hw.postproc import PostProcessor
 

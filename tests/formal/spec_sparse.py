@@ -5,15 +5,15 @@ input free (``AnySeq``), assumptions about the environment, and the property. Th
 use them are listed in :mod:`tests.formal.proofs`.
 """
 
-from amaranth import *
-from amaranth.asserts import AnyConst
+from amaranth import Array, Module, Mux, Signal, signed
+from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.utils import ceil_log2
 from tessera.hw.sparse import SparseArray, SparseConfig
 from tessera.hw.sparse.arith import ArithmeticUnit
-from tessera.hw.sparse.commands import Error, Op, run_layout
 from tessera.hw.sparse.detector import NonZeroDetector
 from tessera.hw.sparse.pointer import PointerReadUnit
+from tessera.hw.sparse.protocol import Error, Op, run_layout
 from tessera.hw.sparse.queue import ActivationQueue
 from tessera.hw.sparse.writeback import WriteBack
 
@@ -181,10 +181,13 @@ def writeback_stream_spec(variant, *, config=TINY):
     m = Module()
     cls = _pick(variant, WriteBack, _WriteBackIgnoresReady)
     m.submodules.dut = dut = cls(config, pe=0)
-    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.rows,
-          dut.param_base, dut.relu, dut.raw, dut.acc_data, dut.o.ready)
-    # The layer's fields are registers of the array, written only when a layer starts.
-    m.d.comb += dut.emit.eq(AnyConst(1))
+    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
+          dut.o.ready)
+    # The layer's fields are a register of the array, written only when a layer starts.
+    layer = Signal.like(dut.layer, name="layer")
+    with m.If(dut.start):
+        m.d.sync += layer.eq(AnySeq(len(layer.as_value())))
+    m.d.comb += dut.layer.eq(layer)
     check_stream(m, dut.o)
     return m
 
@@ -244,15 +247,12 @@ def arith_forwarding_spec(variant, *, config=TINY_ARITH):
 
 # -- SparseArray ----------------------------------------------------------------------------------
 
-class _ArrayBroadcastsToReadyQueues(SparseArray):
-    """Broken: each queue takes the broadcast when *it* has room, not when all of them do, so a
-    queue with room takes a non-zero again while a full one holds the broadcast back."""
+class _ArrayBroadcastSkipsLastPE(SparseArray):
+    """Broken: the last PE's queue is never offered the broadcast."""
 
     def elaborate(self, platform):
         m = super().elaborate(platform)
-        det = m.submodules.detector
-        for k in range(self.config.n_pes):
-            m.d.comb += m.submodules[f"pe{k}"].q.valid.eq(det.o.valid)
+        m.d.comb += m.submodules[f"pe{self.config.n_pes - 1}"].q.valid.eq(0)
         return m
 
 
@@ -288,7 +288,7 @@ def _array(m, variant, broken_cls, config):
 def array_broadcast_spec(variant, *, config=TINY):
     """Every non-zero the detector sends enters every PE's queue exactly once."""
     m = Module()
-    dut, inner = _array(m, variant, _ArrayBroadcastsToReadyQueues, config)
+    _dut, inner = _array(m, variant, _ArrayBroadcastSkipsLastPE, config)
     det = inner.submodules.detector
     width = 4
     sent = count(m, det.o.valid & det.o.ready, width, name="sent")
@@ -302,7 +302,7 @@ def array_broadcast_spec(variant, *, config=TINY):
 def array_stream_spec(variant, *, config=TINY):
     """The array's ``o`` follows the valid/ready rule (outputs and STATS words)."""
     m = Module()
-    dut, inner = _array(m, variant, _ArrayWritesBackUnasked, config)
+    dut, _inner = _array(m, variant, _ArrayWritesBackUnasked, config)
     check_stream(m, dut.o)
     return m
 
@@ -330,8 +330,7 @@ def array_errors_spec(variant, *, config=TINY):
     dut, inner = _array(m, variant, _ArraySkipsNothing, config)
     accept = dut.i.valid & dut.i.ready
     cmd = dut.i.payload
-    bad_config = accept & find(inner, "cfg_write") & ~find(inner, "cfg_ok")
-    bad_run = accept & (cmd.op == Op.RUN) & ~find(inner, "run_ok")
+    bad_config, bad_run = _bad_commands(m, config, accept, cmd)
     after_bad_config = past(m, bad_config, name="after_bad_config")
     after_bad_run = past(m, bad_run, name="after_bad_run")
     with m.If(after_bad_config):
@@ -343,6 +342,28 @@ def array_errors_spec(variant, *, config=TINY):
     with m.If(~stats_end):
         m.d.comb += Assert((before & ~dut.error) == 0)
     return m
+
+
+def _bad_commands(m, config, accept, cmd):
+    """The spec's own reading of the command table (tessera.hw.sparse.protocol): a write past
+    its memory or to a PE that does not exist, and a RUN that does not fit the memories."""
+    n = config.n_pes
+    limits = {Op.CODEBOOK: 2**config.index_bits, Op.POINTERS: (config.ptr_depth + 1) // 2,
+              Op.SPMAT: config.spmat_depth, Op.PARAMS: config.param_depth,
+              Op.ACT: config.act_depth}
+    bad_config = Signal(name="bad_config")
+    bad_run = Signal(name="bad_run")
+    for op, limit in limits.items():
+        targets = config.lane_groups if op == Op.ACT else n
+        with m.If(accept & (cmd.op == op)):
+            wrong_pe = 0 if op == Op.CODEBOOK else cmd.pe >= targets
+            m.d.comb += bad_config.eq((cmd.addr >= limit) | wrong_pe)
+    run = run_layout(cmd.data[:run_layout.size])
+    fits = ((cmd.addr <= config.max_acts) & (run.rows <= config.max_acts)
+            & (run.ptr_base + cmd.addr < config.ptr_depth)
+            & (run.param_base * n + run.rows <= config.param_depth * n))
+    m.d.comb += bad_run.eq(accept & (cmd.op == Op.RUN) & ~fits)
+    return bad_config, bad_run
 
 
 #: A stall of the output never lasts longer than this (the fair environment).
@@ -357,7 +378,7 @@ def array_progress_spec(variant, *, config=TINY, bound=TINY_BOUND):
     """With the output ready at least once in every FAIR + 1 cycles, the array is never busy
     for more than ``bound`` cycles in a row: every command finishes or is skipped."""
     m = Module()
-    dut, inner = _array(m, variant, _ArrayWaitsForever, config)
+    dut, _inner = _array(m, variant, _ArrayWaitsForever, config)
     stalled = Signal(range(FAIR + 1), name="stalled_for")
     with m.If(dut.o.ready):
         m.d.sync += stalled.eq(0)
