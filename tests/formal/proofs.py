@@ -104,7 +104,7 @@ PROOFS = [
           covers="the drain never reads a bank half while an entry of it is being written",
           broken="the drain's release is ignored (both halves always free)",
           why_bounded=_GEMM),
-    Proof("gemm_weights", "SystolicGemm(TINY)", "bmc", 20,
+    Proof("gemm_weights", "SystolicGemm(TINY3)", "bmc", 20,
           spec_systolic.gemm_weights_spec,
           covers="the weight double buffer swaps only a whole tile, and no shift follows a "
                  "swap until its token has reached the last row",
