@@ -7,7 +7,7 @@ variant) and one entry here.
 from . import spec_shared, spec_sparse, spec_systolic
 from .harness import Proof
 
-__all__ = ["PROOFS"]
+__all__ = ["PROOFS", "SLOW_PROOFS"]
 
 _MEMORY = ("the unit keeps state in a memory whose rows Amaranth 0.5 cannot name in a property "
            "(rows are simulator-only), so no invariant can tie it to the model, which induction "
@@ -43,7 +43,8 @@ PROOFS = [
     Proof("writeback_stream", "WriteBack(TINY)", "prove", 10,
           spec_sparse.writeback_stream_spec,
           fail_depth=16,
-          covers="o keeps valid and payload until ready (layer fields change only at start)",
+          covers="o keeps valid and payload until ready (layer fields change only at a start, "
+                 "which waits for o to be taken)",
           broken="the post-processor's output is taken while o is stalled"),
     # -- conservation --------------------------------------------------------------------------
     Proof("queue_conservation", "ActivationQueue(depth=4)", "prove", 4,
@@ -75,23 +76,6 @@ PROOFS = [
           covers="a bad write or RUN sets its sticky bit, is skipped, and the array stays ready; "
                  "error bits stay set until STATS",
           broken="a RUN that does not fit starts all the same"),
-    Proof("array_stream", "SparseArray(TINY)", "prove", 3,
-          spec_sparse.array_stream_spec,
-          fail_depth=20,
-          covers="o keeps valid and payload until ready (outputs and STATS words)",
-          broken="the gather moves past a PE whose output o did not take",
-          why_bounded=_ARRAY),
-    Proof("gemm_stream", "SystolicGemm(TINY)", "bmc", 22,
-          spec_systolic.gemm_stream_spec,
-          covers="o keeps valid and payload until ready, for operand streams that follow the "
-                 "rule",
-          broken="the post-processor's output moves on while o is stalled",
-          why_bounded=_GEMM),
-    Proof("buffer_conservation", "OperandBuffer(depth=4)", "prove", 3,
-          spec_systolic.buffer_conservation_spec,
-          fail_depth=8,
-          covers="count = words accepted since clear, at most depth: nothing lost or doubled",
-          broken="count moves on for a word offered to a full buffer (not stored)"),
     # -- hazards -------------------------------------------------------------------------------
     Proof("arith_forwarding", "ArithmeticUnit(TINY_ARITH)", "bmc", 10,
           spec_sparse.arith_forwarding_spec,
@@ -119,11 +103,25 @@ PROOFS = [
     # -- covers --------------------------------------------------------------------------------
     Proof("queue_full", "ActivationQueue(depth=4)", "cover", 8,
           spec_sparse.queue_full_cover_spec,
-          covers="a full queue; a full queue refilled right after a read",
+          covers="a full queue; a pair taken right after the queue was full",
           broken="pops unasked, so it never fills"),
+]
+
+#: Proofs that take minutes each on the whole sparse array (measured: array_stream 138 s and its
+#: broken variant 123 s on a loaded 2-core machine): ``python -m tests.formal --slow`` runs
+#: them with the others; pytest and ``make formal`` leave them out to stay within 3 minutes.
+SLOW_PROOFS = [
+    Proof("array_stream", "SparseArray(TINY)", "bmc", 18,
+          spec_sparse.array_stream_spec,
+          fail_depth=18,
+          covers="o keeps valid and payload until ready (STATS words and a layer's first "
+                 "outputs)",
+          broken="the gather moves past a PE whose output o did not take",
+          why_bounded="induction stops at states where a PE counts its write-back done while "
+                      "an output still waits, unreachable but excluded only by invariants "
+                      "inside every PE; 18 steps reach the first output of a layer stalled"),
     Proof("array_cover", "SparseArray(TINY)", "cover", 16,
           spec_sparse.array_cover_spec,
           covers="each error bit; a full queue inside the array; a layer that ends",
           broken="write-back never ends"),
-
 ]

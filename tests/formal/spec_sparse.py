@@ -183,7 +183,9 @@ def writeback_stream_spec(variant, *, config=TINY):
     m.submodules.dut = dut = cls(config, pe=0)
     drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
           dut.o.ready)
-    # The layer's fields are a register of the array, written only when a layer starts.
+    # The layer's fields are a register of the array, written only when a layer starts, and a
+    # layer starts only when the last one's outputs are all taken (the array is idle).
+    m.d.comb += Assume(~dut.start | ~dut.o.valid)
     layer = Signal.like(dut.layer, name="layer")
     with m.If(dut.start):
         m.d.sync += layer.eq(AnySeq(len(layer.as_value())))

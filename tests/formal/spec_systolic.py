@@ -203,6 +203,7 @@ def gemm_progress_spec(variant, *, params=TINY, bound=TINY_CYCLES):
         m.d.sync += busy_for.eq(0)
     with m.Elif(busy_for <= bound):
         m.d.sync += busy_for.eq(busy_for + 1)
-    m.d.comb += Assert(busy_for < bound)
-    m.d.comb += Cover(busy_for == bound - 1)
+    # busy_for counts the busy cycles before this one: the golden model's 28 edges from the
+    # command's transfer to the last result's are 28 busy cycles.
+    m.d.comb += Assert(busy_for <= bound)
     return m
