@@ -83,7 +83,7 @@ PROOFS = [
                  "(any codes, rows and hazards)",
           broken="the two-cycle bypass is gone (the stale read wins)",
           why_bounded=_MEMORY),
-    Proof("gemm_bank", "SystolicGemm(TINY)", "bmc", 20,
+    Proof("gemm_bank", "SystolicGemm(TINY_N3)", "bmc", 24,
           spec_systolic.gemm_bank_spec,
           covers="the drain never reads a bank half while an entry of it is being written",
           broken="the drain's release is ignored (both halves always free)",

@@ -57,6 +57,9 @@ TINY = dict(rows=2, cols=2, dataflow="ws", acc_width=17, max_m=2, max_k=2, max_n
 #: follows too early is a real hazard (with two rows the schedule's slack hides it), and K = 2
 #: leaves a row of zeros in every weight tile.
 TINY3 = {**TINY, "rows": 3}
+#: TINY with N up to 3: two N-tiles, so a GEMM of M = 2 has four groups and comes back to a
+#: bank half it used before (with two groups no half is reused within a GEMM).
+TINY_N3 = {**TINY, "max_n": 3}
 #: The longest GEMM of TINY with streams that never wait: tessera.golden.systolic.gemm_cycles
 #: over every shape and raw (2 x 2 x 2, raw: 28 edges from the command to the last result).
 TINY_CYCLES = 28
@@ -132,7 +135,7 @@ def gemm_stream_spec(variant, *, params=TINY):
     return m
 
 
-def gemm_bank_spec(variant, *, params=TINY):
+def gemm_bank_spec(variant, *, params=TINY_N3):
     """The drain never reads a bank half while an entry of it is being written.
 
     An entry presented to the bank in cycle ``c`` is written into column ``j`` in cycle
