@@ -136,8 +136,10 @@ def prepare_weights(w, *, bits, rel_bits, n_pes, quantize=False):
     return matrix, w, note
 
 
-def spmv_on_array(w, x, *, n_pes=4, fifo_depth=8, sim="verilator", raw=False, relu=False,
-                  scale=None, bias=None, bits=4, rel_bits=4, quantize=False, seed=0):
+def spmv_on_array(w, x, *, n_pes=SparseConfig.n_pes, fifo_depth=SparseConfig.fifo_depth,
+                  sim="verilator", raw=False, relu=False, scale=None, bias=None,
+                  bits=SparseConfig.index_bits, rel_bits=SparseConfig.rel_bits, quantize=False,
+                  seed=0):
     """Compute ``y = W x`` on the simulated array and check it; return a dict of figures.
 
     The dict holds ``y`` (int8 or, with ``raw``, int32), the counters, the golden predictions

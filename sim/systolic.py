@@ -17,9 +17,10 @@ DEFAULT_DESIGNS = {"ws": dict(rows=8, cols=8, dataflow="ws"),
                    "os": dict(rows=8, cols=8, dataflow="os")}
 
 
-def configure(m, k, n, *, rows=8, cols=8, dataflow="ws", acc_width=32, acc_depth=None,
-              max_m=None, max_k=None, max_n=None):
-    """Return the :class:`~tessera.golden.systolic.SystolicConfig` for an M x K x N GEMM, checked.
+def configure(m, k, n, *, rows=SystolicConfig.rows, cols=SystolicConfig.cols,
+              dataflow=SystolicConfig.dataflow, acc_width=SystolicConfig.acc_width,
+              acc_depth=None, max_m=None, max_k=None, max_n=None):
+    """Return the :class:`~tessera.golden.config.SystolicConfig` for an M x K x N GEMM, checked.
 
     Buffers are sized to the problem unless ``max_m``/``max_k``/``max_n`` are given; a GEMM
     larger than fixed buffers, or a K the accumulator cannot hold, raises TesseraError.

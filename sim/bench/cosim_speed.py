@@ -27,7 +27,7 @@ TITLE = "co-simulation speed, reduced workloads: PE, systolic, sparse on Verilat
 SIMS = ("verilator", "icarus")
 PE_DOTS = {"verilator": 4000, "icarus": 1000}
 GEMM_M = {"verilator": 256, "icarus": 16}
-SPARSE_REPEATS = {"verilator": 20, "icarus": 3}
+SPARSE_REPEATS = {"verilator": 200, "icarus": 30}
 
 
 def pe(sim):

@@ -20,13 +20,15 @@ HELP = "compute y = W @ x on the simulated sparse PE array (EIE), checked agains
 
 
 def add_arguments(parser):
+    from tessera.golden.config import SparseConfig as C  # the engine's one set of defaults
+
     parser.add_argument("weights", metavar="W.npy", help="integer weight matrix (rows, cols)")
     parser.add_argument("x", metavar="x.npy", help="int8 activation vector (cols,)")
     parser.add_argument("-o", "--output", metavar="y.npy", help="write y here")
-    parser.add_argument("--pes", type=int, default=4, metavar="N",
-                        help="number of PEs, 1..64 (default 4)")
-    parser.add_argument("--fifo-depth", type=int, default=8, metavar="D",
-                        help="activation queue depth, 1..64 (default 8)")
+    parser.add_argument("--pes", type=int, default=C.n_pes, metavar="N",
+                        help=f"number of PEs, 1..64 (default {C.n_pes})")
+    parser.add_argument("--fifo-depth", type=int, default=C.fifo_depth, metavar="D",
+                        help=f"activation queue depth, 1..64 (default {C.fifo_depth})")
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                         help="simulator (default: verilator)")
     parser.add_argument("--raw", action="store_true",
@@ -34,10 +36,11 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quantize", action="store_true",
                         help="build a k-means codebook when W has too many distinct values")
-    parser.add_argument("--bits", type=int, default=4, metavar="B",
-                        help="codebook index width, 1..8 (default 4: 15 non-zero values)")
-    parser.add_argument("--rel-bits", type=int, default=4, metavar="R",
-                        help="relative row index width, 1..8 (default 4)")
+    parser.add_argument("--bits", type=int, default=C.index_bits, metavar="B",
+                        help=f"codebook index width, 1..8 (default {C.index_bits}: "
+                             f"{2**C.index_bits - 1} non-zero values)")
+    parser.add_argument("--rel-bits", type=int, default=C.rel_bits, metavar="R",
+                        help=f"relative row index width, 1..8 (default {C.rel_bits})")
     parser.add_argument("--relu", action="store_true", help="ReLU before saturation")
     parser.add_argument("--scale", type=float, default=None, metavar="S",
                         help="requantization factor (default: max |acc + bias| maps to 127)")
