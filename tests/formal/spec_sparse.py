@@ -368,34 +368,6 @@ def _bad_commands(m, config, accept, cmd):
     return bad_config, bad_run
 
 
-#: A stall of the output never lasts longer than this (the fair environment).
-FAIR = 2
-#: Worst-case busy cycles of TINY: the post-reset sweep, a RUN of 4 columns of at most 4
-#: entries each per PE, write-back of 4 rows, or a STATS readout of 8 words, each with the
-#: output stalled FAIR cycles in FAIR + 1.
-TINY_BOUND = 48
-
-
-def array_progress_spec(variant, *, config=TINY, bound=TINY_BOUND):
-    """With the output ready at least once in every FAIR + 1 cycles, the array is never busy
-    for more than ``bound`` cycles in a row: every command finishes or is skipped."""
-    m = Module()
-    dut, _inner = _array(m, variant, _ArrayWaitsForever, config)
-    stalled = Signal(range(FAIR + 1), name="stalled_for")
-    with m.If(dut.o.ready):
-        m.d.sync += stalled.eq(0)
-    with m.Else():
-        m.d.sync += stalled.eq(stalled + 1)
-    m.d.comb += Assume(dut.o.ready | (stalled < FAIR))
-    busy_for = Signal(range(bound + 2), name="busy_for")
-    with m.If(~dut.busy):
-        m.d.sync += busy_for.eq(0)
-    with m.Elif(busy_for <= bound):
-        m.d.sync += busy_for.eq(busy_for + 1)
-    m.d.comb += Assert(busy_for <= bound)
-    return m
-
-
 def array_cover_spec(variant, *, config=TINY):
     """Each error bit, a full queue and the end of a layer are reachable."""
     m = Module()
