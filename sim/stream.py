@@ -17,8 +17,8 @@ pause at all.
 
 **Protocol.** A source never lets ``valid`` wait for ``ready`` and holds the payload until the
 transfer happens (the rules of ``amaranth.lib.stream``); a word queued by a coroutine that a
-rising edge (or anything after it) woke is offered at once, for the next edge. A transfer is a rising edge at which ``valid`` and ``ready``
-are both high.
+rising edge (or anything after it) woke is offered at once, for the next edge. A transfer is
+a rising edge at which ``valid`` and ``ready`` are both high.
 
 **Cost.** Every driver of one clock is served by one coroutine that wakes once per rising edge,
 and only while some driver needs every cycle: a source with a word to offer, a sink with a pause
@@ -45,7 +45,6 @@ __all__ = [
     "StreamSink",
     "StreamSource",
     "bounded",
-    "join_words",
     "pause_pattern",
 ]
 
@@ -96,17 +95,6 @@ def pause_pattern(kind, seed=0, length=64):
         return tuple(not x for x in np.random.default_rng(seed).integers(0, 2, length))
     raise ValueError(f"pause pattern must be one of 'always', 'alternate', 'bursty', 'random', "
                      f"not {kind!r}")
-
-
-def join_words(array):
-    """Turn a ``(count, chunks)`` uint64 array (chunk 0 least significant) into Python ints."""
-    array = np.asarray(array, dtype=np.uint64)
-    words = [0] * array.shape[0]
-    for c in range(array.shape[1]):
-        column = array[:, c].tolist()
-        for n in range(len(words)):
-            words[n] |= column[n] << (64 * c)
-    return words
 
 
 def register_clock(clk, period_ns, start_ns):
@@ -322,9 +310,15 @@ class StreamSource(_Driver):
 
     def send(self, words):
         """Queue payloads: ints (negative ones are sent in two's complement), an integer NumPy
-        array, or a ``(count, chunks)`` uint64 array of words wider than 64 bits."""
+        array, or a ``(count, chunks)`` uint64 array of words wider than 64 bits
+        (:func:`tessera.sim.host.words.words_to_array`)."""
         if isinstance(words, np.ndarray):
-            words = join_words(words) if words.ndim == 2 else words.tolist()
+            if words.ndim == 2:
+                from tessera.sim.host.words import array_to_words
+
+                words = array_to_words(words)
+            else:
+                words = words.tolist()
         mask = self._mask
         self._queue.extend(int(w) & mask for w in words)
         if self._queue and not self._shown and self._sleep_on is None:

@@ -2,7 +2,7 @@
 
 - :func:`params`, :func:`inputs`: what :func:`tessera.sim.runner.simulate` passed in.
 - :func:`report`, :func:`save_outputs`: figures and arrays handed back to the caller.
-- :func:`pack`: field arrays -> the packed integers of an Amaranth struct payload.
+- Payload words are packed by the host encoders (:mod:`tessera.sim.host.words`), not here.
 - :func:`rng`: a NumPy generator seeded from cocotb's seed, so a failure's seed reproduces it.
 - :func:`start_clock`, :func:`reset`: a free-running GPI clock and Amaranth's synchronous reset.
 
@@ -53,23 +53,6 @@ def save_outputs(**arrays):
     data = dict(np.load(path)) if path.exists() else {}
     data.update({name: np.asarray(value) for name, value in arrays.items()})
     np.savez(path, **data)
-
-
-def pack(layout, **fields):
-    """Pack arrays of field values into the integers of an Amaranth struct ``layout``.
-
-    Fields are packed from bit 0 in layout order, as ``amaranth.lib.data`` does; negative values
-    are stored in two's complement. Returns a list of Python ints, one per element.
-    """
-    from amaranth.hdl import Shape
-
-    count = len(next(iter(fields.values())))
-    words = [0] * count
-    for name, field in layout:
-        mask = (1 << Shape.cast(field.shape).width) - 1
-        for index, value in enumerate(fields[name]):
-            words[index] |= (int(value) & mask) << field.offset
-    return words
 
 
 def rng(salt=0):

@@ -4,8 +4,8 @@ hour.
 
 The workloads take the same code paths as the ``pe``, ``systolic`` and ``sparse`` benchmarks
 (:mod:`tessera.sim.cosim.pe_dot`, :mod:`tessera.sim.cosim.gemm` through ``tessera gemm``'s
-:func:`~tessera.sim.commands.gemm.gemm`, :mod:`tessera.sim.cosim.spmv` through
-:func:`~tessera.sim.commands.spmv.execute`) on smaller designs and matrices:
+:func:`~tessera.sim.systolic.gemm`, :mod:`tessera.sim.cosim.spmv` through
+:func:`~tessera.sim.sparse.execute`) on smaller designs and matrices:
 
 - ``pe``: 4,000 (Verilator) and 1,000 (Icarus) dot products of length 16;
 - ``systolic``: an 8x8 weight-stationary array, a 256x64x64 GEMM (Verilator) and 16x64x64
@@ -31,7 +31,7 @@ SPARSE_REPEATS = {"verilator": 200, "icarus": 30}
 
 
 def pe(sim):
-    from tessera.sim.commands.demo import pe_dot_products
+    from tessera.sim.pe import pe_dot_products
 
     result = pe_dot_products(PE_DOTS[sim], 16, seed=0, sim=sim)
     assert result["matched"] == result["dots"], result
@@ -39,9 +39,10 @@ def pe(sim):
 
 
 def systolic(sim):
+    from tessera.golden.config import SystolicConfig
     from tessera.golden.gemm import gemm_int8
-    from tessera.golden.systolic import SystolicConfig, gemm_cycles
-    from tessera.sim.commands.gemm import gemm
+    from tessera.golden.systolic import gemm_cycles
+    from tessera.sim.systolic import gemm
 
     cfg = SystolicConfig(rows=8, cols=8, dataflow="ws", max_m=256, max_k=64, max_n=64)
     rng = np.random.default_rng(0)
@@ -56,8 +57,8 @@ def systolic(sim):
 
 def _sparse_run(design, config, matrix, x, sim, repeats):
     from tessera.golden.eie import spmv
-    from tessera.hw.sparse.program import Program, stats_words
-    from tessera.sim.commands.spmv import execute
+    from tessera.sim.host.sparse import Program, stats_words
+    from tessera.sim.sparse import execute
 
     program = Program(config)
     layer = program.load(matrix)
@@ -72,9 +73,9 @@ def _sparse_run(design, config, matrix, x, sim, repeats):
 
 
 def sparse(sim):
+    from tessera.golden.config import SparseConfig
     from tessera.golden.eie import encode
-    from tessera.hw.sparse.config import SparseConfig
-    from tessera.sim.commands.spmv import array_design
+    from tessera.sim.sparse import array_design
 
     rng = np.random.default_rng(1)
     rows, cols = 128, 256

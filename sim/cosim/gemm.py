@@ -4,7 +4,7 @@ simulator.
 The cocotb test :func:`gemms` is the co-simulation behind ``tessera gemm``, the GEMM part of
 ``tessera sim`` and the systolic benchmark. Parameters (:func:`tessera.sim.tb.params`):
 
-- ``config``: the :class:`tessera.golden.systolic.SystolicConfig` as a dict;
+- ``config``: the :class:`tessera.golden.config.SystolicConfig` as a dict;
 - ``jobs``: a list of GEMMs, each ``{"a": name, "b": name, "relu": bool, "raw": bool}`` plus,
   unless raw, ``"bias"``, ``"multiplier"``, ``"shift"`` naming per-column input arrays;
 - ``patterns`` (optional): pause patterns of the ``a``, ``b``, ``q`` streams' valid and of
@@ -14,10 +14,10 @@ Inputs are the named arrays. Outputs: ``c<i>`` for job ``i``, the (M, N) result 
 otherwise). Report: ``cycles`` (the engine's cycle counter, per job), ``simulated`` (clock cycles
 the whole run took) and ``seconds`` (wall time of the run).
 
-:class:`GemmDriver` is the host side, reusable by testbenches: it packs the operands with
-:mod:`tessera.golden.systolic`, drives the four input streams and collects the results with the
-drivers of :mod:`tessera.sim.stream` (one coroutine per clock cycle while words flow, none while
-the engine computes).
+:class:`GemmDriver` is the host side, reusable by testbenches: it packs the words with the
+host encoder (:mod:`tessera.sim.host.systolic`), drives the four input streams and collects the
+results with the drivers of :mod:`tessera.sim.stream` (one coroutine per clock cycle while words
+flow, none while the engine computes).
 """
 
 import time
@@ -26,8 +26,10 @@ import cocotb
 import cocotb.simtime
 import numpy as np
 from cocotb.triggers import RisingEdge
-from tessera.golden.systolic import SystolicConfig, pack_a, pack_b, pack_lanes, unpack_results
+from tessera.golden.config.systolic import SystolicConfig
+from tessera.golden.systolic import unpack_results
 from tessera.sim import stream, tb
+from tessera.sim.host.systolic import gemm_words
 
 __all__ = ["GemmDriver", "Job", "gemms"]
 
@@ -44,6 +46,7 @@ class Job:
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         self.results = []
         self.cycles = None
+        self.encoded = None         # the host encoder's GemmWords, made once
 
 
 class GemmDriver:
@@ -53,8 +56,8 @@ class GemmDriver:
     ----------
     dut
         The cocotb handle of the engine (clock ``clk``, reset ``rst``).
-    config : tessera.golden.systolic.SystolicConfig
-        The engine's parameters (for the operand layouts).
+    config : tessera.golden.config.SystolicConfig
+        The engine's parameters (for the protocol's layouts).
     valid : dict, optional
         Pause patterns of ``valid`` (:func:`tessera.sim.stream.pause_pattern`, true = paused)
         for ``"a"``, ``"b"``, ``"q"``.
@@ -66,12 +69,8 @@ class GemmDriver:
     """
 
     def __init__(self, dut, config, *, valid=None, ready=None, hang_cycles=stream.HANG_CYCLES):
-        from tessera.hw.systolic import command_layout, quant_layout
-
         self.dut = dut
         self.config = config
-        self.command = command_layout(config.max_m, config.max_k, config.max_n)
-        self.quant = quant_layout(config.acc_width)
         valid = valid or {}
         self.cmd = stream.StreamSource(dut, "cmd", hang_cycles=hang_cycles)
         self.sources = {name: stream.StreamSource(dut, name, pause=valid.get(name),
@@ -87,18 +86,12 @@ class GemmDriver:
             driver.stop()
 
     def words(self, job):
-        """Return the cmd, a, b and q words of ``job``."""
-        cfg = self.config
-        cfg.check(job.m, job.k, job.n)
-        cmd = tb.pack(self.command, m=[job.m], k=[job.k], n=[job.n], relu=[int(job.relu)],
-                      raw=[int(job.raw)])
-        q = []
-        if not job.raw:
-            n = job.n
-            q = tb.pack(self.quant, bias=np.broadcast_to(job.bias, n),
-                        multiplier=np.broadcast_to(job.multiplier, n),
-                        shift=np.broadcast_to(job.shift, n))
-        return cmd, pack_lanes(pack_a(job.a, cfg)), pack_lanes(pack_b(job.b, cfg)), q
+        """Return the cmd, a, b and q words of ``job`` (encoded once, then kept in the job)."""
+        if job.encoded is None:
+            job.encoded = gemm_words(self.config, job.a, job.b, relu=job.relu, raw=job.raw,
+                                     bias=job.bias, multiplier=job.multiplier, shift=job.shift)
+        words = job.encoded
+        return words.cmd, words.a, words.b, words.q
 
     async def run(self, job, *, command=True):
         """Run one GEMM; fill ``job.results`` (stream order) and ``job.cycles``; return job.
@@ -112,9 +105,8 @@ class GemmDriver:
         for name, words in zip(("a", "b", "q"), (a, b, q)):
             self.sources[name].send(words)
         sink = self.sink
-        first = len(sink.received)
-        results = await sink.wait_for(first + job.m * job.n)
-        job.results = results[first:]
+        sink.received.clear()
+        job.results = await sink.wait_for(job.m * job.n)
         await self.edge                     # the counter's last increment lands on this edge
         job.cycles = int(self.dut.cycles.value)
         extra = [name for name, s in self.sources.items() if not s.idle]
@@ -142,15 +134,18 @@ async def gemms(dut):
     dut.cmd__valid.value = 0
     driver = GemmDriver(dut, config, valid=valid, ready=ready)
     await tb.reset(dut)
-    start = time.perf_counter()
-    first_cycle = cocotb.simtime.get_sim_time("ns") // stream.CLOCK_NS
-    cycles = []
-    for index, spec in enumerate(p["jobs"]):
+    jobs = []
+    for spec in p["jobs"]:
         extra = {}
         if not spec.get("raw"):
             extra = {name: data[spec[name]] for name in ("bias", "multiplier", "shift")}
-        job = Job(data[spec["a"]], data[spec["b"]], relu=spec.get("relu", False),
-                  raw=spec.get("raw", False), **extra)
+        jobs.append(Job(data[spec["a"]], data[spec["b"]], relu=spec.get("relu", False),
+                        raw=spec.get("raw", False), **extra))
+        driver.words(jobs[-1])      # encode before the clock starts: the time is the simulator's
+    start = time.perf_counter()
+    first_cycle = cocotb.simtime.get_sim_time("ns") // stream.CLOCK_NS
+    cycles = []
+    for index, job in enumerate(jobs):
         await driver.run(job)
         cycles.append(job.cycles)
         dtype = np.int32 if job.raw else np.int8

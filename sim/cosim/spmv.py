@@ -8,7 +8,7 @@ cycle. The tests (tests/hw/tb_sparse.py) and the product test below share it.
 The product test :func:`run_program` (what ``tessera spmv`` and the demo run) takes
 
 - inputs ``words``: the command words as a ``(count, chunks)`` uint64 array
-  (:func:`tessera.hw.sparse.program.words_to_array`);
+  (:func:`tessera.sim.host.words.words_to_array`);
 - params ``width`` (bits per word), ``outputs`` (words the commands make the array send),
   optional ``ready`` and ``valid`` pause patterns and ``limit`` (the hang limit in cycles,
   default 1,000,000);
@@ -24,6 +24,7 @@ import cocotb.simtime
 import numpy as np
 from cocotb.triggers import FallingEdge
 from tessera.sim import stream, tb
+from tessera.sim.host.words import array_to_words
 
 CLOCK_NS = stream.CLOCK_NS
 
@@ -100,7 +101,7 @@ class SparseHost:
 async def run_program(dut):
     """Send the command words, collect the expected number of outputs, report the time."""
     p = tb.params()
-    words = stream.join_words(tb.inputs()["words"])
+    words = array_to_words(tb.inputs()["words"])
     tb.start_clock(dut, CLOCK_NS)
     host = SparseHost(dut, valid=tuple(p.get("valid", ["always"])),
                       ready=tuple(p.get("ready", ["always"])), seed=p.get("seed", 0),

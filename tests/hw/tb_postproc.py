@@ -7,6 +7,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from tessera.golden.quant import requantize
 from tessera.hw.postproc import postproc_input_layout
 from tessera.sim import stream, tb
+from tessera.sim.host.words import encode_columns
 
 
 class PostprocTB:
@@ -22,7 +23,7 @@ class PostprocTB:
     async def run(self, cases):
         """Send ``cases`` (a dict of equally long arrays) and return what comes out."""
         first = len(self.sink.received)
-        self.source.send(tb.pack(self.layout, **cases))
+        self.source.send(encode_columns(self.layout, **cases))
         got = await self.sink.wait_for(first + len(cases["acc"]))
         return np.array(got[first:], dtype=np.int64)
 
@@ -107,7 +108,7 @@ async def reset_mid_stream(dut):
     pp = PostprocTB(dut, ("always",), ("alternate",))
     await tb.reset(dut)
     rng = tb.rng(5)
-    pp.source.send(tb.pack(pp.layout, **random_cases(rng, 50, pp.acc_width)))
+    pp.source.send(encode_columns(pp.layout, **random_cases(rng, 50, pp.acc_width)))
     await ClockCycles(dut.clk, 7)
     pp.source.clear()
     pp.source.stop()

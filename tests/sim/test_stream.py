@@ -1,6 +1,5 @@
 """The stream-driver family (tessera.sim.stream): pause patterns, timing, hangs."""
 
-import numpy as np
 import pytest
 from tessera.sim import stream
 from tessera.sim.runner import Design, simulate
@@ -24,13 +23,6 @@ def test_pause_patterns_mean_paused_where_true():
 def test_unknown_pause_pattern():
     with pytest.raises(ValueError, match=r"^pause pattern must be one of .*, not 'often'$"):
         stream.pause_pattern("often")
-
-
-def test_join_words_of_wide_packed_words():
-    words = [0, 1, (1 << 64) | 5, (1 << 130) - 1]
-    chunks = np.array([[(w >> (64 * c)) & (2**64 - 1) for c in range(3)] for w in words],
-                      dtype=np.uint64)
-    assert stream.join_words(chunks) == words
 
 
 def unpaused(pattern, count):
