@@ -42,7 +42,9 @@ class SystolicGemm(wiring.Component):
     cmd : In(stream.Signature(command_layout(config)))
         Start a GEMM of ``m`` x ``k`` x ``n`` (each at least 1 and at most its ``max_``);
         ``relu`` clamps negative results to 0; ``raw`` returns the accumulators instead of
-        int8. Accepted only when idle (``ready`` is ``~busy``).
+        int8. Accepted only when idle (``ready`` is ``~busy``). A command with a dimension
+        of 0 or above its ``max_`` is taken and skipped: it raises ``error`` and starts
+        nothing (no operand is taken, no result sent, ``busy`` stays low).
     a : In(stream.Signature(operand_layout(rows)))
         A's words after the command, lane ``i`` for array row ``i``, in the order of
         :func:`tessera.golden.systolic.pack_a`.
@@ -62,6 +64,9 @@ class SystolicGemm(wiring.Component):
         holds afterwards until the next command). :func:`tessera.golden.systolic.gemm_cycles`
         predicts
         it when the streams neither gap nor back-pressure.
+    error : Out(1)
+        Sticky: a command was skipped because a dimension was 0 or above its ``max_``.
+        Cleared by reset only.
 
     Raises
     ------
@@ -98,6 +103,7 @@ class SystolicGemm(wiring.Component):
             "o": Out(stream.Signature(result_shape(cfg.acc_width))),
             "busy": Out(1),
             "cycles": Out(CYCLES_WIDTH),
+            "error": Out(1),
         })
 
     def elaborate(self, platform):
@@ -116,8 +122,18 @@ class SystolicGemm(wiring.Component):
         # -- The command. ----------------------------------------------------------------------
         gemm = Signal(self.Command)
         start = Signal()                       # one cycle after the command: units begin
-        accept = self.cmd.valid & self.cmd.ready
+        # A command whose dimensions do not fit is taken and skipped, with the sticky error: a
+        # GEMM of M = 0 would otherwise wait forever for a last result (found by the formal
+        # hang-freedom proof, tests/formal).
+        cmd = self.cmd.payload
+        fits = Signal()
+        m.d.comb += fits.eq((cmd.m >= 1) & (cmd.m <= cfg.max_m) & (cmd.k >= 1)
+                            & (cmd.k <= cfg.max_k) & (cmd.n >= 1) & (cmd.n <= cfg.max_n))
+        taken = self.cmd.valid & self.cmd.ready
+        accept = taken & fits
         m.d.comb += self.cmd.ready.eq(~self.busy)
+        with m.If(taken & ~fits):
+            m.d.sync += self.error.eq(1)
         m.d.sync += start.eq(accept)
         with m.If(accept):
             m.d.sync += [gemm.eq(self.cmd.payload), self.busy.eq(1), self.cycles.eq(0)]

@@ -19,6 +19,7 @@ from tessera.golden.systolic import (
     result_order,
     unpack_results,
 )
+from tessera.hw.systolic.protocol import command_layout
 from tessera.sim import stream, tb
 from tessera.sim.cosim.gemm import GemmDriver, Job
 
@@ -237,6 +238,42 @@ async def command_while_busy(dut):
         t.check(second, "queued")
         t.timed = True
     tb.report(gemms=t.count)
+
+
+@cocotb.test()
+async def bad_command_skipped(dut):
+    """A command with a dimension of 0 or above its maximum is taken and skipped: ``error``
+    rises and stays, nothing starts (``busy`` and ``o.valid`` stay low), and the next command
+    runs exactly. Regression: M = 0 left the engine busy forever (the formal hang-freedom
+    proof found it, tests/formal)."""
+    t = SystolicTB(dut)
+    await t.reset()
+    cfg = t.config
+    rng = tb.rng(7)
+    layout = command_layout(cfg)
+    edge = RisingEdge(dut.clk)
+    bad = [(0, 1, 1), (1, 0, 1), (1, 1, 0), (0, 0, 0)]
+    for name, limit in (("m", cfg.max_m), ("k", cfg.max_k), ("n", cfg.max_n)):
+        if limit + 1 < 2 ** len(layout[name].shape):   # the field can hold max + 1
+            bad.append(tuple(limit + 1 if f == name else 1 for f in "mkn"))
+    for m, k, n in bad:
+        assert not int(dut.busy.value)
+        word = layout.const({"m": m, "k": k, "n": n, "relu": 0, "raw": 1}).as_value().value
+        dut.cmd__payload.value = word
+        dut.cmd__valid.value = 1
+        await edge
+        assert int(dut.cmd__ready.value), "a bad command was not taken"
+        dut.cmd__valid.value = 0
+        for _ in range(40):
+            await edge
+            assert not int(dut.busy.value), f"busy after the bad command {(m, k, n)}"
+            assert not int(dut.o__valid.value), f"a result after the bad command {(m, k, n)}"
+        assert int(dut.error.value), f"no error after the bad command {(m, k, n)}"
+        await t.run(t.random_job(rng, *shapes(cfg, rng, 1)[0]), f"after {(m, k, n)}")
+        assert int(dut.error.value), "the error bit is not sticky"
+    await tb.reset(dut)
+    assert not int(dut.error.value), "reset leaves the error bit set"
+    tb.report(gemms=t.count, skipped=len(bad))
 
 
 @cocotb.test()

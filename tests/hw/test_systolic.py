@@ -41,7 +41,7 @@ def run(name, sim, testcase, **params):
 @pytest.mark.parametrize(("name", "sim"), PAIRS)
 @pytest.mark.parametrize("testcase", ["random_gemms", "edges", "extremes", "backpressure",
                                       "bunched_rows", "command_while_busy",
-                                      "reset_mid_gemm"])
+                                      "reset_mid_gemm", "bad_command_skipped"])
 def test_systolic(name, sim, testcase):
     result = run(name, sim, testcase)
     assert result.failed == 0 and result.report["gemms"] > 0
