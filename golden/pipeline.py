@@ -2,7 +2,7 @@
 
 :func:`compress` runs the whole of it on the digits:
 
-1. train the float model (or load it from the cache under ``build/models/``, keyed by model,
+1. train the float model (or load it from the cache under ``<cache>/models/``, keyed by model,
    seed, split and training hyper-parameters);
 2. quantize the float model to a dense int8 model (per-output-channel weight scales) for the
    "int8 dense" accuracy;
@@ -188,8 +188,11 @@ def _cache_key(model, seed, split_seed, training):
 
 
 def default_cache_dir():
-    """``$TESSERA_MODEL_CACHE`` or ``build/models`` (relative to the working directory)."""
-    return Path(os.environ.get("TESSERA_MODEL_CACHE", "build/models"))
+    """``$TESSERA_MODEL_CACHE`` or ``models/`` of the user's cache (:mod:`.cachedir`)."""
+    from .cachedir import cache_root
+
+    explicit = os.environ.get("TESSERA_MODEL_CACHE")
+    return Path(explicit) if explicit else cache_root() / "models"
 
 
 def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None, use_cache=True):
@@ -208,12 +211,14 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
     net = spec.build(seed)
     if use_cache and path.exists():
         try:
-            with np.load(path, allow_pickle=False) as f:
-                for layer in net.layers:
-                    w, b = f[f"{layer.name}.weight"], f[f"{layer.name}.bias"]
-                    if w.shape != layer.weight.shape or b.shape != layer.bias.shape:
-                        raise ValueError("shape")
-                    layer.weight, layer.bias = w.astype(np.float64), b.astype(np.float64)
+            from .npyfile import read_npz
+
+            f = read_npz(path, "cached model")  # damaged in any way: a TesseraError (ValueError)
+            for layer in net.layers:
+                w, b = f[f"{layer.name}.weight"], f[f"{layer.name}.bias"]
+                if w.shape != layer.weight.shape or b.shape != layer.bias.shape:
+                    raise ValueError("shape")
+                layer.weight, layer.bias = w.astype(np.float64), b.astype(np.float64)
             return net, True
         except (OSError, ValueError, KeyError):
             net = spec.build(seed)  # a stale or broken cache entry: retrain and overwrite it

@@ -14,7 +14,6 @@ matrices, :func:`execute` runs command words on it.
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -129,16 +128,16 @@ def execute(design, words, outputs, *, sim, seed=0, ready=None, limit=1_000_000)
     return result.outputs["out"].astype(np.int64), result.report
 
 
-def load_vector(path, name):
-    from tessera.golden.errors import TesseraError
+#: The most elements W may declare (16 Mi, as ``tessera gemm``'s operands); a file that declares
+#: more is refused before it is read. x and the bias hold at most MAX_ACTS.
+MAX_WEIGHTS = 2**24
 
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise TesseraError(f"cannot read {name} from {path}: {error}") from None
-    if not isinstance(array, np.ndarray):
-        raise TesseraError(f"{path} holds an archive, not one array")
-    return array
+
+def load_vector(path, name, max_elements=MAX_ACTS):
+    """Read the array argument ``name`` (see :func:`tessera.sim.files.load_array`)."""
+    from tessera.sim.files import load_array
+
+    return load_array(path, name, max_elements=max_elements)
 
 
 def prepare_weights(w, *, bits, rel_bits, n_pes, quantize=False):
@@ -147,9 +146,10 @@ def prepare_weights(w, *, bits, rel_bits, n_pes, quantize=False):
     Returns ``(matrix, W actually used, note)``.
     """
     from tessera.golden.eie import encode
-    from tessera.golden.errors import TesseraError
+    from tessera.golden.errors import TesseraError, check_int_array
     from tessera.golden.share import kmeans_1d
 
+    w = np.asarray(w)
     if w.ndim != 2:
         raise TesseraError(f"W must be a 2-D matrix, not {w.ndim}-D with shape {w.shape}")
     if w.dtype == np.bool_ or not np.issubdtype(w.dtype, np.integer):
@@ -157,10 +157,9 @@ def prepare_weights(w, *, bits, rel_bits, n_pes, quantize=False):
                            f"takes integer weights; quantize them first)")
     if not 1 <= bits <= 8:
         raise TesseraError(f"--bits must be in 1..8, not {bits}")
-    w = w.astype(np.int64)
-    if w.size and (w.min() < -(2**15) or w.max() > 2**15 - 1):
-        raise TesseraError("W's values must fit 16-bit signed codebook entries, not "
-                           f"{int(np.abs(w).max())}")
+    # In W's own dtype: a uint64 2**64 - 1 is refused, not wrapped to -1.
+    w = check_int_array(w, "W (16-bit signed codebook entries)", low=-(2**15),
+                        high=2**15 - 1, ndim=2)
     values = np.unique(w[w != 0])
     room = 2**bits - 1
     note = f"{values.size} distinct non-zero values, exact {bits}-bit codebook"
@@ -194,7 +193,7 @@ def spmv_on_array(w, x, *, n_pes=4, fifo_depth=8, sim="verilator", raw=False, re
     and ``match_values`` / ``match_cycles``.
     """
     from tessera.golden.eie import spmv
-    from tessera.golden.errors import TesseraError, check_int
+    from tessera.golden.errors import TesseraError, check_int, check_int_array
     from tessera.golden.quant import quantize_multiplier, requantize
     from tessera.golden.sparse_cycles import matrix_cycles
     from tessera.hw.sparse.config import SparseConfig
@@ -223,8 +222,7 @@ def spmv_on_array(w, x, *, n_pes=4, fifo_depth=8, sim="verilator", raw=False, re
     if bias.dtype == np.bool_ or not np.issubdtype(bias.dtype, np.integer) or \
             bias.shape != (rows,):
         raise TesseraError(f"the bias must be {rows} integers, not {bias.dtype} {bias.shape}")
-    if bias.size and (bias.min() < -(2**31) or bias.max() > 2**31 - 1):
-        raise TesseraError("the bias must fit int32")
+    bias = check_int_array(bias, "the bias (int32)", low=-(2**31), high=2**31 - 1, ndim=1)
     if scale is None:
         peak = int(np.abs(acc + bias).max(initial=0))
         scale = 127.0 / peak if peak else 1.0
@@ -289,10 +287,12 @@ def spmv_on_array(w, x, *, n_pes=4, fifo_depth=8, sim="verilator", raw=False, re
 
 def run(args):
     from tessera.golden.errors import TesseraError
+    from tessera.sim.files import output_path, write_npy
 
-    w = load_vector(args.weights, "W")
+    output = output_path(args.output)
+    w = load_vector(args.weights, "W", MAX_WEIGHTS)
     x = load_vector(args.x, "x")
-    bias = load_vector(args.bias, "the bias") if args.bias else None
+    bias = load_vector(args.bias, "--bias") if args.bias else None
     if args.scale is not None and not (np.isfinite(args.scale) and args.scale > 0):
         raise TesseraError(f"--scale must be a positive number, not {args.scale}")
     start = time.perf_counter()
@@ -300,10 +300,9 @@ def run(args):
                            raw=args.raw, relu=args.relu, scale=args.scale, bias=bias,
                            bits=args.bits, rel_bits=args.rel_bits, quantize=args.quantize)
     y = result.pop("y")
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        np.save(args.output, y)
-        result["output"] = args.output
+    if output is not None:
+        write_npy(output, y)
+        result["output"] = str(output)
     result["wall_seconds"] = round(time.perf_counter() - start, 2)
     ok = result["match_values"] and result["match_cycles"]
     if args.json:
@@ -326,8 +325,8 @@ def run(args):
     print(f"golden: values {'match' if result['match_values'] else 'DIFFER'}, cycles "
           f"{'match' if result['match_cycles'] else 'DIFFER'} (model "
           f"{result['golden_cycles']:,} + {result['golden_writeback_cycles']:,})")
-    if args.output:
-        print(f"wrote {args.output}: {rows} {kind}")
+    if output is not None:
+        print(f"wrote {output}: {rows} {kind}")
     return 0 if ok else 1
 
 

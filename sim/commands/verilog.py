@@ -31,9 +31,8 @@ def _postproc_design(args):
 
 
 def _sparse_arguments(parser):
-    from tessera.hw.sparse import SparseConfig
-
-    defaults = SparseConfig()
+    # No Amaranth here: building the parser must stay fast (the defaults are SparseConfig's,
+    # filled in by _sparse_design).
     for name, help_text in (
             ("n_pes", "number of PEs, 1..64"),
             ("fifo_depth", "activation queue depth, 1..64"),
@@ -47,15 +46,17 @@ def _sparse_arguments(parser):
             ("act_depth", "activations per PE in each buffer (and accumulators)"),
             ("param_depth", "requantization parameter rows per PE")):
         flag = "--pes" if name == "n_pes" else "--" + name.replace("_", "-")
-        parser.add_argument(flag, dest=name, type=int, default=getattr(defaults, name),
-                            metavar="N", help=f"{help_text} (default {getattr(defaults, name)})")
+        parser.add_argument(flag, dest=name, type=int, default=None, metavar="N",
+                            help=f"{help_text} (default: SparseConfig's)")
 
 
 def _sparse_design(args):
     from tessera.hw.sparse import SparseArray, SparseConfig
     from tessera.sim.runner import Design
 
-    config = SparseConfig(**{name: getattr(args, name) for name in SparseConfig().params()})
+    defaults = SparseConfig()
+    config = SparseConfig(**{name: getattr(defaults, name) if getattr(args, name, None) is None
+                             else getattr(args, name) for name in defaults.params()})
     return Design(SparseArray, **config.params())
 
 
@@ -113,17 +114,18 @@ def add_arguments(parser):
 
 def write(name, design, path, module=None):
     """Write the Verilog of ``design`` to ``path`` with module name ``module``."""
+    from tessera.sim.files import write_text
     from tessera.sim.runner import convert
 
     text = convert(design.create(), name=module or f"tessera_{name}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return write_text(path, text)
 
 
 def run(args):
+    from tessera.sim.files import output_folder, output_path
+
     if args.top == "all":
+        output_folder(args.output)
         for name, (_, add_top_arguments, design) in TOPS.items():
             import argparse
 
@@ -132,6 +134,7 @@ def run(args):
             path = write(name, design(defaults.parse_args([])), Path(args.output) / f"{name}.v")
             print(f"wrote {path}")
         return 0
+    output_path(args.output)
     path = write(args.top, TOPS[args.top][2](args), args.output, args.name)
     print(f"wrote {path}")
     return 0
