@@ -26,7 +26,8 @@ from pathlib import Path
 
 from tessera.golden.cachedir import cache_root
 
-__all__ = ["cache_root", "clear", "digest", "locked", "read_stamp", "usage", "write_stamp"]
+__all__ = ["cache_root", "clear", "digest", "locked", "read_stamp", "usage", "verified",
+           "write_atomically", "write_stamp"]
 
 LOCK = ".lock"
 
@@ -73,14 +74,26 @@ def locked(folder, *, shared=False, blocking=True):
         os.close(fd)        # closing releases the lock
 
 
+def write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary file that replaces it (mode 0666 - umask)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def write_stamp(stamp, files, **extra):
     """Atomically write ``stamp`` recording the digest of each path in ``files``."""
-    stamp = Path(stamp)
     record = {"files": {Path(p).name: digest(p) for p in files}, **extra}
-    fd, tmp = tempfile.mkstemp(prefix=".stamp.", dir=stamp.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f)
-    os.replace(tmp, stamp)
+    write_atomically(stamp, json.dumps(record))
 
 
 def read_stamp(stamp):

@@ -196,10 +196,7 @@ def verilog(design, root=None):
             text = convert(design.create())
             with contextlib.suppress(FileNotFoundError):
                 stamp.unlink()
-            fd, tmp = tempfile.mkstemp(prefix=".top.", suffix=".v", dir=folder)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, path)
+            cache.write_atomically(path, text)
             cache.write_stamp(stamp, [path])
     return path
 
@@ -448,7 +445,7 @@ def _run_in(design, build_dir, run_dir, test_module, *, sim, params, inputs, tes
         raise SimulationFailed(
             f"the simulator crashed: the simulation of {where} did not finish ({reason}); its "
             f"build will be redone on the next run; rerun with COCOTB_RANDOM_SEED={seed}; "
-            f"{kept}; log tail:\n{_tail(log)}")
+            f"{kept}\nlog tail:\n{_tail(log)}")
     try:
         tests, failed = _parse_results(results)
         report_path = run_dir / "report.json"
@@ -466,11 +463,11 @@ def _run_in(design, build_dir, run_dir, test_module, *, sim, params, inputs, tes
                        waves=wave_file if waves else None)
     if check and tests == 0:
         raise SimulationFailed(f"no cocotb test ran for {where} (test module {test_module!r}, "
-                               f"testcase {testcase!r}); {kept}; log tail:\n{_tail(log)}")
+                               f"testcase {testcase!r}); {kept}\nlog tail:\n{_tail(log)}")
     if check and failed:
         raise SimulationFailed(
             f"{len(failed)} of {tests} cocotb tests failed ({', '.join(failed)}) for {where}; "
-            f"rerun with COCOTB_RANDOM_SEED={seed}; {kept}; log tail:\n{_tail(log)}")
+            f"rerun with COCOTB_RANDOM_SEED={seed}; {kept}\nlog tail:\n{_tail(log)}")
     return result
 
 
