@@ -15,10 +15,24 @@ Set ``TESSERA_DEBUG=1`` to see the traceback instead. Building the parser import
 NumPy or cocotb, so ``tessera --help`` is fast.
 """
 
-import argparse
-import importlib
 import os
+import signal
 import sys
+
+
+def _interrupted_while_starting(signum, frame):
+    """Ctrl-C before :func:`main` runs (while Python imports the tool): quiet, status 130."""
+    os.write(2, b"tessera: interrupted\n")
+    os._exit(130)
+
+
+# As the `tessera` program (not when imported by a library user or a test), Ctrl-C is quiet from
+# this line on; main() puts Python's KeyboardInterrupt back once its handlers are in place.
+if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "tessera":
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import argparse  # noqa: E402 - after the handler: imports are where Ctrl-C lands early
+import importlib  # noqa: E402
 
 # name -> module under tessera.sim.commands. The order is the order of `tessera --help`.
 COMMANDS = {
@@ -95,6 +109,8 @@ def main(argv=None):
     command = None
     debug = os.environ.get("TESSERA_DEBUG", "0") not in ("", "0")
     try:
+        if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         args = build_parser().parse_args(argv)
         command = args.command
         from tessera.golden.errors import TesseraError
