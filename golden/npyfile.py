@@ -49,7 +49,7 @@ def _read_header(stream, what):
                                f"tessera does not read (versions 1.0 and 2.0)")
     except TesseraError:
         raise
-    except (ValueError, TypeError, SyntaxError, EOFError, OSError, UnicodeDecodeError):
+    except Exception:  # numpy's header parser raises many kinds (TokenError...)
         raise TesseraError(f"{what} is not a NumPy .npy array file (its header is missing or "
                            f"damaged)") from None
     if dtype.hasobject:

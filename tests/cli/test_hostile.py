@@ -216,15 +216,16 @@ def test_a_pickled_model_member_is_never_loaded(tmp_path, capsys):
 
 # -- random garbage: never a traceback -----------------------------------------------------------
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(16))
 def test_random_bytes_and_random_cuts_are_one_line(good, tmp_path, capsys, seed):
     rng = np.random.default_rng(seed)
     valid = npy_bytes(rng.integers(-5, 5, (6, 6)).astype(np.int8))
+    flipped = bytearray(valid)
+    flipped[int(rng.integers(0, 128))] ^= 0xFF        # one byte of the header (not the data)
     candidates = {
         "noise": rng.integers(0, 256, int(rng.integers(1, 400)), dtype=np.uint8).tobytes(),
         "cut": valid[: int(rng.integers(0, len(valid)))],
-        "flipped": bytes(b ^ (0xFF if i == int(rng.integers(0, 128)) else 0)
-                         for i, b in enumerate(valid)),
+        "flipped": bytes(flipped),
         "magic+noise": b"\x93NUMPY\x01\x00" + rng.integers(0, 256, 300, np.uint8).tobytes(),
     }
     for kind, content in candidates.items():
@@ -233,11 +234,8 @@ def test_random_bytes_and_random_cuts_are_one_line(good, tmp_path, capsys, seed)
         for command, slot, _ in [*ARGUMENTS[::2], ("inspect", None, None)]:
             args = ["inspect", path] if command == "inspect" else argv(good, command, slot, path)
             status, _, err = tessera(capsys, *args)
-            if status == 2:
-                one_line(status, err, f"tessera {command}: error:")
-            else:   # a flipped byte may leave a valid file; it must still not be a traceback
-                assert "Traceback" not in err, (seed, kind, err)
-                assert kind == "flipped", (seed, kind, status, err)
+            assert status == 2, (f"seed {seed}", kind, command, status, err)
+            one_line(status, err, f"tessera {command}: error:")
 
 
 # -- class 5: output paths -----------------------------------------------------------------------
