@@ -26,6 +26,17 @@ def _interrupted_while_starting(signum, frame):
     os._exit(130)
 
 
+_interrupted = False
+
+
+def _on_interrupt(signum, frame):
+    """Ctrl-C once main() runs: KeyboardInterrupt, remembered (a library may turn it into an
+    ImportError or another exception on its way up, which then still counts as Ctrl-C)."""
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
 # As the `tessera` program (not when imported by a library user or a test), Ctrl-C is quiet from
 # this line on; main() puts Python's KeyboardInterrupt back once its handlers are in place.
 if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "tessera":
@@ -100,17 +111,26 @@ def _first_line(error):
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def main(argv=None):
+    status = _main(argv)
+    if _interrupted and status != EXIT_INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return status
+
+
 def _fail(command, message, status):
+    if _interrupted:
+        message, status = "interrupted", EXIT_INTERRUPTED
     print(f"tessera {command}: {message}" if command else f"tessera: {message}", file=sys.stderr)
     return status
 
 
-def main(argv=None):
+def _main(argv):
     command = None
     debug = os.environ.get("TESSERA_DEBUG", "0") not in ("", "0")
     try:
         if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, _on_interrupt)
         args = build_parser().parse_args(argv)
         command = args.command
         from tessera.golden.errors import TesseraError

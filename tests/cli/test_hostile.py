@@ -339,7 +339,8 @@ sys.exit(main())
 
 @pytest.mark.parametrize("target", ["argparse", "tessera.sim.commands.demo",
                                     "tessera.sim.commands.gemm", "numpy", "tessera.golden.npyfile",
-                                    "tessera.sim.runner", "amaranth", "xml.etree.ElementTree"])
+                                    "tessera.sim.runner", "amaranth", "xml.etree.ElementTree",
+                                    "numpy._core._multiarray_umath", "numpy.linalg"])
 def test_ctrl_c_while_starting_is_one_line(good, target):
     proc = subprocess.run([sys.executable, "-c", BOMB, target, "gemm", good["A"], good["B"],
                            "--sim", "icarus"], capture_output=True, text=True, timeout=300)
