@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -211,16 +212,15 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
     net = spec.build(seed)
     if use_cache and path.exists():
         try:
-            from .npyfile import read_npz
-
-            f = read_npz(path, "cached model")  # damaged in any way: a TesseraError (ValueError)
-            for layer in net.layers:
-                w, b = f[f"{layer.name}.weight"], f[f"{layer.name}.bias"]
-                if w.shape != layer.weight.shape or b.shape != layer.bias.shape:
-                    raise ValueError("shape")
-                layer.weight, layer.bias = w.astype(np.float64), b.astype(np.float64)
+            with np.load(path, allow_pickle=False) as f:
+                for layer in net.layers:
+                    w, b = f[f"{layer.name}.weight"], f[f"{layer.name}.bias"]
+                    if w.shape != layer.weight.shape or b.shape != layer.bias.shape:
+                        raise ValueError("shape")
+                    layer.weight, layer.bias = w.astype(np.float64), b.astype(np.float64)
             return net, True
-        except (OSError, ValueError, KeyError):
+        # A damaged entry of any kind (cut: BadZipFile or EOFError) is retrained, not fatal.
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             net = spec.build(seed)  # a stale or broken cache entry: retrain and overwrite it
     with _one_blas_thread():
         train(net, data.x_train, data.y_train, epochs=training.epochs, lr=training.lr,

@@ -154,7 +154,7 @@ def test_a_model_file_member_that_declares_too_much(tmp_path, capsys):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("meta.npy", header_only((10**12,), descr="<u1", extra=b"{}"))
     status, _, err = tessera(capsys, "inspect", path)
-    one_line(status, err, "tessera inspect: error:", "ends early")
+    one_line(status, err, "tessera inspect: error:", str(path))
 
 
 # -- class 3: values that wrap -------------------------------------------------------------------
@@ -210,7 +210,7 @@ def test_a_pickled_model_member_is_never_loaded(tmp_path, capsys):
     path = tmp_path / "evil.npz"
     np.savez(path, meta=np.array([Payload(str(marker))], dtype=object))
     status, _, err = tessera(capsys, "inspect", path)
-    one_line(status, err, "tessera inspect: error:", "never loads pickled")
+    one_line(status, err, "tessera inspect: error:", str(path))
     assert not marker.exists()
 
 

@@ -224,6 +224,22 @@ def test_a_lock_waited_for_while_the_cache_is_cleared_is_taken_on_the_new_file(t
         pass
 
 
+@pytest.mark.parametrize("damage", ["cut", "empty", "garbage"])
+def test_a_damaged_float_model_cache_entry_is_retrained(tmp_path, damage):
+    from tessera.golden.pipeline import train_float
+
+    net, cached = train_float("mlp", 0, cache_dir=tmp_path)
+    assert not cached
+    (entry_file,) = tmp_path.glob("*.npz")
+    data = entry_file.read_bytes()
+    entry_file.write_bytes({"cut": data[: len(data) // 2], "empty": b"",
+                            "garbage": b"PK\x03\x04" + b"\x00" * 64}[damage])
+    again, cached = train_float("mlp", 0, cache_dir=tmp_path)
+    assert not cached
+    assert all((a.weight == b.weight).all() for a, b in zip(net.layers, again.layers))
+    assert train_float("mlp", 0, cache_dir=tmp_path)[1]     # healed: the next call hits
+
+
 # -- one cache per user (class 8) -----------------------------------------------------------------
 
 def environment(**values):
