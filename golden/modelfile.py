@@ -37,6 +37,7 @@ import numpy as np
 from .eie import EIEMatrix, decode_indices
 from .errors import TesseraError
 from .inference import QLayer, QModel
+from .npyfile import read_npz
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]
 
@@ -119,11 +120,15 @@ def load(path):
     if path.is_dir():
         raise TesseraError(f"{path} is a directory, not a model file")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise TesseraError(f"{path} is not a tessera model file (not an .npz archive)")
-        with archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                raise TesseraError(f"{path} is not a tessera model file (not an .npz archive)")
+        # Every member's header is checked against its size before anything is allocated.
+        try:
+            arrays = read_npz(path)
+        except TesseraError as error:
+            raise TesseraError(f"{path} is not a readable model file (corrupt or truncated: "
+                               f"{error})") from None
     except TesseraError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
