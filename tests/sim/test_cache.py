@@ -107,6 +107,7 @@ def test_simulator_binary_with_one_flipped_byte_is_rebuilt(built):
     data[len(data) // 2] ^= 0x01
     binary.write_bytes(bytes(data))
     run(root)
+    assert binary.read_bytes() != bytes(data)          # rebuilt, not run as it was
     assert cache.verified(folder / SIM / ".built", folder / SIM)
 
 
