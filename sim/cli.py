@@ -51,6 +51,7 @@ COMMANDS = {
     "verilog": "verilog",
     "compress": "compress",
     "inspect": "inspect",
+    "export": "export",
     "spmv": "spmv",
     "gemm": "gemm",
     "cache": "cache",

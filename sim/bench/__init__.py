@@ -16,4 +16,5 @@ BENCHMARKS = {
     "spmv_golden": "spmv_golden",
     "sparse": "sparse",
     "systolic": "systolic",
+    "cosim_speed": "cosim_speed",
 }

@@ -19,7 +19,7 @@ from tessera.golden.systolic import (
     result_order,
     unpack_results,
 )
-from tessera.sim import tb
+from tessera.sim import stream, tb
 from tessera.sim.cosim.gemm import GemmDriver, Job
 
 
@@ -168,8 +168,9 @@ async def backpressure(dut):
     p = tb.params()
     patterns = p.get("patterns", {"a": ["random"], "b": ["bursty"], "q": ["alternate"],
                                   "o": ["random"]})
-    valid = {name: tb.pattern(patterns[name][0], seed=i) for i, name in enumerate("abq")}
-    t = SystolicTB(dut, valid=valid, ready=tb.pattern(patterns["o"][0], seed=7))
+    valid = {name: stream.pause_pattern(patterns[name][0], seed=i)
+             for i, name in enumerate("abq")}
+    t = SystolicTB(dut, valid=valid, ready=stream.pause_pattern(patterns["o"][0], seed=7))
     await t.reset()
     rng = tb.rng(2)
     for m, k, n in shapes(t.config, rng, p.get("count", 6)):
@@ -189,7 +190,8 @@ async def bunched_rows(dut):
         m = int(rng.integers(2, min(cfg.tile_m, 4) + 1)) if cfg.tile_m > 1 else 1
         k = min(cfg.max_k, cfg.rows * int(rng.integers(2, 5)) + int(rng.integers(0, 2)))
         n = min(cfg.max_n, int(rng.integers(1, cfg.cols + 2)))
-        t.driver = GemmDriver(dut, cfg, valid={"a": tb.pattern("random", seed=index)})
+        t.driver.stop()
+        t.driver = GemmDriver(dut, cfg, valid={"a": stream.pause_pattern("random", seed=index)})
         t.timed = False
         await t.run(t.random_job(rng, m, k, n, raw=True), "bunched")
     tb.report(gemms=t.count)
@@ -251,6 +253,7 @@ async def reset_mid_gemm(dut):
         await ClockCycles(dut.clk, max(2, int(expected_cycles * fraction)))
         assert int(dut.busy.value), "the engine is not busy in the middle of a GEMM"
         task.cancel()
+        t.driver.stop()
         t.driver = GemmDriver(dut, cfg)         # drops every valid
         await tb.reset(dut, cycles=3)
         assert not int(dut.busy.value), "busy after reset"
