@@ -132,9 +132,12 @@ def _run_onnx(args, log):
             summary[f"accuracy_{name}"] = None
         summary["note"] = "accuracy not measured: the data file has no labels (y)"
     if args.output:
+        from tessera.sim.files import replacing
+
         info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
         info["settings"] = result.settings
-        save(args.output, result.model, info=info)
+        with replacing(args.output) as tmp:
+            save(tmp, result.model, info=info)
         summary["output"] = args.output
     if args.json:
         print(json.dumps(summary, default=float))
@@ -144,7 +147,7 @@ def _run_onnx(args, log):
         if not measured:
             print("Accuracy not measured: the data file has no labels (y).")
         if args.output:
-            print(f"Wrote {args.output}")
+            print(f"wrote {args.output}")
     return 0
 
 
@@ -183,5 +186,5 @@ def _run_qdq(args, log):
         if accuracy is None:
             print("Accuracy not measured: no --data with labels (y).")
         if args.output:
-            print(f"Wrote {args.output}")
+            print(f"wrote {args.output}")
     return 0
