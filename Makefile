@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.tessera-installed
 SYNTH_STAMP := $(VENV)/.tessera-synth-installed
 JOBS   ?= auto
 PYTEST_ARGS ?=
+# Inside the checkout the build cache stays in build/ (`make clean` empties it); elsewhere tessera
+# uses the user's cache (~/.cache/tessera). Set TESSERA_BUILD_DIR to put it anywhere else.
+export TESSERA_BUILD_DIR ?= $(CURDIR)/build
 
 .DEFAULT_GOAL := help
 

@@ -2,7 +2,7 @@
 
 :func:`compress` runs the whole of it on the digits:
 
-1. train the float model (or load it from the cache under ``build/models/``, keyed by model,
+1. train the float model (or load it from the cache under ``<cache>/models/``, keyed by model,
    seed, split and training hyper-parameters);
 2. quantize the float model to a dense int8 model (per-output-channel weight scales) for the
    "int8 dense" accuracy;
@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -190,8 +191,11 @@ def _cache_key(model, seed, split_seed, training):
 
 
 def default_cache_dir():
-    """``$TESSERA_MODEL_CACHE`` or ``build/models`` (relative to the working directory)."""
-    return Path(os.environ.get("TESSERA_MODEL_CACHE", "build/models"))
+    """``$TESSERA_MODEL_CACHE`` or ``models/`` of the user's cache (:mod:`.cachedir`)."""
+    from .cachedir import cache_root
+
+    explicit = os.environ.get("TESSERA_MODEL_CACHE")
+    return Path(explicit) if explicit else cache_root() / "models"
 
 
 def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None, use_cache=True):
@@ -217,7 +221,8 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
                         raise ValueError("shape")
                     layer.weight, layer.bias = w.astype(np.float64), b.astype(np.float64)
             return net, True
-        except (OSError, ValueError, KeyError):
+        # A damaged entry of any kind (cut: BadZipFile or EOFError) is retrained, not fatal.
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             net = spec.build(seed)  # a stale or broken cache entry: retrain and overwrite it
     with _one_blas_thread():
         train(net, data.x_train, data.y_train, epochs=training.epochs, lr=training.lr,

@@ -97,9 +97,10 @@ def prepare_weights(w, *, bits, rel_bits, n_pes, quantize=False):
     Returns ``(matrix, W actually used, note)``.
     """
     from tessera.golden.eie import encode
-    from tessera.golden.errors import TesseraError
+    from tessera.golden.errors import TesseraError, check_int_array
     from tessera.golden.share import kmeans_1d
 
+    w = np.asarray(w)
     if w.ndim != 2:
         raise TesseraError(f"W must be a 2-D matrix, not {w.ndim}-D with shape {w.shape}")
     if w.dtype == np.bool_ or not np.issubdtype(w.dtype, np.integer):
@@ -107,10 +108,9 @@ def prepare_weights(w, *, bits, rel_bits, n_pes, quantize=False):
                            f"takes integer weights; quantize them first)")
     if not 1 <= bits <= 8:
         raise TesseraError(f"--bits must be in 1..8, not {bits}")
-    w = w.astype(np.int64)
-    if w.size and (w.min() < -(2**15) or w.max() > 2**15 - 1):
-        raise TesseraError("W's values must fit 16-bit signed codebook entries, not "
-                           f"{int(np.abs(w).max())}")
+    # In W's own dtype: a uint64 2**64 - 1 is refused, not wrapped to -1.
+    w = check_int_array(w, "W (16-bit signed codebook entries)", low=-(2**15),
+                        high=2**15 - 1, ndim=2)
     values = np.unique(w[w != 0])
     room = 2**bits - 1
     note = f"{values.size} distinct non-zero values, exact {bits}-bit codebook"
@@ -146,7 +146,7 @@ def spmv_on_array(w, x, *, n_pes=SparseConfig.n_pes, fifo_depth=SparseConfig.fif
     and ``match_values`` / ``match_cycles``.
     """
     from tessera.golden.eie import spmv
-    from tessera.golden.errors import TesseraError, check_int
+    from tessera.golden.errors import TesseraError, check_int, check_int_array
     from tessera.golden.quant import quantize_multiplier, requantize
     from tessera.golden.sparse_cycles import matrix_cycles
     from tessera.sim.host.sparse import Program, parse_stats, stats_words
@@ -174,8 +174,7 @@ def spmv_on_array(w, x, *, n_pes=SparseConfig.n_pes, fifo_depth=SparseConfig.fif
     if bias.dtype == np.bool_ or not np.issubdtype(bias.dtype, np.integer) or \
             bias.shape != (rows,):
         raise TesseraError(f"the bias must be {rows} integers, not {bias.dtype} {bias.shape}")
-    if bias.size and (bias.min() < -(2**31) or bias.max() > 2**31 - 1):
-        raise TesseraError("the bias must fit int32")
+    bias = check_int_array(bias, "the bias (int32)", low=-(2**31), high=2**31 - 1, ndim=1)
     if scale is None:
         peak = int(np.abs(acc + bias).max(initial=0))
         scale = 127.0 / peak if peak else 1.0

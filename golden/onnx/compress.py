@@ -8,7 +8,6 @@ retraining, no fine-tuning) and no accuracy is measured; ``x`` calibrates the in
 is why at least ``x`` is required.
 """
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -42,18 +41,11 @@ def load_data(path, model_input, classes):
     path = Path(path)
     if not path.exists():
         raise TesseraError(f"no such data file: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise TesseraError(f"{path} is not an .npz archive with x and y")
-            arrays = {name: archive[name] for name in archive.files}
-    except TesseraError:
-        raise
-    except AttributeError:
-        raise TesseraError(f"{path} is not an .npz archive with x and y") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise TesseraError(f"{path} is not a readable .npz file ({type(error).__name__})") \
-            from None
+    # The one loader: every member's header checked against its size (and pickles refused)
+    # before anything is allocated.
+    from ..npyfile import read_npz
+
+    arrays = read_npz(path, "--data")
     if "x" not in arrays:
         raise TesseraError(f"{path} has no array 'x'; {NEED_X}")
     x = model_input.to_tessera(arrays["x"], what=f"{path}: x")

@@ -54,6 +54,9 @@ def run(args):
     from tessera.golden.modelfile import save
     from tessera.golden.pipeline import compress
     from tessera.golden.report import render, summarize
+    from tessera.sim.files import output_path, replacing
+
+    output = output_path(args.output)
 
     def log(message):
         print(f"tessera compress: {message}", file=sys.stderr, flush=True)
@@ -77,19 +80,20 @@ def run(args):
     }
     summary = summarize(result.model, accuracies=accuracies, settings=result.settings,
                         seconds={k: round(v, 3) for k, v in result.seconds.items()})
-    if args.output:
+    if output is not None:
         info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
         info["settings"] = result.settings
-        save(args.output, result.model, info=info)
-        summary["output"] = args.output
+        with replacing(output) as tmp:
+            save(tmp, result.model, info=info)
+        summary["output"] = str(output)
     if args.json:
         print(json.dumps(summary, default=float))
     else:
         title = (f"Deep Compression of the digits {args.model.upper()} (seed {args.seed}, "
                  f"{args.pes} PEs)")
         print(render(result.model, summary, title=title))
-        if args.output:
-            print(f"Wrote {args.output}")
+        if output is not None:
+            print(f"wrote {output}")
     return 0
 
 
@@ -128,9 +132,12 @@ def _run_onnx(args, log):
             summary[f"accuracy_{name}"] = None
         summary["note"] = "accuracy not measured: the data file has no labels (y)"
     if args.output:
+        from tessera.sim.files import replacing
+
         info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
         info["settings"] = result.settings
-        save(args.output, result.model, info=info)
+        with replacing(args.output) as tmp:
+            save(tmp, result.model, info=info)
         summary["output"] = args.output
     if args.json:
         print(json.dumps(summary, default=float))
@@ -140,7 +147,7 @@ def _run_onnx(args, log):
         if not measured:
             print("Accuracy not measured: the data file has no labels (y).")
         if args.output:
-            print(f"Wrote {args.output}")
+            print(f"wrote {args.output}")
     return 0
 
 
@@ -179,5 +186,5 @@ def _run_qdq(args, log):
         if accuracy is None:
             print("Accuracy not measured: no --data with labels (y).")
         if args.output:
-            print(f"Wrote {args.output}")
+            print(f"wrote {args.output}")
     return 0

@@ -19,18 +19,15 @@ def add_arguments(parser):
 
 def run(args):
     """Load the model file, export it, write the ONNX file."""
-    from pathlib import Path
-
-    from tessera.golden.errors import TesseraError
     from tessera.golden.modelfile import load
     from tessera.golden.onnx import export_qmodel
+    from tessera.sim.files import output_path, replacing
 
+    output = output_path(args.output)
     model, _ = load(args.file)
     proto = export_qmodel(model)
-    output = Path(args.output)
-    if output.is_dir():
-        raise TesseraError(f"{output} is a directory")
-    output.write_bytes(proto.SerializeToString())
-    print(f"Wrote {output} ({len(model.layers)} layers, opset "
+    with replacing(output) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+    print(f"wrote {output} ({len(model.layers)} layers, opset "
           f"{proto.opset_import[0].version}, input {proto.graph.input[0].name!r})")
     return 0

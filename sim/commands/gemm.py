@@ -11,7 +11,6 @@ The work is :mod:`tessera.sim.systolic` (:func:`~tessera.sim.systolic.configure`
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 from tessera.golden.errors import TesseraError
@@ -38,43 +37,48 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def load_matrix(path, name):
+#: The most elements an operand may hold when ``--max-m/k/n`` do not fix the buffers (16 Mi
+#: int8: a 4096 x 4096 matrix); a file that declares more is refused before it is read.
+MAX_OPERAND = 2**24
+
+
+def load_matrix(path, name, max_elements=MAX_OPERAND):
     """Read an int8 matrix from a .npy file; raise TesseraError (one line) otherwise."""
-    path = Path(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise TesseraError(f"{name}: no such file {str(path)!r}") from None
-    except (OSError, ValueError, EOFError):
-        raise TesseraError(f"{name}: {str(path)!r} is not a NumPy .npy array file") from None
-    if not isinstance(array, np.ndarray):
-        raise TesseraError(f"{name}: {str(path)!r} is not a NumPy .npy array")
+    from tessera.sim.files import load_array
+
+    array = load_array(path, name, max_elements=max_elements)
     if array.dtype != np.int8:
-        raise TesseraError(f"{name} must be an int8 matrix, not {array.dtype} ({path.name})")
+        raise TesseraError(f"{name} must be an int8 matrix, not {array.dtype} ({path})")
     if array.ndim != 2:
         raise TesseraError(f"{name} must be a 2-D matrix, not {array.ndim}-D with shape "
-                           f"{array.shape} ({path.name})")
+                           f"{array.shape} ({path})")
     if 0 in array.shape:
         raise TesseraError(f"{name} is empty (shape {array.shape})")
     return array
 
 
+def _budget(first, second):
+    """The element budget of an operand whose buffer is ``first`` x ``second`` (None: default)."""
+    if first is None or second is None:
+        return MAX_OPERAND
+    return max(1, first) * max(1, second)
+
+
 def run(args):
     from tessera.golden.gemm import gemm_int8
     from tessera.golden.systolic import gemm_cycles
+    from tessera.sim.files import output_path, write_npy
     from tessera.sim.systolic import configure, gemm
 
-    a = load_matrix(args.a, "A")
-    b = load_matrix(args.b, "B")
+    output = output_path(args.output)
+    a = load_matrix(args.a, "A", _budget(args.max_m, args.max_k))
+    b = load_matrix(args.b, "B", _budget(args.max_k, args.max_n))
     (m, k), (k2, n) = a.shape, b.shape
     if k != k2:
         raise TesseraError(f"cannot multiply A ({m}x{k}) by B ({k2}x{n}): inner sizes differ")
     config = configure(m, k, n, rows=args.rows, cols=args.cols, dataflow=args.dataflow,
                        acc_width=args.acc_width, acc_depth=args.acc_depth, max_m=args.max_m,
                        max_k=args.max_k, max_n=args.max_n)
-    output = Path(args.output) if args.output else None
-    if output is not None and not output.parent.is_dir():
-        raise TesseraError(f"cannot write {str(output)!r}: no such directory")
     if args.sim not in ("verilator", "icarus"):
         raise TesseraError(f"unknown simulator {args.sim!r}")
 
@@ -84,7 +88,7 @@ def run(args):
     model = gemm_cycles(config, m, k, n, raw=True)
     matches = bool(np.array_equal(c, gemm_int8(a, b)))
     if output is not None:
-        np.save(output, c.astype(np.int32))
+        write_npy(output, c.astype(np.int32))
     utilization = model.macs / (config.macs * cycles)
     summary = {
         "m": m, "k": k, "n": n, "rows": config.rows, "cols": config.cols,

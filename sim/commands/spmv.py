@@ -12,7 +12,6 @@ The work is :func:`tessera.sim.sparse.spmv_on_array`; this module parses, calls 
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -48,28 +47,30 @@ def add_arguments(parser):
                         help="int32 bias per row (default 0)")
 
 
-def load_vector(path, name):
-    from tessera.golden.errors import TesseraError
+#: The most elements W may declare (16 Mi, as ``tessera gemm``'s operands); a file that declares
+#: more is refused before it is read. x and the bias hold at most MAX_ACTS.
+MAX_WEIGHTS = 2**24
 
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise TesseraError(f"cannot read {name} from {path}: {error}") from None
-    if not isinstance(array, np.ndarray):
-        raise TesseraError(f"{path} holds an archive, not one array")
-    return array
 
+def load_vector(path, name, max_elements=None):
+    """Read the array argument ``name`` (see :func:`tessera.sim.files.load_array`)."""
+    from tessera.sim.files import load_array
+    from tessera.sim.sparse import MAX_ACTS
+
+    return load_array(path, name, max_elements=MAX_ACTS if max_elements is None else max_elements)
 
 
 # -- the command ---------------------------------------------------------------------------------
 
 def run(args):
     from tessera.golden.errors import TesseraError
+    from tessera.sim.files import output_path, write_npy
     from tessera.sim.sparse import spmv_on_array
 
-    w = load_vector(args.weights, "W")
+    output = output_path(args.output)
+    w = load_vector(args.weights, "W", MAX_WEIGHTS)
     x = load_vector(args.x, "x")
-    bias = load_vector(args.bias, "the bias") if args.bias else None
+    bias = load_vector(args.bias, "--bias") if args.bias else None
     if args.scale is not None and not (np.isfinite(args.scale) and args.scale > 0):
         raise TesseraError(f"--scale must be a positive number, not {args.scale}")
     start = time.perf_counter()
@@ -77,10 +78,9 @@ def run(args):
                            raw=args.raw, relu=args.relu, scale=args.scale, bias=bias,
                            bits=args.bits, rel_bits=args.rel_bits, quantize=args.quantize)
     y = result.pop("y")
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        np.save(args.output, y)
-        result["output"] = args.output
+    if output is not None:
+        write_npy(output, y)
+        result["output"] = str(output)
     result["wall_seconds"] = round(time.perf_counter() - start, 2)
     ok = result["match_values"] and result["match_cycles"]
     if args.json:
@@ -103,6 +103,6 @@ def run(args):
     print(f"golden: values {'match' if result['match_values'] else 'DIFFER'}, cycles "
           f"{'match' if result['match_cycles'] else 'DIFFER'} (model "
           f"{result['golden_cycles']:,} + {result['golden_writeback_cycles']:,})")
-    if args.output:
-        print(f"wrote {args.output}: {rows} {kind}")
+    if output is not None:
+        print(f"wrote {output}: {rows} {kind}")
     return 0 if ok else 1

@@ -41,23 +41,24 @@ def design(name, **params):
 
 def write(name, design, path, module=None):
     """Write the Verilog of ``design`` to ``path`` with module name ``module``."""
+    from tessera.sim.files import write_text
     from tessera.sim.runner import convert
 
     text = convert(design.create(), name=module or f"tessera_{name}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return write_text(path, text)
 
 
 def run(args):
+    from tessera.sim.files import output_folder, output_path
     from tessera.sim.tops import TOPS
 
     if args.top == "all":
+        output_folder(args.output)
         for name in TOPS:
             path = write(name, design(name), Path(args.output) / f"{name}.v")
             print(f"wrote {path}")
         return 0
+    output_path(args.output)
     path = write(args.top, design(args.top, **TOPS[args.top].params(args)), args.output,
                  args.name)
     print(f"wrote {path}")

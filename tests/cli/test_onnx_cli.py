@@ -88,7 +88,7 @@ def test_inspect_an_onnx_model_file(compressed, capsys):
 def test_export_runs_in_onnxruntime(compressed, files, capsys, digits_all):
     out, _ = compressed
     status, stdout, _ = tessera(capsys, "export", out, "-o", files / "mlp_int8.onnx")
-    assert status == 0 and "Wrote" in stdout
+    assert status == 0 and "wrote" in stdout
     model, _ = load(out)
     sess = ort.InferenceSession(str(files / "mlp_int8.onnx"),
                                 providers=["CPUExecutionProvider"])
