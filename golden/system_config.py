@@ -2,12 +2,10 @@
 
 from dataclasses import dataclass, field
 
+# Re-exported: the system's code and tests take the engine configurations from here only.
+from .config.systolic import SystolicConfig
 from .errors import TesseraError, check_int
 from .isa import FIELD_BITS, Op, Space
-
-# Re-exported: the system's code and tests take the engine configurations from here only, so
-# that their move to ``tessera.golden.config`` (issue 9) changes this line alone.
-from .systolic import SystolicConfig
 
 __all__ = ["SparseParams", "SystemConfig", "SystolicConfig"]
 
@@ -143,6 +141,6 @@ class SystemConfig:
 
     def to_dict(self):
         """Plain-dict form (JSON, hardware parameters)."""
-        return {"systolic": self.systolic.to_dict(), "sparse": self.sparse.to_dict(),
+        return {"systolic": self.systolic.params(), "sparse": self.sparse.to_dict(),
                 "act_depth": self.act_depth, "weight_depth": self.weight_depth,
                 "qparam_depth": self.qparam_depth, "stats_depth": self.stats_depth}

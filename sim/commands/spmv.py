@@ -48,16 +48,17 @@ def add_arguments(parser):
 
 
 #: The most elements W may declare (16 Mi, as ``tessera gemm``'s operands); a file that declares
-#: more is refused before it is read. x and the bias hold at most MAX_ACTS.
+#: more is refused before it is read. x and the bias hold at most the longest activation vector
+#: the array's 16-bit fields count (tessera.golden.config.sparse.MAX_FIELD).
 MAX_WEIGHTS = 2**24
 
 
 def load_vector(path, name, max_elements=None):
     """Read the array argument ``name`` (see :func:`tessera.sim.files.load_array`)."""
+    from tessera.golden.config.sparse import MAX_FIELD
     from tessera.sim.files import load_array
-    from tessera.sim.sparse import MAX_ACTS
 
-    return load_array(path, name, max_elements=MAX_ACTS if max_elements is None else max_elements)
+    return load_array(path, name, max_elements=MAX_FIELD if max_elements is None else max_elements)
 
 
 # -- the command ---------------------------------------------------------------------------------

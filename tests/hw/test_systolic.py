@@ -78,7 +78,7 @@ def test_systolic_lut_multipliers():
 def test_systolic_signature():
     top = SystolicGemm(rows=3, cols=5, max_m=10, max_k=20, max_n=30)
     members = dict(top.signature.members.items())
-    assert set(members) == {"cmd", "a", "b", "q", "o", "busy", "cycles"}
+    assert set(members) == {"cmd", "a", "b", "q", "o", "busy", "cycles", "error"}
     assert len(top.a.payload.as_value()) == 24 and len(top.b.payload.as_value()) == 40
     assert top.o.payload.shape().signed and len(top.o.payload) == 32
     assert top.config.tile_m == 10 and top.config.a_depth == 7 * 10
