@@ -194,13 +194,19 @@ class BoardLink:
     retransmit_after, quiet_after : float
         Time without acknowledgement before results are sent again; time of a quiet line after
         which a frame under way is abandoned (the unit is the caller's, as in :meth:`advance`).
+    flush_after : float
+        Result bytes go out in frames of ``max_payload`` as soon as that many wait; fewer go out
+        once no result byte has come for ``flush_after``.
     """
 
-    def __init__(self, *, buffer_bytes, max_payload, window=4, retransmit_after, quiet_after):
+    def __init__(self, *, buffer_bytes, max_payload, window=4, retransmit_after, quiet_after,
+                 flush_after=0.0):
         self.buffer_bytes = check_int(buffer_bytes, "buffer_bytes", 1, MAX_LENGTH)
         self.window = check_int(window, "window", 1, 8)
         self.max_payload = check_int(max_payload, "max_payload", 1, self.buffer_bytes)
         self.retransmit_after, self.quiet_after = retransmit_after, quiet_after
+        self.flush_after = flush_after
+        self._idle = 0.0               # time since the last result byte
         self.commands = bytearray()    # command bytes taken, in order (the system's cmd stream)
         self.buffered = 0              # of which the system has not consumed yet
         self._deframer = Deframer(max_payload)
@@ -240,22 +246,26 @@ class BoardLink:
                     self._waiting = 0.0
                     self._frame_results()
             elif frame.seq != 0:       # a host opens a session; a HELLO with seq 0 is a board's
-                self._expected, self._next_seq = 0, 0
+                self._expected, self._next_seq, self._waiting = 0, 0, 0.0
                 self._unacked.clear()
                 self._results.clear()
                 self._send(Frame(Kind.HELLO, frame.seq, self.buffer_bytes.to_bytes(2, "little")))
 
     def emit(self, data):
         """The system puts result bytes on its output stream."""
-        self._results += data
+        if data:
+            self._results += data
+            self._idle = 0.0
         self._frame_results()
 
     def advance(self, elapsed):
         """Time passes: abandon a frame under way on a quiet line; send unacknowledged results
         again when no acknowledgement came for ``retransmit_after``."""
         self._quiet += elapsed
+        self._idle += elapsed
         if self._quiet >= self.quiet_after:
             self._deframer.timeout()
+        self._frame_results()
         if self._acked_credit < self.max_payload and self.credit > self._acked_credit:
             self._announce += elapsed
             if self._announce >= self.quiet_after:
@@ -278,6 +288,8 @@ class BoardLink:
 
     def _frame_results(self):
         while self._results and len(self._unacked) < self.window:
+            if len(self._results) < self.max_payload and self._idle < self.flush_after:
+                break                  # a partial frame waits for more bytes or for the flush
             payload = bytes(self._results[:self.max_payload])
             del self._results[:self.max_payload]
             self._unacked.append((self._next_seq, payload))

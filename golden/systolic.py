@@ -73,7 +73,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config.systolic import ceil_div
-from .errors import TesseraError
+from .errors import TesseraError, check_int_array
 
 __all__ = [
     "GemmTiming",
@@ -89,14 +89,7 @@ __all__ = [
 
 
 def _int8_matrix(x, name):
-    x = np.asarray(x)
-    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
-        raise TesseraError(f"{name} must be an int8 matrix, not {x.dtype}")
-    if x.ndim != 2:
-        raise TesseraError(f"{name} must be 2-D, not {x.ndim}-D")
-    if x.size and (x.min() < -128 or x.max() > 127):
-        raise TesseraError(f"{name} holds values outside int8 [-128, 127]")
-    return x.astype(np.int8)
+    return check_int_array(x, name, low=-128, high=127, ndim=2).astype(np.int8)
 
 
 def _pad(x, rows, cols):

@@ -7,8 +7,6 @@ cycle model (:func:`tessera.golden.systolic.gemm_cycles`) and the host encoder
 
 from dataclasses import dataclass, fields
 
-import numpy as np
-
 from ..errors import TesseraError, check_int
 
 __all__ = ["DATAFLOWS", "MAX_DIM", "MAX_PRODUCT", "MAX_SIDE", "SystolicConfig", "min_acc_width"]
@@ -160,8 +158,7 @@ class SystolicConfig:
         """Raise :class:`TesseraError` unless an M x K x N GEMM fits this configuration."""
         for name, value, limit in (("M", m, self.max_m), ("K", k, self.max_k),
                                    ("N", n, self.max_n)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise TesseraError(f"{name} must be a positive integer, not {value!r}")
+            check_int(value, name, 1, None)
             if value > limit:
                 raise TesseraError(
                     f"{name} = {value} is larger than this configuration's max_{name.lower()} "

@@ -34,7 +34,7 @@ class LinkReceiver(wiring.Component):
     Parameters
     ----------
     buffer_bytes : int
-        The ring buffer, a power of two from 16 to 65536 bytes (the credit when empty).
+        The ring buffer, a power of two from 16 to 32768 bytes (the credit when empty).
     max_payload : int
         The longest DATA payload, 1..``buffer_bytes`` (a longer frame is dropped at its header).
     quiet_cycles : int
@@ -63,7 +63,7 @@ class LinkReceiver(wiring.Component):
     """
 
     def __init__(self, *, buffer_bytes=1024, max_payload=1024, quiet_cycles=1000):
-        self._buffer_bytes = check_int(buffer_bytes, "buffer_bytes", 16, 65536)
+        self._buffer_bytes = check_int(buffer_bytes, "buffer_bytes", 16, 32768)
         if buffer_bytes & (buffer_bytes - 1):
             raise TesseraError(f"buffer_bytes must be a power of two, not {buffer_bytes}")
         self._max_payload = check_int(max_payload, "max_payload", 1, buffer_bytes)

@@ -75,3 +75,16 @@ def test_adding_a_top_is_one_entry(monkeypatch):
     args = build_parser().parse_args(["verilog", "extra", "-o", "x.v"])
     assert args.acc_width == 20
     assert entry.design().params == {"acc_width": 20}
+
+
+def test_both_tops_build_the_same_way():
+    """Keywords are the configuration's fields, validated by it; from_config takes one."""
+    from tessera.hw.sparse import SparseArray
+    from tessera.hw.systolic import SystolicGemm
+
+    for top, config in ((SparseArray, SparseConfig(n_pes=2, act_depth=16)),
+                        (SystolicGemm, SystolicConfig(rows=2, cols=3, dataflow="os"))):
+        assert top(**config.params()).config == config
+        assert top.from_config(config).config == config
+        with pytest.raises(TypeError):
+            top(no_such_parameter=1)
