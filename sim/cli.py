@@ -18,6 +18,7 @@ COMMANDS = {
     "verilog": "verilog",
     "compress": "compress",
     "inspect": "inspect",
+    "export": "export",
     "spmv": "spmv",
     "gemm": "gemm",
 }
