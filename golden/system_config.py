@@ -7,7 +7,7 @@ from .isa import FIELD_BITS, Op, Space
 
 # Re-exported: the system's code and tests take the engine configurations from here only, so
 # that their move to ``tessera.golden.config`` (issue 9) changes this line alone.
-from .systolic import SystolicConfig
+from .config.systolic import SystolicConfig
 
 __all__ = ["SparseParams", "SystemConfig", "SystolicConfig"]
 
