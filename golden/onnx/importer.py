@@ -24,10 +24,10 @@ Anything else is a one-line :class:`~tessera.golden.errors.TesseraError` naming 
 
 import numpy as np
 
+from ..config.systolic import MAX_DIM as SYSTOLIC_MAX_DIM
 from ..errors import TesseraError
 from ..gemm import conv_output_size
 from ..nn import Layer, Network
-from ..systolic import MAX_DIM as SYSTOLIC_MAX_DIM
 from .common import Graph, load_model, node_label, onnx_name
 
 __all__ = ["SYSTOLIC_MAX_DIM", "import_float"]

@@ -368,7 +368,7 @@ def test_ctrl_c_at_any_moment_is_one_line(good, tmp_path, delay):
 # -- the CLI's safety nets -------------------------------------------------------------------
 
 def test_a_failed_simulation_is_one_line_exit_1(good, capsys, monkeypatch):
-    from tessera.sim.commands import gemm
+    from tessera.sim import systolic as gemm  # the library the command calls
     from tessera.sim.runner import SimulationFailed
 
     def crash(*args, **kwargs):
@@ -381,7 +381,7 @@ def test_a_failed_simulation_is_one_line_exit_1(good, capsys, monkeypatch):
 
 
 def test_a_bug_is_one_line_and_debug_shows_the_traceback(good, capsys, monkeypatch):
-    from tessera.sim.commands import gemm
+    from tessera.sim import systolic as gemm  # the library the command calls
 
     def bug(*args, **kwargs):
         raise KeyError("oops")
@@ -396,7 +396,7 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(good, capsys, monkeypat
 
 
 def test_out_of_memory_is_one_line(good, capsys, monkeypatch):
-    from tessera.sim.commands import gemm
+    from tessera.sim import systolic as gemm  # the library the command calls
 
     def hungry(*args, **kwargs):
         raise MemoryError
