@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -285,6 +285,9 @@ def main(argv=None):
     parser.add_argument("--fail-under", type=float, default=0.0,
                         help="exit 1 when the score (percent caught) is below this")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per mutant")
+    parser.add_argument("--tests", nargs=argparse.REMAINDER, default=None,
+                        help="run these pytest arguments instead of each mutant's own (to show "
+                             "which tests miss a mutant); must come last")
     args = parser.parse_args(argv)
 
     known = {m.name: m for m in MUTANTS}
@@ -297,6 +300,8 @@ def main(argv=None):
         print(f"mutate: unknown mutant {unknown[0]!r} (--list lists them)", file=sys.stderr)
         return 2
     mutants = [known[n] for n in args.names] if args.names else MUTANTS
+    if args.tests:
+        mutants = [replace(m, tests=tuple(args.tests)) for m in mutants]
 
     scratch = (args.scratch or Path(tempfile.mkdtemp(prefix="tessera-mutate-"))).resolve()
     if scratch == ROOT or ROOT in scratch.parents:
@@ -342,7 +347,8 @@ def main(argv=None):
             print("\n".join(out.splitlines()[-15:]), flush=True)
 
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "python -m tests.mutate" + (" " + " ".join(args.names) if args.names else "")
+    command = " ".join(["python -m tests.mutate", *args.names,
+                        *(["--tests", *args.tests] if args.tests else [])])
     text, score = _table(rows, f"Mutation run of {date}: `{command}`")
     output = args.output or scratch / "mutation-table.md"
     output.parent.mkdir(parents=True, exist_ok=True)
