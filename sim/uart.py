@@ -1,0 +1,94 @@
+"""A UART line driven and read bit by bit from cocotb (8N1, as :mod:`tessera.golden.uart`).
+
+Used by the UART testbenches and, later, by the simulated board behind a pseudo-terminal. Both
+classes sleep on clock counts and line edges, so a byte costs about a dozen wake-ups, not
+``10 * divisor``.
+"""
+
+__all__ = ["UartSink", "UartSource"]
+
+
+class UartSource:
+    """Drive the line ``signal`` with bytes, ``divisor`` cycles of ``clock`` a bit.
+
+    Bytes are written whole frames at a time and in the order :meth:`write` was called; the line
+    idles high between calls.
+    """
+
+    def __init__(self, signal, clock, divisor):
+        self.signal, self.clock, self.divisor = signal, clock, divisor
+        self.signal.value = 1
+
+    async def write(self, data, *, gaps=None, stop_bits=None):
+        """Send ``data`` (bytes or ints); ``gaps`` idle cycles before each byte and
+        ``stop_bits`` levels (0 makes a framing error) as :func:`tessera.golden.uart.line`."""
+        from cocotb.triggers import ClockCycles
+        from tessera.golden.uart import frame_bits
+
+        for n, byte in enumerate(data):
+            if gaps is not None and gaps[n]:
+                self.signal.value = 1                      # the line idles high in a gap
+                await ClockCycles(self.clock, gaps[n])
+            bits = list(frame_bits(byte))
+            if stop_bits is not None:
+                bits[-1] = stop_bits[n]
+            for bit in bits:
+                self.signal.value = bit
+                await ClockCycles(self.clock, self.divisor)
+        self.signal.value = 1
+
+
+class UartSink:
+    """Collect the bytes on the line ``signal``, sampled in the middle of each bit.
+
+    ``received`` (a bytearray) grows as frames arrive; ``frame_errors`` counts frames whose
+    stop bit was low (dropped). :meth:`read` waits for a number of bytes with a bound.
+    """
+
+    def __init__(self, signal, clock, divisor):
+        import cocotb
+
+        self.signal, self.clock, self.divisor = signal, clock, divisor
+        self.received = bytearray()
+        self.frame_errors = 0
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+
+        while True:
+            if self.signal.value == 1:
+                await FallingEdge(self.signal)
+            await ClockCycles(self.clock, self.divisor // 2)
+            if self.signal.value != 0:
+                continue                                   # a glitch
+            byte = 0
+            for k in range(8):
+                await ClockCycles(self.clock, self.divisor)
+                byte |= int(self.signal.value) << k
+            await ClockCycles(self.clock, self.divisor)
+            if self.signal.value == 1:
+                self.received.append(byte)
+            else:
+                self.frame_errors += 1
+                while self.signal.value == 0:
+                    await RisingEdge(self.signal)
+
+    async def read(self, count, *, timeout_bits=200):
+        """Return the first ``count`` bytes received; fail if the line stays quiet for
+        ``timeout_bits`` bit times without a new byte (a hang, not a slow design)."""
+        from cocotb.triggers import ClockCycles
+
+        last, quiet = len(self.received), 0
+        while len(self.received) < count:
+            await ClockCycles(self.clock, self.divisor)
+            if len(self.received) != last:
+                last, quiet = len(self.received), 0
+            quiet += 1
+            if quiet > timeout_bits:
+                raise AssertionError(f"UART line quiet for {timeout_bits} bit times with "
+                                     f"{len(self.received)} of {count} bytes received")
+        return bytes(self.received[:count])
+
+    def stop(self):
+        self._task.cancel()
