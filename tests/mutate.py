@@ -14,12 +14,15 @@ the whole run, so unmutated designs are built once). Tests run with one worker, 
 
 A mutant is *caught* when its tests fail (exit status 1), *survived* when they pass, *error* when
 pytest could not run them (collection error or no test selected: exit 2..5). Before the mutants
-the unmutated tree runs every test the list names: a failure there makes the run invalid.
+the unmutated tree runs every test the list names: a failure there makes the run invalid. Each
+mutant's pytest output is kept in ``SCRATCH/logs/NAME.txt``; the printed line shows its first
+assertion, so that a mutant "caught" by a crash rather than a comparison is seen.
 """
 
 import argparse
 import datetime
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -249,6 +252,24 @@ def _pytest(tree, build, args, timeout):
     return code, time.monotonic() - start, out
 
 
+def _why(out):
+    """The first failure message of a pytest log, shortened (to see what failed, and how)."""
+    for pattern in _MESSAGES:
+        match = pattern.search(out)
+        if match:
+            return match.group(0).strip()[:160]
+    return ""
+
+
+_MESSAGES = [re.compile(p, re.MULTILINE) for p in (
+    r"(output mismatch|element \d+ of|result \d+ of|the cycle counter reads|waited \d+ cycles|"
+    r"\d+ of \d+ differ)[^|\n]*",
+    r"(AssertionError|TesseraError): \S[^|\n]*",
+    r"(Failed: |Mismatched elements|Mismatch at)[^|\n]*",
+    r"^E\s+assert [^\n]*",
+)]
+
+
 def _verdict(code):
     if code == 1 or code == "timeout":
         return "caught"
@@ -257,14 +278,15 @@ def _verdict(code):
 
 def _table(rows, title):
     lines = [title, "",
-             "| mutant | kind | breaks | tests | result | s |",
-             "|---|---|---|---|---|---|"]
-    for m, verdict, seconds in rows:
+             "| mutant | kind | breaks | tests | result | s | first failure |",
+             "|---|---|---|---|---|---|---|"]
+    for m, verdict, seconds, why in rows:
         mark = " (issue 16)" if m.issue else ""
+        why = why.replace("|", "/").replace("`", "'")[:110]
         lines.append(f"| `{m.name}`{mark} | {m.kind} | {m.what} | `{' '.join(m.tests)}` | "
-                     f"{verdict} | {seconds:.0f} |")
-    caught = sum(v == "caught" for _, v, _ in rows)
-    counted = sum(v in ("caught", "survived") for _, v, _ in rows)
+                     f"{verdict} | {seconds:.0f} | {why} |")
+    caught = sum(r[1] == "caught" for r in rows)
+    counted = sum(r[1] in ("caught", "survived") for r in rows)
     score = 100.0 * caught / counted if counted else 0.0
     lines += ["", f"Caught {caught} of {counted} mutants that ran: {score:.1f}% "
               f"({len(rows) - counted} stale or error)."]
@@ -313,6 +335,8 @@ def main(argv=None):
     tree.mkdir(parents=True)
     build.mkdir(exist_ok=True)
     _copy_tree(tree)
+    logs = scratch / "logs"
+    logs.mkdir(exist_ok=True)
     print(f"mutate: scratch copy in {tree}, simulator builds in {build}", flush=True)
 
     if not args.no_baseline:
@@ -333,7 +357,7 @@ def main(argv=None):
     for m in mutants:
         saved = _apply(tree, m)
         if saved is None:
-            rows.append((m, "stale", 0.0))
+            rows.append((m, "stale", 0.0, ""))
             print(f"{m.name:28} stale (an anchor is gone or not unique)", flush=True)
             continue
         try:
@@ -341,8 +365,9 @@ def main(argv=None):
         finally:
             _restore(tree, saved)
         verdict = _verdict(code)
-        rows.append((m, verdict, seconds))
-        print(f"{m.name:28} {verdict:9} exit {code} ({seconds:.0f} s)", flush=True)
+        rows.append((m, verdict, seconds, _why(out) if verdict == "caught" else ""))
+        (logs / f"{m.name}.txt").write_text(out)
+        print(f"{m.name:28} {verdict:9} exit {code} ({seconds:.0f} s) {_why(out)}", flush=True)
         if verdict == "error":
             print("\n".join(out.splitlines()[-15:]), flush=True)
 
