@@ -232,7 +232,8 @@ def storage(model):
     """
     if not model.compressed:
         raise TesseraError("storage accounting needs a compressed model (every layer shared)")
-    return Storage(tuple(_layer_storage(model, layer) for layer in model.layers))
+    return Storage(tuple(_layer_storage(model, layer) for layer in model.layers
+                         if layer.kind.weighted))  # a maxpool layer stores nothing
 
 
 def _kb(bits):

@@ -41,7 +41,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import TesseraError, check_int
+from .errors import TesseraError, check_int, check_int_array
 from .gemm import wrap_int32
 from .quant import INT32_MAX, INT32_MIN
 
@@ -60,15 +60,6 @@ __all__ = [
 
 MAX_INDEX_BITS = 8
 MAX_REL_BITS = 8
-
-
-def _int_array(value, name, ndim=None):
-    array = np.asarray(value)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise TesseraError(f"{name} must be an integer array, not {array.dtype}")
-    if ndim is not None and array.ndim != ndim:
-        raise TesseraError(f"{name} must be {ndim}-D, not {array.ndim}-D with shape {array.shape}")
-    return array
 
 
 @dataclass(frozen=True)
@@ -131,7 +122,7 @@ class EIEMatrix:
         n_pes = check_int(self.n_pes, "n_pes", 1, 2**16)
         check_int(self.rel_bits, "rel_bits", 1, MAX_REL_BITS)
         check_int(self.index_bits, "index_bits", 1, MAX_INDEX_BITS)
-        codebook = _int_array(self.codebook, "codebook", 1).astype(np.int64)
+        codebook = check_int_array(self.codebook, "codebook", ndim=1).astype(np.int64)
         if codebook.shape[0] != 2**self.index_bits:
             raise TesseraError(
                 f"codebook must have 2**{self.index_bits} = {2**self.index_bits} entries, "
@@ -139,18 +130,18 @@ class EIEMatrix:
             )
         if codebook[0] != 0:
             raise TesseraError(f"codebook[0] is reserved for zero, not {codebook[0]}")
-        col_ptr = _int_array(self.col_ptr, "col_ptr", 2).astype(np.int64)
+        col_ptr = check_int_array(self.col_ptr, "col_ptr", ndim=2).astype(np.int64)
         if col_ptr.shape != (n_pes, cols + 1):
             raise TesseraError(f"col_ptr must have shape {(n_pes, cols + 1)}, not {col_ptr.shape}")
         if np.any(col_ptr[:, 0] != 0) or np.any(np.diff(col_ptr, axis=1) < 0):
             raise TesseraError("column pointers must start at 0 and never decrease")
-        v = _int_array(self.v, "v", 1)
-        z = _int_array(self.z, "z", 1)
+        v = check_int_array(self.v, "v", ndim=1)
+        z = check_int_array(self.z, "z", ndim=1)
         if v.shape != z.shape:
             raise TesseraError(
                 f"v and z must have the same length, not {v.shape[0]} and {z.shape[0]}"
             )
-        pe_ptr = _int_array(self.pe_ptr, "pe_ptr", 1).astype(np.int64)
+        pe_ptr = check_int_array(self.pe_ptr, "pe_ptr", ndim=1).astype(np.int64)
         expected = np.concatenate([[0], np.cumsum(col_ptr[:, -1])])
         if pe_ptr.shape != expected.shape or np.any(pe_ptr != expected):
             raise TesseraError("pe_ptr does not match the per-PE entry counts in col_ptr")
@@ -300,8 +291,8 @@ def encode(indices, codebook, *, n_pes, rel_bits=4, index_bits=None, ptr_bits=No
         On a wrong dtype or shape, an index outside the codebook, ``codebook[0] != 0``, widths out
         of range, or a PE whose entries overflow ``ptr_bits``-bit column pointers.
     """
-    indices = _int_array(indices, "indices", 2)
-    codebook = _int_array(codebook, "codebook", 1).astype(np.int64)
+    indices = check_int_array(indices, "indices", ndim=2)
+    codebook = check_int_array(codebook, "codebook", ndim=1).astype(np.int64)
     n_pes = check_int(n_pes, "n_pes", 1, 2**16)
     rel_bits = check_int(rel_bits, "rel_bits", 1, MAX_REL_BITS)
     if codebook.size == 0 or codebook[0] != 0:
@@ -366,7 +357,7 @@ def encode_values(matrix, *, n_pes, rel_bits=4, index_bits=4, ptr_bits=None):
         If the matrix has more distinct non-zero values than ``index_bits`` can index, or any
         reason :func:`encode` raises.
     """
-    matrix = _int_array(matrix, "matrix", 2)
+    matrix = check_int_array(matrix, "matrix", ndim=2)
     index_bits = check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
     values = np.unique(matrix[matrix != 0])
     if values.size > 2**index_bits - 1:
@@ -412,8 +403,8 @@ def pack_entries(v, z, *, index_bits, rel_bits, entries_per_word):
     index_bits = check_int(index_bits, "index_bits", 1, MAX_INDEX_BITS)
     rel_bits = check_int(rel_bits, "rel_bits", 1, MAX_REL_BITS)
     per_word = check_int(entries_per_word, "entries_per_word", 1, 2**16)
-    v = _int_array(v, "v", 1).astype(np.int64)
-    z = _int_array(z, "z", 1).astype(np.int64)
+    v = check_int_array(v, "v", ndim=1).astype(np.int64)
+    z = check_int_array(z, "z", ndim=1).astype(np.int64)
     if v.shape != z.shape:
         raise TesseraError(f"v and z must have the same length, not {v.size} and {z.size}")
     if v.size and (v.min() < 0 or v.max() >= 2**index_bits):
@@ -479,7 +470,7 @@ class SpMVResult:
 
 
 def _activations(matrix, x):
-    x = _int_array(x, "x")
+    x = check_int_array(x, "x")
     if x.ndim not in (1, 2) or x.shape[0] != matrix.cols:
         raise TesseraError(
             f"x must have shape ({matrix.cols},) or ({matrix.cols}, batch), not {x.shape}"

@@ -17,14 +17,14 @@ Two estimates, per inference (batch 1), with a breakdown:
   Every output is requantized (one 32-bit multiply and two 32-bit adds) after reading its int32
   bias; activations are int8, 4 per SRAM word. Codebook lookups are register reads and are not
   counted.
+- **max pooling** has no weights: ``k*k - 1`` comparisons per output, counted as float adds in
+  the dense estimate and 8-bit adds in the int8 one, plus its activation traffic.
 
 Memory access dominates both, which is the point Dally and Han make: the compressed model's gain
 comes mostly from keeping the weights on chip.
 """
 
 import numpy as np
-
-from .eie import work
 
 __all__ = ["PJ", "compressed_int8_energy", "dense_fp32_energy"]
 
@@ -41,12 +41,6 @@ PJ = {
 }
 
 
-def _macs(layer):
-    out_shape = layer.out_shape
-    positions = int(np.prod(out_shape[:-1])) if layer.kind == "conv" else 1
-    return positions * layer.weight.size
-
-
 def _sizes(layer):
     return int(np.prod(layer.in_shape)), int(np.prod(layer.out_shape))
 
@@ -55,13 +49,14 @@ def dense_fp32_energy(model):
     """Return ``(total_pJ, breakdown)`` for the dense fp32 model with weights in DRAM.
 
     ``model`` is any :class:`~tessera.golden.inference.QModel` (only its layer shapes are used).
+    Each layer's kind counts its own work (:meth:`tessera.golden.layers.LayerKind.dense_energy`);
+    activations are counted here for every kind alike.
     """
     parts = {"weights (DRAM)": 0.0, "arithmetic": 0.0, "activations (SRAM)": 0.0}
     for layer in model.layers:
         n_in, n_out = _sizes(layer)
-        parts["weights (DRAM)"] += (layer.weight.size + layer.bias.size) * PJ["dram32"]
-        parts["arithmetic"] += _macs(layer) * (PJ["fmult32"] + PJ["fadd32"])
-        parts["arithmetic"] += n_out * PJ["fadd32"]
+        for part, picojoules in layer.kind.dense_energy(layer, PJ):
+            parts[part] += picojoules
         parts["activations (SRAM)"] += (n_in + n_out) * PJ["sram32"]
     return sum(parts.values()), parts
 
@@ -70,30 +65,17 @@ def compressed_int8_energy(model, x_q):
     """Return ``(total_pJ, breakdown)`` per inference for a compressed model, from SRAM.
 
     The work of the sparse layers depends on the activations: ``x_q`` is a batch of int8 inputs
-    (e.g. the test set) and the figures are averaged over it.
+    (e.g. the test set) and the figures are averaged over it. Each layer's kind counts its own
+    work (:meth:`tessera.golden.layers.LayerKind.int8_energy`).
     """
     from .inference import run_int8
 
     _, trace = run_int8(model, x_q, trace=True)
-    batch = x_q.shape[0]
     parts = {"weights + pointers (SRAM)": 0.0, "arithmetic": 0.0, "activations (SRAM)": 0.0,
              "biases + requantization": 0.0}
     for layer, inputs in zip(model.layers, trace.inputs):
         n_in, n_out = _sizes(layer)
-        if layer.kind == "fc":
-            matrix = model.eie(layer)
-            x = inputs.reshape(batch, -1).T
-            entries = work(matrix, x).sum() / batch  # padding included, zero columns skipped
-            active = np.count_nonzero(x) / batch
-            entry_words = entries * (matrix.index_bits + matrix.rel_bits) / 32
-            pointer_words = active * matrix.n_pes * 2 * model.ptr_bits / 32
-            parts["weights + pointers (SRAM)"] += (entry_words + pointer_words) * PJ["sram32"]
-            parts["arithmetic"] += entries * (PJ["mult8"] + PJ["add32"])
-        else:
-            parts["weights + pointers (SRAM)"] += layer.weight.size / 4 * PJ["sram32"]
-            parts["arithmetic"] += _macs(layer) * (PJ["mult8"] + PJ["add32"])
+        for part, picojoules in layer.kind.int8_energy(layer, model, inputs, PJ):
+            parts[part] += picojoules
         parts["activations (SRAM)"] += (n_in + n_out) / 4 * PJ["sram32"]
-        parts["biases + requantization"] += n_out * (
-            PJ["sram32"] + PJ["mult32"] + 2 * PJ["add32"]
-        )
     return sum(parts.values()), parts

@@ -22,10 +22,24 @@ class TesseraTypeError(TesseraError, TypeError):
     """Bad input of the wrong type (a float where an integer belongs, say)."""
 
 
+def _bounds(low, high):
+    if high is None:
+        return f"at least {low}"
+    if low is None:
+        return f"at most {high}"
+    return f"between {low} and {high}"
+
+
+def _values(low, high):
+    words = _bounds(low, high)
+    return words if low is not None and high is not None else f"of {words}"
+
+
 def check_int(value, name, low, high):
     """Return ``value`` as an :class:`int` if it is an integer with ``low <= value <= high``.
 
-    NumPy integers are accepted; :class:`bool` is refused.
+    NumPy integers are accepted; :class:`bool` is refused. ``high`` (or ``low``) may be None
+    for an open side; the message then says "at least ``low``" (or "at most ``high``").
 
     Raises
     ------
@@ -38,8 +52,8 @@ def check_int(value, name, low, high):
 
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TesseraTypeError(f"{name} must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise TesseraError(f"{name} must be between {low} and {high}, not {value}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise TesseraError(f"{name} must be {_bounds(low, high)}, not {value}")
     return int(value)
 
 
@@ -69,7 +83,8 @@ def check_int_array(value, name, *, low=None, high=None, ndim=None, allow_bool=F
     name : str
         What the message calls the array ("W", "x", "--bias").
     low, high : int or None
-        Inclusive bounds; ``None`` leaves that side open (up to int64's range).
+        Inclusive bounds; ``None`` leaves that side open (up to int64's range); the message
+        then says "of at least ``low``" or "of at most ``high``".
     ndim : int or None
         The required number of dimensions.
     allow_bool : bool
@@ -92,12 +107,15 @@ def check_int_array(value, name, *, low=None, high=None, ndim=None, allow_bool=F
     if ndim is not None and array.ndim != ndim:
         raise TesseraError(f"{name} must be {ndim}-D, not {array.ndim}-D with shape {array.shape}")
     info = np.iinfo(np.int64)
-    low = info.min if low is None else low
-    high = info.max if high is None else high
+    lo = int(info.min) if low is None else low
+    hi = int(info.max) if high is None else high
     if array.size and array.dtype != np.bool_:
         # Python ints compare exactly with any NumPy integer: no cast, no wrap-around.
         smallest, largest = int(array.min()), int(array.max())
-        if smallest < low or largest > high:
-            bad = smallest if smallest < low else largest
-            raise TesseraError(f"{name} must hold values between {low} and {high}, not {bad}")
+        if smallest < lo or largest > hi:
+            bad = smallest if smallest < lo else largest
+            # an open side is named only when the value breaks int64's own range there
+            shown = _values(low if low is not None or bad > hi else lo,
+                            high if high is not None or bad < lo else hi)
+            raise TesseraError(f"{name} must hold values {shown}, not {bad}")
     return array.astype(np.int64, copy=False)

@@ -24,7 +24,7 @@ raises :class:`~tessera.golden.errors.TesseraError` (it cannot happen for ``K < 
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int, check_int_array
 from .quant import INT8_MAX, INT8_MIN, INT32_MAX, INT32_MIN
 
 __all__ = [
@@ -42,12 +42,7 @@ _MAX_EXACT_K = 2**38
 
 
 def _int8_operand(value, name):
-    array = np.asarray(value)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise TesseraError(f"{name} must be an int8 array, not {array.dtype}")
-    if array.size and (array.min() < INT8_MIN or array.max() > INT8_MAX):
-        raise TesseraError(f"{name} holds values outside int8 [-128, 127]")
-    return array
+    return check_int_array(value, name, low=INT8_MIN, high=INT8_MAX)
 
 
 def wrap_int32(x):
@@ -120,8 +115,7 @@ def conv_output_size(size, kernel, stride=1, padding=0):
         If the kernel does not fit in the padded input or a parameter is out of range.
     """
     for name, value, low in (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0)):
-        if not isinstance(value, (int, np.integer)) or value < low:
-            raise TesseraError(f"{name} must be an integer >= {low}, not {value!r}")
+        check_int(value, name, low, None)
     if size + 2 * padding < kernel:
         raise TesseraError(
             f"a {kernel}-wide kernel does not fit an input of {size} padded by {padding}"

@@ -14,18 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int_array
 
 __all__ = ["HuffmanCode", "build", "decode", "encode", "encoded_bits"]
 
 
 def _symbols(values, name="symbols"):
-    values = np.asarray(values)
-    if values.dtype == np.bool_ or not np.issubdtype(values.dtype, np.integer):
-        raise TesseraError(f"{name} must be an integer array, not {values.dtype}")
-    if values.size and values.min() < 0:
-        raise TesseraError(f"{name} must be non-negative")
-    return values.ravel().astype(np.int64)
+    return check_int_array(values, name, low=0).ravel()
 
 
 @dataclass(frozen=True)

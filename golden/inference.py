@@ -6,14 +6,14 @@ layer as
 - ``fc``: ``acc = x @ W.T`` (int32; on the sparse engine the same numbers come from
   :func:`tessera.golden.eie.spmv` on the layer's EIE encoding, column by column);
 - ``conv``: ``acc = im2col(x) @ W.T`` (int32, NHWC, see :mod:`tessera.golden.gemm`; the systolic
-  engine's
-  GEMM);
+  engine's GEMM);
 
 then the shared post-processing ``y = requantize(acc, bias, multiplier, shift, relu)``
-(:mod:`tessera.golden.quant`) gives the int8 input of the next layer. An NHWC output feeding an
-``fc``
-layer is flattened in ``(h, w, c)`` order. The last layer's int8 output is the logits; the
-prediction is their argmax (the lowest class on a tie).
+(:mod:`tessera.golden.quant`) gives the int8 input of the next layer. A ``maxpool`` layer has no
+accumulators: its int8 output is the maximum of each window of the int8 map the previous layer
+wrote (:mod:`tessera.golden.pool`), at the same scale. An NHWC output feeding an ``fc`` layer is
+flattened in ``(h, w, c)`` order. Each kind's rule lives in :mod:`tessera.golden.layers`. The
+last layer's int8 output is the logits; the prediction is their argmax (the lowest class on a tie).
 
 A model is a list of :class:`QLayer`. A *compressed* layer also carries its codebook (int8,
 ``2**bits`` entries, index 0 = 0) and the index of every weight; its ``weight`` is then exactly
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .eie import encode
-from .errors import TesseraError
-from .gemm import conv_output_size, gemm_int8, im2col
-from .quant import quantize, requantize
+from .errors import TesseraError, check_int_array
+from .layers import kind_of
+from .quant import quantize
 
 __all__ = ["QLayer", "QModel", "Trace", "run_int8"]
 
@@ -39,18 +39,20 @@ class QLayer:
     Attributes
     ----------
     name : str
-    kind : {"fc", "conv"}
-    weight : numpy.ndarray of int8, shape (out, in)
-        For ``conv``: the OHWI kernel flattened to ``(OC, KH*KW*C)``.
-    bias : numpy.ndarray of int32, shape (out,)
+    kind : tessera.golden.layers.LayerKind
+        ``"fc"``, ``"conv"`` or ``"maxpool"`` (a name is turned into the kind, which compares
+        equal to its name).
+    weight : numpy.ndarray of int8, shape (out, in), or None
+        For ``conv``: the OHWI kernel flattened to ``(OC, KH*KW*C)``. None for ``maxpool``.
+    bias : numpy.ndarray of int32, shape (out,), or None
         At the accumulator's scale ``input_scale * weight_scale``.
-    multiplier, shift : numpy.ndarray of int64, shape (out,)
+    multiplier, shift : numpy.ndarray of int64, shape (out,), or None
         Requantization per output channel (equal entries for a per-tensor scale).
     relu : bool
     in_shape : tuple of int
         ``(in,)`` or ``(H, W, C)``.
     kernel, stride, padding : int
-        Convolution geometry.
+        Convolution or pooling geometry.
     weight_scale : numpy.ndarray of float64, shape (out,)
         Real value of one weight step, per output channel.
     output_scale : float
@@ -59,13 +61,13 @@ class QLayer:
         For a compressed layer: ``2**bits`` integer centroids, ``codebook[0] == 0``.
     indices : numpy.ndarray of int64 or None
         For a compressed layer: the codebook index of every weight, shape (out, in).
-    engine : {"sparse", "systolic"}
-        Which engine the layer is meant for: FC layers the sparse PE array, convolutions the
-        systolic array.
+    engine : {"sparse", "systolic", "pool"}
+        Which engine the layer is meant for; None (the default) takes the kind's: FC layers the
+        sparse PE array, convolutions the systolic array, max pooling the pool unit.
     """
 
     name: str
-    kind: str
+    kind: object
     weight: np.ndarray
     bias: np.ndarray
     multiplier: np.ndarray
@@ -79,31 +81,33 @@ class QLayer:
     output_scale: float = 1.0
     codebook: np.ndarray = None
     indices: np.ndarray = None
-    engine: str = "sparse"
+    engine: str = None
 
     def __post_init__(self):
-        if self.kind not in ("fc", "conv"):
-            raise TesseraError(f"layer {self.name}: kind must be 'fc' or 'conv', not {self.kind!r}")
+        self.kind = kind_of(self.kind, f"layer {self.name}: ")
+        if self.engine is None:
+            self.engine = self.kind.engine
+        self.in_shape = tuple(int(s) for s in self.in_shape)
+        if not self.kind.weighted:
+            for attr in ("weight", "bias", "multiplier", "shift", "codebook", "indices"):
+                if getattr(self, attr) is not None:
+                    raise TesseraError(f"layer {self.name}: a {self.kind} layer has no {attr}")
+            if self.relu:
+                raise TesseraError(f"layer {self.name}: a {self.kind} layer has no ReLU")
+            self.kind.check(self)
+            return
         self.weight = np.asarray(self.weight)
         if self.weight.ndim != 2 or self.weight.dtype != np.int8:
             raise TesseraError(f"layer {self.name}: weight must be a 2-D int8 matrix")
-        out, fan_in = self.weight.shape
+        out = self.weight.shape[0]
         for attr in ("bias", "multiplier", "shift"):
-            value = np.asarray(getattr(self, attr))
-            if value.shape != (out,) or not np.issubdtype(value.dtype, np.integer):
+            value = check_int_array(getattr(self, attr), f"layer {self.name}: {attr}", ndim=1)
+            if value.shape != (out,):
                 raise TesseraError(
-                    f"layer {self.name}: {attr} must be {out} integers, not {value.dtype} "
-                    f"{value.shape}"
+                    f"layer {self.name}: {attr} must have {out} entries (one per output), not "
+                    f"{value.shape[0]}"
                 )
-        self.in_shape = tuple(int(s) for s in self.in_shape)
-        expected = int(np.prod(self.in_shape)) if self.kind == "fc" else (
-            self.kernel * self.kernel * self.in_shape[-1]
-        )
-        if fan_in != expected:
-            raise TesseraError(
-                f"layer {self.name}: weight has {fan_in} inputs but in_shape {self.in_shape} "
-                f"needs {expected}"
-            )
+        self.kind.check(self)
         if self.codebook is not None:
             book = np.asarray(self.codebook)
             idx = np.asarray(self.indices)
@@ -112,17 +116,19 @@ class QLayer:
             if idx.min() < 0 or idx.max() >= book.size or np.any(book[idx] != self.weight):
                 raise TesseraError(f"layer {self.name}: weights differ from codebook[indices]")
 
+    @classmethod
+    def max_pool(cls, name, in_shape, kernel, stride, *, output_scale=1.0):
+        """Return an integer max-pool layer: ``kernel x kernel`` window, ``stride``, no padding.
+
+        ``output_scale`` is the scale of its input (a maximum does not change it).
+        """
+        return cls(name, "maxpool", None, None, None, None, False, tuple(in_shape), kernel,
+                   stride, 0, output_scale=output_scale)
+
     @property
     def out_shape(self):
-        """``(out,)`` for ``fc``; ``(OH, OW, OC)`` for ``conv``."""
-        if self.kind == "fc":
-            return (self.weight.shape[0],)
-        h, w, _ = self.in_shape
-        return (
-            conv_output_size(h, self.kernel, self.stride, self.padding),
-            conv_output_size(w, self.kernel, self.stride, self.padding),
-            self.weight.shape[0],
-        )
+        """The shape of one output: ``(out,)`` for ``fc``; ``(OH, OW, C)`` otherwise."""
+        return self.kind.out_shape(self)
 
     @property
     def bits(self):
@@ -130,18 +136,18 @@ class QLayer:
         return None if self.codebook is None else int(np.log2(len(self.codebook)))
 
     def accumulate(self, x):
-        """Return the int32 accumulators of this layer for an int8 batch ``x``."""
-        if self.kind == "fc":
-            flat = x.reshape(x.shape[0], -1)
-            return gemm_int8(flat, self.weight.T)
-        patches = im2col(x, self.kernel, stride=self.stride, padding=self.padding)
-        n, oh, ow, k = patches.shape
-        return gemm_int8(patches.reshape(-1, k), self.weight.T).reshape(n, oh, ow, -1)
+        """Return the int32 accumulators of this (weighted) layer for an int8 batch ``x``."""
+        if not self.kind.weighted:
+            raise TesseraError(f"layer {self.name}: a {self.kind} layer has no accumulators")
+        return self.kind.accumulate(self, x)
 
 
 @dataclass
 class Trace:
-    """Every layer's int8 input, int32 accumulators and int8 output, for hardware tests."""
+    """Every layer's int8 input, int32 accumulators and int8 output, for hardware tests.
+
+    A weightless layer (``maxpool``) has None for its accumulators.
+    """
 
     inputs: list = field(default_factory=list)
     accumulators: list = field(default_factory=list)
@@ -175,12 +181,16 @@ class QModel:
 
     @property
     def compressed(self):
-        """True when every layer has a codebook."""
-        return all(layer.codebook is not None for layer in self.layers)
+        """True when every weighted layer has a codebook."""
+        return all(layer.codebook is not None for layer in self.layers if layer.kind.weighted)
 
     def quantize_input(self, x):
         """Quantize real inputs ``(n, 64)`` in [0, 1] to int8 in the model's input shape."""
         x = np.asarray(x, dtype=np.float64)
+        size = int(np.prod(self.input_shape))
+        if x.ndim < 1 or x.size % size or (x.ndim > 1 and x[0].size != size):
+            raise TesseraError(f"inputs of {x.shape[-1] if x.ndim else 0} values do not fit the "
+                               f"model's input shape {tuple(self.input_shape)}")
         return quantize(x, self.input_scale).reshape((-1, *self.input_shape))
 
     def eie(self, layer, *, n_pes=None, rel_bits=None, ptr_bits=None):
@@ -196,6 +206,8 @@ class QModel:
             if not matches:
                 raise TesseraError(f"no layer named {layer!r}")
             layer = matches[0]
+        if not layer.kind.weighted:
+            raise TesseraError(f"layer {layer.name} is a {layer.kind} layer: it has no weights")
         if layer.codebook is None:
             raise TesseraError(f"layer {layer.name} is not weight-shared: it has no codebook")
         try:
@@ -254,8 +266,7 @@ def run_int8(model, x_q, *, trace=False):
         )
     record = Trace() if trace else None
     for layer in model.layers:
-        acc = layer.accumulate(x)
-        out = requantize(acc, layer.bias, layer.multiplier, layer.shift, relu=layer.relu)
+        acc, out = layer.kind.run_int8(layer, x)
         if record is not None:
             record.inputs.append(x)
             record.accumulators.append(acc)

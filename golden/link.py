@@ -7,20 +7,24 @@ travels in a frame that says how long it is and carries a CRC::
 
     SYNC (0xA5) | kind:4 seq:4 | length (2 bytes, LE) | payload (length bytes) | CRC (2 bytes, LE)
 
-- ``kind`` is :class:`Kind`: ``DATA`` carries stream bytes, ``ACK`` acknowledges the ``DATA``
-  frame with the same ``seq``, ``HELLO`` opens a session (from the host) or announces a board
-  that has just come out of reset (from the board); both sides then count ``seq`` from 0.
-- ``length`` is at most the receiver's ``max_payload``; ``ACK`` and ``HELLO`` carry none.
+- ``kind`` is :class:`Kind`: ``DATA`` carries stream bytes; ``ACK`` acknowledges every ``DATA``
+  frame up to the one with its ``seq`` (cumulative) and carries the receiver's credit, the bytes
+  it can take now (2 bytes, LE); ``HELLO`` opens a session (from the host, with a session number
+  1..15 in ``seq``, no payload) and answers it (from the board: the same ``seq``, and the board's
+  receive buffer size as its 2-byte payload); a board that comes out of reset says ``HELLO``
+  with ``seq`` 0 unasked. Both sides count ``DATA`` sequence numbers from 0 in a new session.
+- ``length``: a ``DATA`` payload is at most the receiver's ``max_payload`` bytes, an ``ACK``'s is
+  2, a ``HELLO``'s 0 or 2.
 - The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no
   final XOR; the check value of ``b"123456789"`` is 0x29B1) over the header and the payload.
 
 The receiving rule (:class:`Deframer`), chosen so that hardware can follow it byte by byte with no
-re-scan: hunt for SYNC; take the three header bytes; a header of an unknown kind, a payload on an
-ACK or HELLO, or a length above ``max_payload`` is dropped there and the hunt starts again with
-the next byte; otherwise take the payload and the CRC, deliver the frame if the CRC matches, and
-drop it if not; hunt again with the next byte either way. A line that stays quiet in the middle of
-a frame for longer than the receiver's timeout abandons the frame (:meth:`Deframer.timeout`), so a
-host that disappears mid-frame leaves nothing half-received behind.
+re-scan: hunt for SYNC; take the three header bytes; a header of an unknown kind, a control frame
+of the wrong length, or a length above ``max_payload`` is dropped there and the hunt starts again
+with the next byte; otherwise take the payload and the CRC, deliver the frame if the CRC matches
+and drop it if not; hunt again with the next byte either way. A line that stays quiet in the middle
+of a frame for longer than the receiver's timeout abandons the frame (:meth:`Deframer.timeout`), so
+a host that disappears mid-frame leaves nothing half-received behind.
 """
 
 import enum
@@ -32,6 +36,7 @@ __all__ = [
     "HEADER_BYTES",
     "OVERHEAD_BYTES",
     "SYNC",
+    "BoardLink",
     "Deframer",
     "Frame",
     "Kind",
@@ -60,6 +65,10 @@ class Kind(enum.IntEnum):
     HELLO = 3
 
 
+#: The payload lengths a control frame may have (a DATA frame's is bounded by the receiver).
+_CONTROL_LENGTHS = {Kind.ACK: (2,), Kind.HELLO: (0, 2)}
+
+
 def crc16(data, crc=0xFFFF):
     """Return CRC-16/CCITT-FALSE of ``data`` (bytes), continuing from ``crc``.
 
@@ -84,9 +93,10 @@ class Frame:
     def __post_init__(self):
         object.__setattr__(self, "kind", Kind(self.kind))
         check_int(self.seq, "seq", 0, 15)
-        if self.kind != Kind.DATA and self.payload:
-            raise TesseraError(f"a {self.kind.name} frame carries no payload, not "
-                               f"{len(self.payload)} bytes")
+        if len(self.payload) not in _CONTROL_LENGTHS.get(self.kind, (len(self.payload),)):
+            allowed = " or ".join(str(n) for n in _CONTROL_LENGTHS[self.kind])
+            raise TesseraError(f"a {self.kind.name} frame carries {allowed} bytes of payload, "
+                               f"not {len(self.payload)}")
         if len(self.payload) > MAX_LENGTH:
             raise TesseraError(f"a payload must be at most {MAX_LENGTH} bytes, not "
                                f"{len(self.payload)}")
@@ -141,8 +151,9 @@ class Deframer:
             self._buffer.append(byte)
             if len(self._buffer) == HEADER_BYTES:
                 kind, length = self._buffer[0] & 15, self._buffer[1] | (self._buffer[2] << 8)
-                if kind not in set(Kind) or length > (
-                        self.max_payload if kind == Kind.DATA else 0):
+                if kind not in set(Kind) or not (
+                        length <= self.max_payload if kind == Kind.DATA
+                        else length in _CONTROL_LENGTHS[Kind(kind)]):
                     self.dropped += 1
                     self._buffer = None
                     continue
@@ -155,3 +166,135 @@ class Deframer:
                     continue
                 frames.append(Frame(Kind(body[0] & 15), body[0] >> 4, body[HEADER_BYTES:]))
         return frames
+
+
+class BoardLink:
+    """The board's end of the link, event by event: the behaviour its hardware must have.
+
+    Host-to-board ``DATA`` payloads are the system's command bytes. The board takes a frame only
+    when it is the next in sequence and fits its buffer; it then acknowledges it (cumulatively,
+    with its credit). A frame out of sequence (a retransmission of one already taken, or one
+    after a lost frame) is not taken, and the board acknowledges the last frame it did take, so
+    every command byte reaches :attr:`commands` exactly once, in order. Result bytes
+    (:meth:`emit`) go out in ``DATA`` frames that the board keeps until the host acknowledges
+    them and sends again, from the oldest, when ``retransmit_after`` passes without progress
+    (go-back-N). When the credit last announced was below ``max_payload`` (a host may be waiting
+    for room) and the system has consumed commands since, the board announces the new credit
+    with an unasked ``ACK`` once ``quiet_after`` has passed, so a waiting host never waits
+    forever. Out of reset, the board says ``HELLO`` with ``seq`` 0.
+
+    Parameters
+    ----------
+    buffer_bytes : int
+        The command buffer (the credit the board offers), 1..65535.
+    max_payload : int
+        The longest ``DATA`` payload, either way, 1..``buffer_bytes``.
+    window : int
+        Result frames in flight before an acknowledgement, 1..8.
+    retransmit_after, quiet_after : float
+        Time without acknowledgement before results are sent again; time of a quiet line after
+        which a frame under way is abandoned (the unit is the caller's, as in :meth:`advance`).
+    flush_after : float
+        Result bytes go out in frames of ``max_payload`` as soon as that many wait; fewer go out
+        once no result byte has come for ``flush_after``.
+    """
+
+    def __init__(self, *, buffer_bytes, max_payload, window=4, retransmit_after, quiet_after,
+                 flush_after=0.0):
+        self.buffer_bytes = check_int(buffer_bytes, "buffer_bytes", 1, MAX_LENGTH)
+        self.window = check_int(window, "window", 1, 8)
+        self.max_payload = check_int(max_payload, "max_payload", 1, self.buffer_bytes)
+        self.retransmit_after, self.quiet_after = retransmit_after, quiet_after
+        self.flush_after = flush_after
+        self._idle = 0.0               # time since the last result byte
+        self.commands = bytearray()    # command bytes taken, in order (the system's cmd stream)
+        self.buffered = 0              # of which the system has not consumed yet
+        self._deframer = Deframer(max_payload)
+        self._line = bytearray()
+        self._expected = 0             # the next host DATA seq
+        self._next_seq = 0             # the next result frame's seq
+        self._results = bytearray()    # result bytes not framed yet
+        self._unacked = []             # result frames sent and not acknowledged: (seq, payload)
+        self._quiet = self._waiting = self._announce = 0.0
+        self._acked_credit = self.buffer_bytes
+        self._send(Frame(Kind.HELLO, 0, self.buffer_bytes.to_bytes(2, "little")))
+
+    @property
+    def credit(self):
+        """Command bytes the board can take now."""
+        return self.buffer_bytes - self.buffered
+
+    def consume(self, count):
+        """The system has consumed ``count`` command bytes: their buffer space is free again."""
+        self.buffered -= min(count, self.buffered)
+
+    def receive(self, data):
+        """Bytes arrive from the host."""
+        if data:
+            self._quiet = 0.0
+        for frame in self._deframer.feed(data):
+            if frame.kind == Kind.DATA:
+                if frame.seq == self._expected and len(frame.payload) <= self.credit:
+                    self.commands += frame.payload
+                    self.buffered += len(frame.payload)
+                    self._expected = (self._expected + 1) % 16
+                self._ack((self._expected - 1) % 16)
+            elif frame.kind == Kind.ACK:
+                seqs = [seq for seq, _ in self._unacked]
+                if frame.seq in seqs:
+                    del self._unacked[:seqs.index(frame.seq) + 1]
+                    self._waiting = 0.0
+                    self._frame_results()
+            elif frame.seq != 0:       # a host opens a session; a HELLO with seq 0 is a board's
+                self._expected, self._next_seq, self._waiting = 0, 0, 0.0
+                self._unacked.clear()
+                self._results.clear()
+                self._send(Frame(Kind.HELLO, frame.seq, self.buffer_bytes.to_bytes(2, "little")))
+
+    def emit(self, data):
+        """The system puts result bytes on its output stream."""
+        if data:
+            self._results += data
+            self._idle = 0.0
+        self._frame_results()
+
+    def advance(self, elapsed):
+        """Time passes: abandon a frame under way on a quiet line; send unacknowledged results
+        again when no acknowledgement came for ``retransmit_after``."""
+        self._quiet += elapsed
+        self._idle += elapsed
+        if self._quiet >= self.quiet_after:
+            self._deframer.timeout()
+        self._frame_results()
+        if self._acked_credit < self.max_payload and self.credit > self._acked_credit:
+            self._announce += elapsed
+            if self._announce >= self.quiet_after:
+                self._ack((self._expected - 1) % 16)
+        if self._unacked:
+            self._waiting += elapsed
+            if self._waiting >= self.retransmit_after:
+                self._waiting = 0.0
+                for seq, payload in self._unacked:
+                    self._send(Frame(Kind.DATA, seq, payload))
+
+    def transmit(self):
+        """Return (and forget) the bytes the board has put on its line since the last call."""
+        data, self._line = bytes(self._line), bytearray()
+        return data
+
+    def _ack(self, seq):
+        self._acked_credit, self._announce = self.credit, 0.0
+        self._send(Frame(Kind.ACK, seq, self.credit.to_bytes(2, "little")))
+
+    def _frame_results(self):
+        while self._results and len(self._unacked) < self.window:
+            if len(self._results) < self.max_payload and self._idle < self.flush_after:
+                break                  # a partial frame waits for more bytes or for the flush
+            payload = bytes(self._results[:self.max_payload])
+            del self._results[:self.max_payload]
+            self._unacked.append((self._next_seq, payload))
+            self._send(Frame(Kind.DATA, self._next_seq, payload))
+            self._next_seq = (self._next_seq + 1) % 16
+
+    def _send(self, frame):
+        self._line += encode(frame)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int_array
 
 __all__ = ["mac_trace", "wrap_signed"]
 
@@ -21,12 +21,7 @@ def wrap_signed(values, width):
 
 
 def _int8(name, values):
-    values = np.asarray(values)
-    if values.dtype.kind not in "iu":
-        raise TesseraError(f"{name} must be an integer array, not {values.dtype}")
-    if values.size and (values.min() < -128 or values.max() > 127):
-        raise TesseraError(f"{name} must hold int8 values in [-128, 127]")
-    return values.astype(np.int64)
+    return check_int_array(values, name, low=-128, high=127)
 
 
 def mac_trace(a, w, en, clr, acc_width=32):

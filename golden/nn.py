@@ -10,7 +10,12 @@ hardware sees it and how pruning, sharing and the EIE format treat it:
 - ``fc``: ``y = x @ W.T + b`` on flat inputs ``(n, in)`` (an NHWC input is flattened in
   ``(h, w, c)`` order first);
 - ``conv``: NHWC input, OHWI kernel flattened to ``W`` of shape ``(OC, KH*KW*C)``,
-  ``y = im2col(x) @ W.T + b`` (see :mod:`tessera.golden.gemm`).
+  ``y = im2col(x) @ W.T + b`` (see :mod:`tessera.golden.gemm`);
+- ``maxpool``: no weights; the maximum over each ``k x k`` window of an NHWC map
+  (:mod:`tessera.golden.pool`), its gradient routed to the window's maximum.
+
+The kinds (:mod:`tessera.golden.layers`) hold each kind's shape rule and forward and backward
+passes; weightless layers are skipped by training, pruning and sharing.
 
 Training (:func:`train`) is Adam on mini-batches with softmax cross-entropy and L2 weight decay,
 deterministic for a seed: initialisation and shuffling use ``np.random.default_rng(seed)``.
@@ -21,8 +26,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from .errors import TesseraError
-from .gemm import conv_output_size, im2col
+from .errors import TesseraError, check_int
+from .layers import kind_of
 
 __all__ = [
     "Adam",
@@ -37,23 +42,26 @@ __all__ = [
 
 @dataclass
 class Layer:
-    """One layer of a network: a weight matrix, a bias, an optional ReLU.
+    """One layer of a network: a weight matrix, a bias, an optional ReLU (or a weightless kind).
 
     Attributes
     ----------
     name : str
-    kind : {"fc", "conv"}
-    weight : numpy.ndarray of float64, shape (out, in)
-    bias : numpy.ndarray of float64, shape (out,)
+    kind : tessera.golden.layers.LayerKind
+        ``"fc"``, ``"conv"`` or ``"maxpool"`` (a name is turned into the kind; a kind compares
+        equal to its name). The kind holds the shape rule and the forward and backward passes.
+    weight : numpy.ndarray of float64, shape (out, in), or None
+        None for a weightless kind (``maxpool``).
+    bias : numpy.ndarray of float64, shape (out,), or None
     relu : bool
     in_shape : tuple of int
-        ``(in,)`` for ``fc``; ``(H, W, C)`` for ``conv``.
+        ``(in,)`` for ``fc``; ``(H, W, C)`` for ``conv`` and ``maxpool``.
     kernel, stride, padding : int
-        Convolution geometry (square kernels, same on both axes); unused for ``fc``.
+        Convolution or pooling geometry (square windows, same on both axes); unused for ``fc``.
     """
 
     name: str
-    kind: str
+    kind: object
     weight: np.ndarray
     bias: np.ndarray
     relu: bool
@@ -62,20 +70,25 @@ class Layer:
     stride: int = 1
     padding: int = 0
 
+    def __post_init__(self):
+        self.kind = kind_of(self.kind, f"layer {self.name}: ")
+
+    @classmethod
+    def max_pool(cls, name, in_shape, kernel, stride):
+        """Return a float max-pool layer: ``kernel x kernel`` window, ``stride``, no padding."""
+        layer = cls(name, "maxpool", None, None, False, tuple(in_shape), kernel, stride, 0)
+        layer.kind.check(layer)
+        return layer
+
     @property
     def out_shape(self):
-        """``(out,)`` for ``fc``; ``(OH, OW, OC)`` for ``conv``."""
-        if self.kind == "fc":
-            return (self.weight.shape[0],)
-        h, w, _ = self.in_shape
-        return (
-            conv_output_size(h, self.kernel, self.stride, self.padding),
-            conv_output_size(w, self.kernel, self.stride, self.padding),
-            self.weight.shape[0],
-        )
+        """The shape of one output: ``(out,)`` for ``fc``; ``(OH, OW, C)`` otherwise."""
+        return self.kind.out_shape(self)
 
     def copy(self):
         """Return a deep copy."""
+        if not self.kind.weighted:
+            return replace(self)
         return replace(self, weight=self.weight.copy(), bias=self.bias.copy())
 
 
@@ -103,21 +116,19 @@ class Network:
         """Reshape flat digit inputs ``(n, 64)`` to the network's input shape."""
         return np.asarray(x, dtype=np.float64).reshape((-1, *self.input_shape))
 
+    @property
+    def weighted(self):
+        """The layers that have weights (are trained, pruned and shared), in order."""
+        return [layer for layer in self.layers if layer.kind.weighted]
+
     def forward(self, x, *, keep=False):
         """Return the logits for inputs ``x``; with ``keep`` also the per-layer caches."""
         x = self.prepare(x)
         caches = []
         for layer in self.layers:
-            if layer.kind == "fc":
-                inp = x.reshape(x.shape[0], -1)
-                pre = inp @ layer.weight.T + layer.bias
-            else:
-                inp = im2col(x, layer.kernel, stride=layer.stride, padding=layer.padding)
-                pre = inp @ layer.weight.T + layer.bias
-            out = np.maximum(pre, 0.0) if layer.relu else pre
+            x, cache = layer.kind.forward(layer, x)
             if keep:
-                caches.append((x.shape, inp, pre))
-            x = out
+                caches.append(cache)
         return (x, caches) if keep else x
 
     def activations(self, x):
@@ -125,18 +136,15 @@ class Network:
         x = self.prepare(x)
         outs = []
         for layer in self.layers:
-            inp = (
-                x.reshape(x.shape[0], -1)
-                if layer.kind == "fc"
-                else im2col(x, layer.kernel, stride=layer.stride, padding=layer.padding)
-            )
-            pre = inp @ layer.weight.T + layer.bias
-            x = np.maximum(pre, 0.0) if layer.relu else pre
+            x, _ = layer.kind.forward(layer, x)
             outs.append(x)
         return outs
 
     def gradients(self, x, y, *, l2=0.0):
-        """Return ``(loss, [(dW, db), ...])`` of mean softmax cross-entropy + ``l2/2 * |W|^2``."""
+        """Return ``(loss, grads)`` of mean softmax cross-entropy + ``l2/2 * |W|^2``.
+
+        ``grads`` has one ``(dW, db)`` per layer, None for a weightless layer.
+        """
         logits, caches = self.forward(x, keep=True)
         logits = logits.reshape(logits.shape[0], -1)
         shifted = logits - logits.max(axis=1, keepdims=True)
@@ -150,21 +158,8 @@ class Network:
         grads = [None] * len(self.layers)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
-            in_shape, inp, pre = caches[i]
-            grad = grad.reshape(pre.shape)
-            if layer.relu:
-                grad = grad * (pre > 0)
-            g2 = grad.reshape(-1, grad.shape[-1])
-            dw = g2.T @ inp.reshape(-1, inp.shape[-1]) + l2 * layer.weight
-            grads[i] = (dw, g2.sum(axis=0))
-            if i:
-                dinp = grad @ layer.weight
-                grad = (
-                    dinp.reshape(in_shape)
-                    if layer.kind == "fc"
-                    else _col2im(dinp, in_shape, layer.kernel, layer.stride, layer.padding)
-                )
-        loss += 0.5 * l2 * sum(float((layer.weight**2).sum()) for layer in self.layers)
+            grad, grads[i] = layer.kind.backward(layer, caches[i], grad, l2=l2, need_input=i > 0)
+        loss += 0.5 * l2 * sum(float((layer.weight**2).sum()) for layer in self.weighted)
         return loss, grads
 
     def predict(self, x):
@@ -174,18 +169,6 @@ class Network:
     def accuracy(self, x, y):
         """Return the fraction of inputs classified correctly."""
         return float(np.mean(self.predict(x) == np.asarray(y)))
-
-
-def _col2im(patches, in_shape, kernel, stride, padding):
-    """The adjoint of im2col: scatter-add patch gradients back onto the NHWC input."""
-    n, oh, ow, _ = patches.shape
-    h, w, c = in_shape[1:]
-    out = np.zeros((n, h + 2 * padding, w + 2 * padding, c))
-    p = patches.reshape(n, oh, ow, kernel, kernel, c)
-    for i in range(kernel):
-        for j in range(kernel):
-            out[:, i : i + stride * oh : stride, j : j + stride * ow : stride] += p[:, :, :, i, j]
-    return out[:, padding : padding + h, padding : padding + w]
 
 
 def mlp(seed=0, sizes=(64, 300, 100, 10)):
@@ -245,12 +228,10 @@ def _batches(rng, n, batch_size):
 
 
 def _check_training(epochs, lr, batch_size):
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise TesseraError(f"epochs must be a non-negative integer, not {epochs!r}")
+    check_int(epochs, "epochs", 0, None)
     if not lr > 0:
         raise TesseraError(f"learning rate must be positive, not {lr!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise TesseraError(f"batch size must be a positive integer, not {batch_size!r}")
+    check_int(batch_size, "batch size", 1, None)
 
 
 def train(net, x, y, *, epochs, lr=1e-3, batch_size=32, l2=1e-4, seed=0, masks=None):
@@ -269,7 +250,8 @@ def train(net, x, y, *, epochs, lr=1e-3, batch_size=32, l2=1e-4, seed=0, masks=N
     seed : int
         Seeds the mini-batch order.
     masks : list of (numpy.ndarray of bool or None) or None
-        One mask per layer (True = kept): weights and their gradients are multiplied by it.
+        One mask per layer (True = kept): weights and their gradients are multiplied by it
+        (None for a weightless layer).
 
     Returns
     -------
@@ -282,14 +264,16 @@ def train(net, x, y, *, epochs, lr=1e-3, batch_size=32, l2=1e-4, seed=0, masks=N
     for layer, mask in zip(net.layers, masks):
         if mask is not None:
             layer.weight *= mask
-    params = [p for layer in net.layers for p in (layer.weight, layer.bias)]
+    params = [p for layer in net.weighted for p in (layer.weight, layer.bias)]
     opt = Adam(params, lr)
     for _ in range(epochs):
         for batch in _batches(rng, len(x), batch_size):
             _, grads = net.gradients(x[batch], y[batch], l2=l2)
             flat = []
-            for (dw, db), mask in zip(grads, masks):
-                flat += [dw if mask is None else dw * mask, db]
+            for pair, mask in zip(grads, masks):
+                if pair is not None:
+                    dw, db = pair
+                    flat += [dw if mask is None else dw * mask, db]
             opt.step(flat)
             for layer, mask in zip(net.layers, masks):
                 if mask is not None:
@@ -303,23 +287,27 @@ def finetune_centroids(net, codebooks, indices, x, y, *, epochs, lr=1e-4, batch_
     Layer ``i``'s weights are ``codebooks[i][indices[i]]`` throughout; centroid ``k``'s gradient
     is the sum of the gradients of the weights with index ``k`` (Deep Compression, Fig. 3).
     ``codebooks[i][0]`` is the reserved zero and never moves. Biases train as usual. The
-    codebooks are updated in place and ``net``'s weights set to the shared values.
+    codebooks are updated in place and ``net``'s weights set to the shared values. A weightless
+    layer's codebook and indices are None.
     """
     from .share import centroid_gradients
 
     _check_training(epochs, lr, batch_size)
     rng = np.random.default_rng(seed)
-    for layer, book, idx in zip(net.layers, codebooks, indices):
+    shared = [(layer, book, idx) for layer, book, idx in zip(net.layers, codebooks, indices)
+              if layer.kind.weighted]
+    for layer, book, idx in shared:
         layer.weight[...] = book[idx]
-    params = list(codebooks) + [layer.bias for layer in net.layers]
+    params = [book for _, book, _ in shared] + [layer.bias for layer, _, _ in shared]
     opt = Adam(params, lr)
     for _ in range(epochs):
         for batch in _batches(rng, len(x), batch_size):
             _, grads = net.gradients(x[batch], y[batch], l2=0.0)
+            grads = [pair for pair in grads if pair is not None]
             book_grads = [centroid_gradients(dw, idx, book.size)
-                          for (dw, _), idx, book in zip(grads, indices, codebooks)]
+                          for (dw, _), (_, book, idx) in zip(grads, shared)]
             opt.step(book_grads + [db for _, db in grads])
-            for layer, book, idx in zip(net.layers, codebooks, indices):
+            for layer, book, idx in shared:
                 book[0] = 0.0
                 layer.weight[...] = book[idx]
     return net

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import load_digits_split
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 from .inference import QLayer, QModel
 from .nn import Network, cnn, finetune_centroids, mlp, train
 from .prune import magnitude_mask, schedule
@@ -209,7 +209,7 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
     if use_cache and path.exists():
         try:
             with np.load(path, allow_pickle=False) as f:
-                for layer in net.layers:
+                for layer in net.weighted:
                     w, b = f[f"{layer.name}.weight"], f[f"{layer.name}.bias"]
                     if w.shape != layer.weight.shape or b.shape != layer.bias.shape:
                         raise ValueError("shape")
@@ -224,7 +224,7 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         arrays = {}
-        for layer in net.layers:
+        for layer in net.weighted:
             arrays[f"{layer.name}.weight"] = layer.weight
             arrays[f"{layer.name}.bias"] = layer.bias
         np.savez(tmp, **arrays)
@@ -244,18 +244,25 @@ def quantize_network(net, x_calibration, *, codebooks=None, indices=None, per_ch
     ``scale_in * scale_w / scale_out`` becomes (multiplier, shift).
 
     ``codebooks`` and ``indices`` (one per layer, or None) make the layers compressed: their int8
-    weights are then exactly ``int_codebook[indices]``.
+    weights are then exactly ``int_codebook[indices]``. A weightless layer (``maxpool``) has None
+    there; it becomes the same integer layer, whose output keeps its input's scale.
     """
     x_calibration = net.prepare(x_calibration)
     input_scale = calibrate_scale(x_calibration)
     if codebooks is not None:
         net = net.copy()
         for layer, book, idx in zip(net.layers, codebooks, indices):
-            layer.weight = np.asarray(book, dtype=np.float64)[idx]
+            if layer.kind.weighted:
+                layer.weight = np.asarray(book, dtype=np.float64)[idx]
     outputs = net.activations(x_calibration)
     layers = []
     scale_in = input_scale
     for i, layer in enumerate(net.layers):
+        if not layer.kind.weighted:  # a maximum keeps the scale of its input
+            layers.append(QLayer(layer.name, layer.kind, None, None, None, None, False,
+                                 tuple(layer.in_shape), layer.kernel, layer.stride,
+                                 layer.padding, output_scale=scale_in))
+            continue
         out = layer.weight.shape[0]
         int_book, idx = None, None
         if codebooks is not None:
@@ -280,7 +287,7 @@ def quantize_network(net, x_calibration, *, codebooks=None, indices=None, per_ch
             np.asarray(multiplier, np.int64), np.asarray(shift, np.int64), layer.relu,
             tuple(layer.in_shape), layer.kernel, layer.stride, layer.padding,
             weight_scale=w_scale, output_scale=scale_out, codebook=int_book, indices=idx,
-            engine="systolic" if layer.kind == "conv" else "sparse",
+            engine=layer.kind.engine,
         ))
         scale_in = scale_out
     return QModel(net.name, net.input_shape, input_scale, layers)
@@ -340,10 +347,7 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
     bits_list = [d if b is None else b for b, d in zip(bits_list, spec.bits)]
     for name, value, low, high in (("n_pes", n_pes, 1, 4096), ("rel_bits", rel_bits, 1, 8),
                                    ("ptr_bits", ptr_bits, 1, 32)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TesseraError(f"{name} must be an integer, not {value!r}")
-        if not low <= value <= high:
-            raise TesseraError(f"{name} must be in [{low}, {high}], not {value}")
+        check_int(value, name, low, high)
     log = log or (lambda message: None)
     cfg = spec.compression
     data = data or load_digits_split()
@@ -361,12 +365,13 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
 
     start = time.perf_counter()
     pruned = net.copy()
-    masks = [None] * len(names)
+    weighted = [i for i, layer in enumerate(net.layers) if layer.kind.weighted]  # one per name
+    masks = [None] * len(net.layers)
     steps = [schedule(p, cfg.prune_steps) for p in prune_list]
     with _one_blas_thread():
         for step in range(cfg.prune_steps):
-            for i, layer in enumerate(pruned.layers):
-                masks[i] = magnitude_mask(layer.weight, steps[i][step], mask=masks[i])
+            for j, i in enumerate(weighted):
+                masks[i] = magnitude_mask(pruned.layers[i].weight, steps[j][step], mask=masks[i])
             train(pruned, data.x_train, data.y_train, epochs=cfg.retrain_epochs,
                   lr=cfg.retrain_lr, l2=spec.training.l2, seed=seed + 1 + step, masks=masks)
     seconds["prune"] = time.perf_counter() - start
@@ -374,11 +379,10 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
     log(f"pruned ({cfg.prune_steps} steps of prune + retrain): test accuracy {acc_pruned:.4f}")
 
     start = time.perf_counter()
-    codebooks, indices = [], []
-    for layer, mask, b in zip(pruned.layers, masks, bits_list):
-        book, idx = share_weights(layer.weight, b, mask=mask, seed=seed)
-        codebooks.append(book)
-        indices.append(idx)
+    codebooks, indices = [None] * len(net.layers), [None] * len(net.layers)
+    for i, b in zip(weighted, bits_list):
+        codebooks[i], indices[i] = share_weights(pruned.layers[i].weight, b, mask=masks[i],
+                                                 seed=seed)
     shared = pruned.copy()
     with _one_blas_thread():
         finetune_centroids(shared, codebooks, indices, data.x_train, data.y_train,
@@ -391,7 +395,8 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
     compressed = quantize_network(shared, data.x_train, codebooks=codebooks, indices=indices)
     compressed.n_pes, compressed.rel_bits, compressed.ptr_bits = n_pes, rel_bits, ptr_bits
     for layer in compressed.layers:
-        compressed.eie(layer)  # raises a one-line error when a width does not suffice
+        if layer.kind.weighted:
+            compressed.eie(layer)  # raises a one-line error when a width does not suffice
     acc_compressed = compressed.accuracy(data.x_test, data.y_test)
     log(f"compressed int8: test accuracy {acc_compressed:.4f}")
     settings = {

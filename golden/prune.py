@@ -11,7 +11,7 @@ little more, retrain the survivors, repeat. :func:`schedule` gives the per-step 
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 
 __all__ = ["apply_mask", "magnitude_mask", "schedule", "sparsity"]
 
@@ -82,7 +82,6 @@ def schedule(target, steps, *, start=0.0):
     Gupta's gradual schedule, a smooth form of Han et al.'s iterative pruning).
     """
     target = _check_fraction(target, "target sparsity")
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise TesseraError(f"steps must be a positive integer, not {steps!r}")
+    steps = check_int(steps, "steps", 1, None)
     t = np.arange(1, steps + 1) / steps
     return [float(s) for s in target + (start - target) * (1 - t) ** 3]

@@ -36,7 +36,7 @@ accumulator (``acc`` of shape ``(..., C)`` with ``bias``, ``multiplier``, ``shif
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int_array
 
 __all__ = [
     "INT8_MAX",
@@ -63,20 +63,6 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_MULTIPLIER = 2**16 - 1
 #: Largest shift: ``0 <= s <= MAX_SHIFT`` (6 bits).
 MAX_SHIFT = 47
-
-
-def _integer_array(value, name):
-    """Return ``value`` as an int64 array, raising TesseraError unless it holds integers."""
-    array = np.asarray(value)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise TesseraError(f"{name} must be an integer array, not {array.dtype}")
-    return array.astype(np.int64, copy=False)
-
-
-def _check_range(array, low, high, name):
-    if array.size and (array.min() < low or array.max() > high):
-        bad = array.min() if array.min() < low else array.max()
-        raise TesseraError(f"{name} must lie in [{low}, {high}], not {int(bad)}")
 
 
 def _float_array(value, name):
@@ -212,7 +198,7 @@ def quantize(x, scale, *, channel_axis=None):
 
 def dequantize(q, scale, *, channel_axis=None):
     """Return the real values ``q * scale`` that int8 (or int32) codes stand for, as float64."""
-    q = _integer_array(q, "q")
+    q = check_int_array(q, "q")
     return q * _broadcast_scale(scale, q.ndim, channel_axis)
 
 
@@ -293,15 +279,15 @@ def rounding_shift(t, shift):
     ``shift == 0`` returns ``t`` unchanged. Works element-wise on int64 arrays; ``>>`` is the
     arithmetic shift (floor division by ``2**s``).
     """
-    t = _integer_array(t, "t")
-    shift = _integer_array(shift, "shift")
+    t = check_int_array(t, "t")
+    shift = check_int_array(shift, "shift", low=0, high=62)
     half = np.left_shift(np.int64(1), shift) >> 1  # 2**(s-1), or 0 when s == 0
     return (t + half) >> shift
 
 
 def saturate_int8(r):
     """Clip integers to [-128, 127] and return int8 (saturation, never wrap-around)."""
-    return np.clip(_integer_array(r, "r"), INT8_MIN, INT8_MAX).astype(np.int8)
+    return np.clip(check_int_array(r, "r"), INT8_MIN, INT8_MAX).astype(np.int8)
 
 
 def relu(r):
@@ -344,14 +330,10 @@ def requantize(acc, bias, multiplier, shift, relu=False):
         If an input is not integer, a value is outside its range (acc and bias int32, multiplier
         16-bit unsigned, shift 0..47), or the shapes do not broadcast.
     """
-    acc = _integer_array(acc, "acc")
-    bias = _integer_array(bias, "bias")
-    multiplier = _integer_array(multiplier, "multiplier")
-    shift = _integer_array(shift, "shift")
-    _check_range(acc, INT32_MIN, INT32_MAX, "acc")
-    _check_range(bias, INT32_MIN, INT32_MAX, "bias")
-    _check_range(multiplier, 0, MAX_MULTIPLIER, "multiplier")
-    _check_range(shift, 0, MAX_SHIFT, "shift")
+    acc = check_int_array(acc, "acc", low=INT32_MIN, high=INT32_MAX)
+    bias = check_int_array(bias, "bias", low=INT32_MIN, high=INT32_MAX)
+    multiplier = check_int_array(multiplier, "multiplier", low=0, high=MAX_MULTIPLIER)
+    shift = check_int_array(shift, "shift", low=0, high=MAX_SHIFT)
     try:
         shape = np.broadcast_shapes(acc.shape, bias.shape, multiplier.shape, shift.shape)
     except ValueError:

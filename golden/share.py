@@ -19,7 +19,7 @@ quantization.
 
 import numpy as np
 
-from .errors import TesseraError
+from .errors import TesseraError, check_int
 from .quant import INT8_MAX, round_half_away
 
 __all__ = [
@@ -36,11 +36,7 @@ MAX_BITS = 8
 
 def check_bits(bits):
     """Validate a codebook-index width (1..8) and return it as an int."""
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TesseraError(f"bits must be an integer in [1, {MAX_BITS}], not {bits!r}")
-    if not 1 <= bits <= MAX_BITS:
-        raise TesseraError(f"bits must be in [1, {MAX_BITS}], not {bits}")
-    return int(bits)
+    return check_int(bits, "bits", 1, MAX_BITS)
 
 
 def kmeans_1d(values, k, *, init="linear", iterations=100, seed=0):
@@ -76,8 +72,7 @@ def kmeans_1d(values, k, *, init="linear", iterations=100, seed=0):
         raise TesseraError("k-means needs at least one value")
     if not np.all(np.isfinite(values)):
         raise TesseraError("k-means values must be finite")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise TesseraError(f"k must be a positive integer, not {k!r}")
+    k = check_int(k, "k", 1, None)
     if init == "linear":
         centroids = np.linspace(values.min(), values.max(), k)
     elif init == "density":

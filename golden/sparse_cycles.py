@@ -69,7 +69,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TesseraError, check_int
+from .errors import TesseraError, check_int, check_int_array
 
 __all__ = [
     "PE_DRAIN",
@@ -182,19 +182,14 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
     TesseraError
         On a wrong shape or type, negative entries, or a depth below 1.
     """
-    entries = np.asarray(entries)
-    if entries.dtype == np.bool_ or not np.issubdtype(entries.dtype, np.integer):
-        raise TesseraError(f"entries must be an integer array, not {entries.dtype}")
+    entries = check_int_array(entries, "entries", low=0)
     if entries.ndim != 2 or entries.shape[0] < 1:
         raise TesseraError(f"entries must have shape (n_pes, cols), not {entries.shape}")
-    if entries.size and entries.min() < 0:
-        raise TesseraError("entries must not be negative")
     n_pes, cols = entries.shape
     x = np.asarray(x)
     if x.shape != (cols,):
         raise TesseraError(f"x must have shape ({cols},), not {x.shape}")
-    if not (x.dtype == np.bool_ or np.issubdtype(x.dtype, np.integer)):
-        raise TesseraError(f"x must be an integer or boolean array, not {x.dtype}")
+    x = check_int_array(x, "x", allow_bool=True)
     depth = check_int(fifo_depth, "fifo_depth", 1, 2**16)
     writeback = writeback_cycles(rows, n_pes, emit=emit)
 
@@ -275,8 +270,8 @@ def entries_from_coo(row, col, shape, *, n_pes, rel_bits=4):
     rows, cols = (check_int(s, "shape", 0, 2**31) for s in shape)
     n_pes = check_int(n_pes, "n_pes", 1, 2**16)
     rel_bits = check_int(rel_bits, "rel_bits", 1, 8)
-    row = np.asarray(row, dtype=np.int64)
-    col = np.asarray(col, dtype=np.int64)
+    row = check_int_array(row, "row")
+    col = check_int_array(col, "col")
     if row.shape != col.shape or row.ndim != 1:
         raise TesseraError("row and col must be 1-D arrays of the same length")
     if row.size and (row.min() < 0 or row.max() >= rows or col.min() < 0 or col.max() >= cols):

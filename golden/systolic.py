@@ -71,7 +71,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TesseraError, check_int
+from .errors import TesseraError, check_int, check_int_array
 
 __all__ = [
     "DATAFLOWS",
@@ -233,8 +233,7 @@ class SystolicConfig:
         """Raise :class:`TesseraError` unless an M x K x N GEMM fits this configuration."""
         for name, value, limit in (("M", m, self.max_m), ("K", k, self.max_k),
                                    ("N", n, self.max_n)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise TesseraError(f"{name} must be a positive integer, not {value!r}")
+            check_int(value, name, 1, None)
             if value > limit:
                 raise TesseraError(
                     f"{name} = {value} is larger than this configuration's max_{name.lower()} "
@@ -251,14 +250,7 @@ class SystolicConfig:
 
 
 def _int8_matrix(x, name):
-    x = np.asarray(x)
-    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
-        raise TesseraError(f"{name} must be an int8 matrix, not {x.dtype}")
-    if x.ndim != 2:
-        raise TesseraError(f"{name} must be 2-D, not {x.ndim}-D")
-    if x.size and (x.min() < -128 or x.max() > 127):
-        raise TesseraError(f"{name} holds values outside int8 [-128, 127]")
-    return x.astype(np.int8)
+    return check_int_array(x, name, low=-128, high=127, ndim=2).astype(np.int8)
 
 
 def _pad(x, rows, cols):

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sim.cli import main
+from tessera.sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +28,7 @@ def cache(tmp_path_factory):
 def tessera(*args, cache):
     env = dict(os.environ, TESSERA_MODEL_CACHE=str(cache))
     env.pop("TESSERA_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "tessera.sim.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -84,11 +83,11 @@ def run_main(capsys, *argv):
         (("--prune", "-0.1"), "prune fraction must be in [0, 1), not -0.1"),
         (("--prune", "0.9,0.9"), "--prune: need 1 or 3 values (fc1, fc2, fc3), not 2"),
         (("--prune", "fc9=0.5"), "--prune: unknown layer 'fc9'"),
-        (("--bits", "9"), "bits must be in [1, 8], not 9"),
-        (("--bits", "0"), "bits must be in [1, 8], not 0"),
+        (("--bits", "9"), "bits must be between 1 and 8, not 9"),
+        (("--bits", "0"), "bits must be between 1 and 8, not 0"),
         (("--bits", "four"), "bits must be an integer, not 'four'"),
-        (("--rel-bits", "9"), "rel_bits must be in [1, 8], not 9"),
-        (("--pes", "0"), "n_pes must be in [1, 4096], not 0"),
+        (("--rel-bits", "9"), "rel_bits must be between 1 and 8, not 9"),
+        (("--pes", "0"), "n_pes must be between 1 and 4096, not 0"),
     ],
 )
 def test_compress_bad_options(capsys, argv, message, cache):
@@ -135,7 +134,7 @@ def test_inspect_bad_files(capsys, compressed, tmp_path):
     cases = [
         (tmp_path / "missing.npz", "no such model file"),
         (truncated, "is not a readable model file (corrupt or truncated"),
-        (other, "has model format version 7; this tessera reads version 1"),
+        (other, "has model format version 7; this tessera reads versions 1 and 2"),
         (nofield, "missing the field layers[0].'kind'"),
     ]
     for path, message in cases:

@@ -56,7 +56,7 @@ def test_errors():
         huffman.encode(code, [5])
     with pytest.raises(TesseraError, match=r"^cannot build a Huffman code for an empty stream$"):
         huffman.build(np.array([], dtype=np.int64))
-    with pytest.raises(TesseraError, match=r"^symbols must be non-negative$"):
+    with pytest.raises(TesseraError, match=r"^symbols must hold values of at least 0, not -1$"):
         huffman.build([-1])
     data, _ = huffman.encode(code, [1, 2])
     with pytest.raises(TesseraError, match=r"^corrupt Huffman stream"):

@@ -24,11 +24,12 @@ def test_frame_bytes_are_as_documented():
     body = bytes([0x51, 3, 0, 1, 2, 3])
     crc = binascii.crc_hqx(body, 0xFFFF)
     assert frame == bytes([0xA5]) + body + bytes([crc & 0xFF, crc >> 8])
-    assert len(encode(Frame(Kind.ACK, 15))) == link.OVERHEAD_BYTES
+    assert len(encode(Frame(Kind.HELLO, 15))) == link.OVERHEAD_BYTES
 
 
 frames = st.lists(st.builds(
-    lambda kind, seq, payload: Frame(kind, seq, payload if kind == Kind.DATA else b""),
+    lambda kind, seq, payload: Frame(kind, seq, {Kind.DATA: payload, Kind.ACK: payload[:2].ljust(
+        2, b"\0"), Kind.HELLO: payload[:2] if len(payload) >= 2 else b""}[kind]),
     st.sampled_from(list(Kind)), st.integers(0, 15), st.binary(max_size=40)), max_size=12)
 
 
@@ -63,7 +64,7 @@ def test_every_single_bit_error_is_caught():
         deframer.timeout()
         assert got == [], f"bit {bit} flipped went through"
         # The frame after it is received once the line has been quiet.
-        assert deframer.feed(encode(Frame(Kind.ACK, 4))) == [Frame(Kind.ACK, 4)]
+        assert deframer.feed(encode(Frame(Kind.HELLO, 4))) == [Frame(Kind.HELLO, 4)]
 
 
 def test_dropped_and_oversized_frames():
@@ -89,7 +90,8 @@ def test_abandoned_frame():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ((Kind.ACK, 0, b"x"), r"^a ACK frame carries no payload, not 1 bytes$"),
+    ((Kind.ACK, 0, b"x"), r"^a ACK frame carries 2 bytes of payload, not 1$"),
+    ((Kind.HELLO, 0, b"xyz"), r"^a HELLO frame carries 0 or 2 bytes of payload, not 3$"),
     ((Kind.DATA, 16), r"^seq must be between 0 and 15, not 16$"),
     ((7, 0), r"7 is not a valid Kind"),
 ])

@@ -103,9 +103,9 @@ def test_model_file_bad_input(mlp_result, tmp_path):
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a model at all")
     cases[garbage] = r"is not a readable model file"
-    version = tmp_path / "v2.npz"
-    _rewrite(good, version, _edit_meta(lambda m: m.update(version=2)))
-    cases[version] = r"has model format version 2; this tessera reads version 1$"
+    version = tmp_path / "v3.npz"
+    _rewrite(good, version, _edit_meta(lambda m: m.update(version=3)))
+    cases[version] = r"has model format version 3; this tessera reads versions 1 and 2$"
     foreign = tmp_path / "foreign.npz"
     _rewrite(good, foreign, _edit_meta(lambda m: m.update(format="other")))
     cases[foreign] = r"is not a tessera model file \(format 'other'\)$"
@@ -145,9 +145,9 @@ def test_per_layer_settings_parsing():
     [
         ({"prune": 1.0}, r"^prune fraction must be in \[0, 1\), not 1$"),
         ({"prune": "x"}, r"^prune fraction must be a number, not 'x'$"),
-        ({"bits": 9}, r"^bits must be in \[1, 8\], not 9$"),
-        ({"bits": "0,4,4"}, r"^bits must be in \[1, 8\], not 0$"),
-        ({"rel_bits": 0}, r"^rel_bits must be in \[1, 8\], not 0$"),
+        ({"bits": 9}, r"^bits must be between 1 and 8, not 9$"),
+        ({"bits": "0,4,4"}, r"^bits must be between 1 and 8, not 0$"),
+        ({"rel_bits": 0}, r"^rel_bits must be between 1 and 8, not 0$"),
         ({"model": "resnet"}, r"^unknown model 'resnet'; choose from mlp, cnn$"),
     ],
 )

@@ -77,5 +77,5 @@ def test_centroid_gradients_group_by_index():
 
 def test_bits_out_of_range():
     for bits in (0, 9):
-        with pytest.raises(TesseraError, match=rf"^bits must be in \[1, 8\], not {bits}$"):
+        with pytest.raises(TesseraError, match=rf"^bits must be between 1 and 8, not {bits}$"):
             share_weights(np.ones(3), bits)

@@ -65,7 +65,7 @@ def test_check_refuses_what_does_not_fit():
     with pytest.raises(TesseraError, match=r"^K = 21 is larger than this configuration's "
                                            r"max_k = 20: the GEMM does not fit"):
         cfg.check(1, 21, 1)
-    with pytest.raises(TesseraError, match=r"^N must be a positive integer, not 0$"):
+    with pytest.raises(TesseraError, match=r"^N must be at least 1, not 0$"):
         cfg.check(1, 1, 0)
 
 
