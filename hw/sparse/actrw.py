@@ -4,8 +4,7 @@ from amaranth import *
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
-
-from .config import ACT_WIDTH
+from tessera.golden.config.sparse import ACT_WIDTH
 
 __all__ = ["ActRW"]
 

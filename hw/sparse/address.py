@@ -3,9 +3,8 @@
 from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.config.sparse import FIELD_WIDTH
 from tessera.golden.errors import check_int
-
-from .config import FIELD_WIDTH
 
 __all__ = ["AddressAccumulator"]
 

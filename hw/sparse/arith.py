@@ -4,8 +4,7 @@ from amaranth import *
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
-
-from .config import ACC_WIDTH, ACT_WIDTH
+from tessera.golden.config.sparse import ACC_WIDTH, ACT_WIDTH
 
 __all__ = ["ArithmeticUnit", "product_layout"]
 

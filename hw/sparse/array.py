@@ -3,11 +3,11 @@
 from amaranth import *
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.config.sparse import ACC_WIDTH, ACT_LANES, FIELD_WIDTH, SparseConfig
 
-from .commands import Error, Op, command_layout, run_layout
-from .config import ACC_WIDTH, ACT_LANES, FIELD_WIDTH, SparseConfig
 from .detector import NonZeroDetector
 from .pe import COUNTER_WIDTH, SparsePE
+from .protocol import Error, Op, command_layout, run_layout
 
 __all__ = ["SparseArray"]
 
@@ -67,8 +67,8 @@ class SparseArray(wiring.Component):
     outputs as its inputs. Commands wait (``i.ready`` low) while a layer runs.
 
     The command set, the payload layouts and the error bits are in
-    :mod:`tessera.hw.sparse.commands`;
-    :mod:`tessera.hw.sparse.program` builds command streams from a matrix in EIE format.
+    :mod:`tessera.hw.sparse.protocol`; :mod:`tessera.sim.host.sparse` builds command streams
+    from a matrix in EIE format.
 
     Counters (read with STATS, cleared by the next RUN): ``cycles`` of the compute phase,
     ``writeback_cycles``, ``nonzeros`` broadcast, and per PE ``busy`` (cycles in which it issued
@@ -78,7 +78,8 @@ class SparseArray(wiring.Component):
     Parameters
     ----------
     **params
-        The fields of :class:`SparseConfig` (``n_pes``, ``fifo_depth``, ...), keyword only.
+        The fields of :class:`tessera.golden.config.SparseConfig` (``n_pes``, ``fifo_depth``,
+        ...), keyword only, validated by it; :meth:`from_config` takes a configuration.
 
     Members
     -------
@@ -91,13 +92,18 @@ class SparseArray(wiring.Component):
         Not ready for commands: clearing the accumulators after reset, running a layer, or
         sending STATS.
     error : Out(5)
-        Sticky :class:`commands.Error` bits.
+        Sticky :class:`tessera.hw.sparse.protocol.Error` bits.
 
     Raises
     ------
     TypeError, ValueError
-        For bad parameters (see :class:`SparseConfig`).
+        For bad parameters (see :class:`tessera.golden.config.SparseConfig`).
     """
+
+    @classmethod
+    def from_config(cls, config):
+        """Build the array of ``config`` (a :class:`tessera.golden.config.SparseConfig`)."""
+        return cls(**config.params())
 
     def __init__(self, **params):
         self.config = SparseConfig(**params)
@@ -183,12 +189,7 @@ class SparseArray(wiring.Component):
                 pe.act_rd_addr.eq(det.rd_addr),
                 det.lanes[k].eq(pe.act),
                 pe.start.eq(start),
-                pe.ptr_base.eq(layer.ptr_base),
-                pe.rows.eq(layer.rows),
-                pe.param_base.eq(layer.param_base),
-                pe.relu.eq(layer.relu),
-                pe.raw.eq(layer.raw),
-                pe.emit.eq(layer.emit),
+                pe.layer.eq(layer),
                 pe.wb_phase.eq(state == _State.WRITEBACK),
             ]
 

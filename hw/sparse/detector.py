@@ -4,8 +4,8 @@ from amaranth import *
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+from tessera.golden.config.sparse import ACT_WIDTH, FIELD_WIDTH
 
-from .config import ACT_WIDTH, FIELD_WIDTH
 from .queue import column_layout
 
 __all__ = ["NonZeroDetector", "leading_nonzero"]

@@ -4,15 +4,15 @@ from amaranth import *
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+from tessera.golden.config.sparse import ACC_WIDTH, ACT_LANES, ACT_WIDTH, FIELD_WIDTH
 from tessera.golden.errors import check_int
 
 from .actrw import ActRW
 from .address import AddressAccumulator
 from .arith import ArithmeticUnit
 from .codebook import CodebookDecoder
-from .commands import Op, params_layout
-from .config import ACC_WIDTH, ACT_LANES, ACT_WIDTH, FIELD_WIDTH
 from .pointer import PointerReadUnit
+from .protocol import Op, act_layout, codebook_layout, params_layout, run_layout
 from .queue import ActivationQueue, column_layout
 from .spmat import SparseMatrixReadUnit
 from .writeback import WriteBack
@@ -59,11 +59,13 @@ class SparsePE(wiring.Component):
         Broadcast non-zero activations.
     cfg_en, cfg_op, cfg_addr, cfg_data : In
         A configuration command addressed to this PE (the array decodes the ``pe`` field and
-        checks the address): CODEBOOK, POINTERS, SPMAT, PARAMS or ACT.
+        checks the address): CODEBOOK, POINTERS, SPMAT, PARAMS or ACT, ``cfg_data`` holding
+        the op's payload layout (:mod:`tessera.hw.sparse.protocol`) from bit 0.
     start : In(1)
         A layer starts (RUN accepted): counters and write-back rewind.
-    ptr_base, rows, param_base, relu, raw, emit : In
-        The layer's fields, held during the layer.
+    layer : In(run_layout)
+        The layer's RUN fields (:data:`tessera.hw.sparse.protocol.run_layout`), held during the
+        layer.
     wb_phase : In(1)
         Write-back phase.
     swap : In(1)
@@ -87,7 +89,7 @@ class SparsePE(wiring.Component):
     stall : Out(32)
         Cycles of this layer in which the broadcast waited on this PE's full queue.
     error : Out(3)
-        Pointer, row and code error pulses (:class:`commands.Error` bits 2..4).
+        Pointer, row and code error pulses (:class:`tessera.hw.sparse.protocol.Error` bits 2..4).
     """
 
     def __init__(self, config, *, pe):
@@ -101,12 +103,7 @@ class SparsePE(wiring.Component):
             "cfg_addr": In(FIELD_WIDTH),
             "cfg_data": In(config.data_width),
             "start": In(1),
-            "ptr_base": In(FIELD_WIDTH),
-            "rows": In(FIELD_WIDTH),
-            "param_base": In(FIELD_WIDTH),
-            "relu": In(1),
-            "raw": In(1),
-            "emit": In(1),
+            "layer": In(run_layout),
             "wb_phase": In(1),
             "swap": In(1),
             "bcast_wait": In(1),
@@ -139,10 +136,12 @@ class SparsePE(wiring.Component):
             return self.cfg_en & (self.cfg_op == op)
 
         lane = self.pe % ACT_LANES
+        book = codebook_layout(cfg)(self.cfg_data[:codebook_layout(cfg).size])
+        acts = act_layout(self.cfg_data[:act_layout.size])
         m.d.comb += [
             codebook.w_en.eq(writing(Op.CODEBOOK)),
             codebook.w_index.eq(self.cfg_addr),
-            codebook.w_value.eq(self.cfg_data[:cfg.weight_width]),
+            codebook.w_value.eq(book.value),
             pointers.w_en.eq(writing(Op.POINTERS)),
             pointers.w_addr.eq(self.cfg_addr),
             pointers.w_data.eq(self.cfg_data),
@@ -154,14 +153,14 @@ class SparsePE(wiring.Component):
             writeback.w_data.eq(self.cfg_data[:params_layout.size]),
             actrw.ld_en.eq(writing(Op.ACT)),
             actrw.ld_addr.eq(self.cfg_addr),
-            actrw.ld_data.eq(self.cfg_data.word_select(lane, ACT_WIDTH)),
+            actrw.ld_data.eq(acts[lane]),
         ]
 
         # Compute: queue -> pointers -> spans -> entries.
         wiring.connect(m, wiring.flipped(self.q), queue.i)
         wiring.connect(m, queue.o, pointers.i)
         wiring.connect(m, pointers.o, spmat.i)
-        m.d.comb += pointers.base.eq(self.ptr_base)
+        m.d.comb += pointers.base.eq(self.layer.ptr_base)
 
         # Stage E: decode the index, accumulate the row.
         entry = spmat.o
@@ -170,7 +169,7 @@ class SparsePE(wiring.Component):
             address.valid.eq(entry.valid),
             address.first.eq(entry.payload.first),
             address.rel.eq(entry.payload.rel),
-            address.rows.eq(self.rows),
+            address.rows.eq(self.layer.rows),
         ]
         real = entry.payload.index != 0
         decoded = Signal()  # stage M: a real entry with a known weight (range checked now)
@@ -194,11 +193,7 @@ class SparsePE(wiring.Component):
         m.d.comb += [
             writeback.start.eq(self.start),
             writeback.active.eq(self.wb_phase),
-            writeback.rows.eq(self.rows),
-            writeback.param_base.eq(self.param_base),
-            writeback.relu.eq(self.relu),
-            writeback.raw.eq(self.raw),
-            writeback.emit.eq(self.emit),
+            writeback.layer.eq(self.layer),
             arith.wb_en.eq(writeback.acc_en),
             arith.wb_addr.eq(writeback.acc_addr),
             writeback.acc_data.eq(arith.wb_data),

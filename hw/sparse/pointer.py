@@ -4,8 +4,9 @@ from amaranth import *
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+from tessera.golden.config.sparse import ACT_WIDTH, FIELD_WIDTH
 
-from .config import ACT_WIDTH, FIELD_WIDTH
+from .protocol import pointers_layout
 from .queue import column_layout
 
 __all__ = ["PointerReadUnit", "span_layout"]
@@ -43,8 +44,9 @@ class PointerReadUnit(wiring.Component):
     Members
     -------
     w_en, w_addr, w_data : In
-        Configuration write of the pointer pair ``w_addr``: ``p[2 w] = w_data[:ptr_bits]`` and
-        ``p[2 w + 1] = w_data[ptr_bits:]``, in one cycle.
+        Configuration write of the pointer pair ``w_addr``
+        (:func:`tessera.hw.sparse.protocol.pointers_layout`): ``p[2 w] = w_data.even`` and
+        ``p[2 w + 1] = w_data.odd``, in one cycle.
     base : In(16)
         Pointer index of the layer's column 0; held during a layer.
     i : In(stream.Signature(column_layout))
@@ -65,7 +67,7 @@ class PointerReadUnit(wiring.Component):
         super().__init__({
             "w_en": In(1),
             "w_addr": In(ceil_log2(self.pair_depth) or 1),
-            "w_data": In(2 * config.ptr_bits),
+            "w_data": In(pointers_layout(config)),
             "base": In(FIELD_WIDTH),
             "i": In(stream.Signature(column_layout)),
             "o": Out(stream.Signature(span_layout(config))),
@@ -82,9 +84,9 @@ class PointerReadUnit(wiring.Component):
         even_w, odd_w = even.write_port(), odd.write_port()
         even_r, odd_r = even.read_port(), odd.read_port()
         m.d.comb += [
-            even_w.addr.eq(self.w_addr), even_w.data.eq(self.w_data[:bits]),
+            even_w.addr.eq(self.w_addr), even_w.data.eq(self.w_data.even),
             even_w.en.eq(self.w_en),
-            odd_w.addr.eq(self.w_addr), odd_w.data.eq(self.w_data[bits:]),
+            odd_w.addr.eq(self.w_addr), odd_w.data.eq(self.w_data.odd),
             odd_w.en.eq(self.w_en),
         ]
 

@@ -3,9 +3,8 @@
 from amaranth import *
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.config.sparse import ACT_WIDTH, FIELD_WIDTH
 from tessera.golden.errors import check_int
-
-from .config import ACT_WIDTH, FIELD_WIDTH
 
 __all__ = ["ActivationQueue", "column_layout"]
 

@@ -4,9 +4,10 @@ from amaranth import *
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
+from tessera.golden.config.sparse import ACT_WIDTH
 
-from .config import ACT_WIDTH
 from .pointer import span_layout
+from .protocol import spmat_layout
 
 __all__ = ["SparseMatrixReadUnit", "entry_layout"]
 
@@ -26,12 +27,11 @@ class SparseMatrixReadUnit(wiring.Component):
     """Issue every entry of a span, one per cycle, from memory words of packed entries.
 
     Entry ``e`` of the PE lives in word ``e // entries_per_word``, field ``e %
-    entries_per_word``; a field is ``index | rel << index_bits`` and field ``n`` occupies bits
-    ``n * entry_width`` and up (see :func:`tessera.golden.eie.pack_entries`). The word read last is
-    kept
-    at the read port, and the memory is read only when the next entry lies in another word: in a
-    steady stream of entries the memory is read once every ``entries_per_word`` cycles, as in
-    EIE.
+    entries_per_word``: element ``n`` of the word's
+    :func:`tessera.hw.sparse.protocol.spmat_layout` (see :func:`tessera.golden.eie.pack_entries`).
+    The word read last is kept at the read port, and the memory is read only when the next entry
+    lies in another word: in a steady stream of entries the memory is read once every
+    ``entries_per_word`` cycles, as in EIE.
 
     Parameters
     ----------
@@ -62,7 +62,7 @@ class SparseMatrixReadUnit(wiring.Component):
         super().__init__({
             "w_en": In(1),
             "w_addr": In(ceil_log2(config.spmat_depth) or 1),
-            "w_data": In(config.word_width),
+            "w_data": In(spmat_layout(config)),
             "i": In(stream.Signature(span_layout(config))),
             "o": Out(stream.Signature(entry_layout(config), always_ready=True)),
             "issue": Out(1),
@@ -74,7 +74,7 @@ class SparseMatrixReadUnit(wiring.Component):
         m = Module()
         cfg = self.config
         m.submodules.words = words = memory.Memory(
-            shape=cfg.word_width, depth=cfg.spmat_depth, init=[])
+            shape=spmat_layout(cfg), depth=cfg.spmat_depth, init=[])
         wr = words.write_port()
         rd = words.read_port()
         m.d.comb += [wr.addr.eq(self.w_addr), wr.data.eq(self.w_data), wr.en.eq(self.w_en)]
@@ -114,7 +114,7 @@ class SparseMatrixReadUnit(wiring.Component):
         late_sel = Signal(shift_bits)
         late = Signal(entry_layout(cfg))
         late_valid = Signal()
-        word_reg = Signal(cfg.word_width)
+        word_reg = Signal(spmat_layout(cfg))
         m.d.sync += [
             late_valid.eq(self.issue),
             late_sel.eq(ptr[:shift] if shift else 0),
@@ -127,9 +127,9 @@ class SparseMatrixReadUnit(wiring.Component):
             self.o.payload.first.eq(late.first),
         ]
         m.d.comb += self.idle.eq(~busy & ~late_valid & ~self.o.valid)
-        fields = word_reg.word_select(sel, cfg.entry_width) if shift else word_reg
+        entry = word_reg[sel] if shift else word_reg[0]
         m.d.comb += [
-            self.o.payload.index.eq(fields[:cfg.index_bits]),
-            self.o.payload.rel.eq(fields[cfg.index_bits:cfg.entry_width]),
+            self.o.payload.index.eq(entry.index),
+            self.o.payload.rel.eq(entry.rel),
         ]
         return m

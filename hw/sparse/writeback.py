@@ -4,11 +4,11 @@ from amaranth import *
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+from tessera.golden.config.sparse import ACC_WIDTH, ACT_WIDTH
 from tessera.golden.errors import check_int
 
 from ..postproc import PostProcessor
-from .commands import params_layout
-from .config import ACC_WIDTH, ACT_WIDTH, FIELD_WIDTH
+from .protocol import params_layout, run_layout
 
 __all__ = ["WriteBack"]
 
@@ -31,13 +31,15 @@ class WriteBack(wiring.Component):
     Members
     -------
     w_en, w_addr, w_data : In
-        Configuration write of parameter row ``w_addr`` (:data:`commands.params_layout`).
+        Configuration write of parameter row ``w_addr``
+        (:data:`tessera.hw.sparse.protocol.params_layout`).
     start : In(1)
         A layer starts: rewind to row 0.
     active : In(1)
         Write-back phase: read one row per cycle while the post-processor takes them.
-    rows, param_base, relu, raw, emit : In
-        The layer's, held during a layer.
+    layer : In(run_layout)
+        The layer's RUN fields (``rows``, ``param_base``, ``relu``, ``raw``, ``emit``; its
+        ``ptr_base`` is not used here), held during a layer.
     acc_en, acc_addr : Out
         Read-and-clear of an accumulator (:class:`ArithmeticUnit` ``wb_*``).
     acc_data : In(signed(32))
@@ -65,14 +67,10 @@ class WriteBack(wiring.Component):
         super().__init__({
             "w_en": In(1),
             "w_addr": In(ceil_log2(config.param_depth) or 1),
-            "w_data": In(params_layout.size),
+            "w_data": In(params_layout),
             "start": In(1),
             "active": In(1),
-            "rows": In(FIELD_WIDTH),
-            "param_base": In(FIELD_WIDTH),
-            "relu": In(1),
-            "raw": In(1),
-            "emit": In(1),
+            "layer": In(run_layout),
             "acc_en": Out(1),
             "acc_addr": Out(addr),
             "acc_data": In(signed(ACC_WIDTH)),
@@ -113,10 +111,10 @@ class WriteBack(wiring.Component):
         read = Signal()
         m.d.comb += [
             advance.eq(held & (~staged | taken)),
-            read.eq(self.active & (rd_global < self.rows) & (~held | advance)),
+            read.eq(self.active & (rd_global < self.layer.rows) & (~held | advance)),
             self.acc_en.eq(read),
             self.acc_addr.eq(rd_local),
-            pr.addr.eq(self.param_base + rd_local),
+            pr.addr.eq(self.layer.param_base + rd_local),
             pr.en.eq(read),
         ]
         with m.If(read):
@@ -134,18 +132,18 @@ class WriteBack(wiring.Component):
             pp.i.payload.bias.eq(stage_params.bias),
             pp.i.payload.multiplier.eq(stage_params.multiplier),
             pp.i.payload.shift.eq(stage_params.shift),
-            pp.i.payload.relu.eq(self.relu),
-            pp.i.payload.raw.eq(self.raw),
-            self.o.valid.eq(pp.o.valid & self.emit),
+            pp.i.payload.relu.eq(self.layer.relu),
+            pp.i.payload.raw.eq(self.layer.raw),
+            self.o.valid.eq(pp.o.valid & self.layer.emit),
             self.o.payload.eq(pp.o.payload),
-            pp.o.ready.eq(~self.emit | self.o.ready),
+            pp.o.ready.eq(~self.layer.emit | self.o.ready),
         ]
         out = pp.o.valid & pp.o.ready
         m.d.comb += [
-            self.dst_en.eq(out & ~self.raw),
+            self.dst_en.eq(out & ~self.layer.raw),
             self.dst_addr.eq(out_local),
             self.dst_data.eq(pp.o.payload[:ACT_WIDTH]),
-            self.done.eq(out_global >= self.rows),
+            self.done.eq(out_global >= self.layer.rows),
         ]
         with m.If(out):
             m.d.sync += [out_local.eq(out_local + 1), out_global.eq(out_global + n)]

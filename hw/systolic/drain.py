@@ -5,18 +5,10 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.errors import check_int
 
-from ..postproc import MULTIPLIER_WIDTH, SHIFT_WIDTH, postproc_input_layout
+from ..postproc import postproc_input_layout
+from .protocol import quant_layout
 
-__all__ = ["Drain", "quant_layout"]
-
-
-def quant_layout(acc_width=32):
-    """The requantization parameters of one output column (the ``q`` stream's payload)."""
-    return data.StructLayout({
-        "bias": signed(acc_width),
-        "multiplier": unsigned(MULTIPLIER_WIDTH),
-        "shift": unsigned(SHIFT_WIDTH),
-    })
+__all__ = ["Drain"]
 
 
 class Drain(wiring.Component):

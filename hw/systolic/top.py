@@ -1,33 +1,23 @@
 """The systolic GEMM engine: array, buffers, accumulator bank, sequencer and post-processor."""
 
 from amaranth import *
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.errors import check_int
-from tessera.golden.systolic import SystolicConfig
 
 from ..postproc import PostProcessor
 from .accumulator import AccumulatorBank
 from .array import OSArray, WSArray
 from .buffer import OperandBuffer
-from .drain import Drain, quant_layout
+from .drain import Drain
+from .protocol import command_layout, operand_layout, quant_layout, result_shape
 from .sequencer import OSSequencer, WSSequencer
 
-__all__ = ["SystolicGemm", "command_layout", "quant_layout"]
+__all__ = ["SystolicGemm"]
 
 #: Width of the cycle counter.
 CYCLES_WIDTH = 32
-
-
-def command_layout(max_m, max_k, max_n):
-    """The payload of the ``cmd`` stream (fields packed from bit 0 in this order)."""
-    return data.StructLayout({
-        "m": range(max_m + 1),
-        "k": range(max_k + 1),
-        "n": range(max_n + 1),
-        "relu": 1,
-        "raw": 1,
-    })
 
 
 class SystolicGemm(wiring.Component):
@@ -39,37 +29,32 @@ class SystolicGemm(wiring.Component):
 
     Parameters
     ----------
-    rows, cols : int
-        Array size R x C, 1..32 (default 8 x 8).
-    dataflow : {"ws", "os"}
-        Weight-stationary (default) or output-stationary.
-    acc_width : int
-        Accumulator width, 16..32 (default 32); must hold ``max_k`` products of -128 * -128.
-    max_m, max_k, max_n : int
-        The largest GEMM the buffers hold, 1..65535 each (default 64).
-    acc_depth : int or None
-        Weight-stationary M-tile: rows per half of the accumulator bank (default
-        ``min(max_m, 64)``). None for "os".
+    **params
+        The fields of :class:`tessera.golden.config.SystolicConfig` (``rows``, ``cols``,
+        ``dataflow``, ``acc_width``, ``max_m``, ``max_k``, ``max_n``, ``acc_depth``), keyword
+        only, validated by it; :meth:`from_config` takes a configuration.
     dsp_macs : int or None
         How many PEs (row by row) multiply in DSP blocks; the others use a Booth multiplier in
         logic. Default: all. Results and timing do not depend on it.
 
     Members
     -------
-    cmd : In(stream.Signature(command_layout(max_m, max_k, max_n)))
+    cmd : In(stream.Signature(command_layout(config)))
         Start a GEMM of ``m`` x ``k`` x ``n`` (each at least 1 and at most its ``max_``);
         ``relu`` clamps negative results to 0; ``raw`` returns the accumulators instead of
-        int8. Accepted only when idle (``ready`` is ``~busy``).
-    a : In(stream.Signature(unsigned(8 * rows)))
-        A's words after the command, lane ``i`` in bits ``8i .. 8i+7`` (two's complement), in
-        the order of :func:`tessera.golden.systolic.pack_a`.
-    b : In(stream.Signature(unsigned(8 * cols)))
+        int8. Accepted only when idle (``ready`` is ``~busy``). A command with a dimension
+        of 0 or above its ``max_`` is taken and skipped: it raises ``error`` and starts
+        nothing (no operand is taken, no result sent, ``busy`` stays low).
+    a : In(stream.Signature(operand_layout(rows)))
+        A's words after the command, lane ``i`` for array row ``i``, in the order of
+        :func:`tessera.golden.systolic.pack_a`.
+    b : In(stream.Signature(operand_layout(cols)))
         B's words after the command, lane ``j`` = ``B[k, nt*C + j]``, in the order of
         :func:`tessera.golden.systolic.pack_b`.
     q : In(stream.Signature(quant_layout(acc_width)))
         One word per output column ``n`` (``n`` words, none when ``raw``): ``bias``,
         ``multiplier`` and ``shift`` of :func:`tessera.golden.quant.requantize`.
-    o : Out(stream.Signature(signed(acc_width)))
+    o : Out(stream.Signature(result_shape(acc_width)))
         The ``m * n`` results, int8 sign-extended (or raw), in the order of
         :func:`tessera.golden.systolic.result_order`.
     busy : Out(1)
@@ -79,6 +64,9 @@ class SystolicGemm(wiring.Component):
         holds afterwards until the next command). :func:`tessera.golden.systolic.gemm_cycles`
         predicts
         it when the streams neither gap nor back-pressure.
+    error : Out(1)
+        Sticky: a command was skipped because a dimension was 0 or above its ``max_``.
+        Cleared by reset only.
 
     Raises
     ------
@@ -95,24 +83,27 @@ class SystolicGemm(wiring.Component):
     Nothing is dropped under back-pressure; synchronous reset abandons the GEMM.
     """
 
-    def __init__(self, *, rows=8, cols=8, dataflow="ws", acc_width=32, max_m=64, max_k=64,
-                 max_n=64, acc_depth=None, dsp_macs=None):
-        self.config = SystolicConfig(rows=rows, cols=cols, dataflow=dataflow,
-                                     acc_width=acc_width, max_m=max_m, max_k=max_k,
-                                     max_n=max_n, acc_depth=acc_depth)
+    @classmethod
+    def from_config(cls, config, *, dsp_macs=None):
+        """Build the engine of ``config`` (a :class:`tessera.golden.config.SystolicConfig`)."""
+        return cls(dsp_macs=dsp_macs, **config.params())
+
+    def __init__(self, *, dsp_macs=None, **params):
+        self.config = SystolicConfig(**params)
         cfg = self.config
         self.dsp_macs = cfg.macs if dsp_macs is None else check_int(dsp_macs, "dsp_macs", 0,
                                                                      cfg.macs)
-        self.Command = command_layout(cfg.max_m, cfg.max_k, cfg.max_n)
+        self.Command = command_layout(cfg)
         self.Quant = quant_layout(cfg.acc_width)
         super().__init__({
             "cmd": In(stream.Signature(self.Command)),
-            "a": In(stream.Signature(unsigned(8 * cfg.rows))),
-            "b": In(stream.Signature(unsigned(8 * cfg.cols))),
+            "a": In(stream.Signature(operand_layout(cfg.rows))),
+            "b": In(stream.Signature(operand_layout(cfg.cols))),
             "q": In(stream.Signature(self.Quant)),
-            "o": Out(stream.Signature(signed(cfg.acc_width))),
+            "o": Out(stream.Signature(result_shape(cfg.acc_width))),
             "busy": Out(1),
             "cycles": Out(CYCLES_WIDTH),
+            "error": Out(1),
         })
 
     def elaborate(self, platform):
@@ -121,8 +112,8 @@ class SystolicGemm(wiring.Component):
         r, c = cfg.rows, cfg.cols
         ws = cfg.dataflow == "ws"
 
-        m.submodules.a_buf = a_buf = OperandBuffer(shape=unsigned(8 * r), depth=cfg.a_depth)
-        m.submodules.b_buf = b_buf = OperandBuffer(shape=unsigned(8 * c), depth=cfg.b_depth)
+        m.submodules.a_buf = a_buf = OperandBuffer(shape=operand_layout(r), depth=cfg.a_depth)
+        m.submodules.b_buf = b_buf = OperandBuffer(shape=operand_layout(c), depth=cfg.b_depth)
         m.submodules.q_buf = q_buf = OperandBuffer(shape=self.Quant, depth=cfg.q_depth)
         wiring.connect(m, wiring.flipped(self.a), a_buf.w)
         wiring.connect(m, wiring.flipped(self.b), b_buf.w)
@@ -131,8 +122,18 @@ class SystolicGemm(wiring.Component):
         # -- The command. ----------------------------------------------------------------------
         gemm = Signal(self.Command)
         start = Signal()                       # one cycle after the command: units begin
-        accept = self.cmd.valid & self.cmd.ready
+        # A command whose dimensions do not fit is taken and skipped, with the sticky error: a
+        # GEMM of M = 0 would otherwise wait forever for a last result (found by the formal
+        # hang-freedom proof, tests/formal).
+        cmd = self.cmd.payload
+        fits = Signal()
+        m.d.comb += fits.eq((cmd.m >= 1) & (cmd.m <= cfg.max_m) & (cmd.k >= 1)
+                            & (cmd.k <= cfg.max_k) & (cmd.n >= 1) & (cmd.n <= cfg.max_n))
+        taken = self.cmd.valid & self.cmd.ready
+        accept = taken & fits
         m.d.comb += self.cmd.ready.eq(~self.busy)
+        with m.If(taken & ~fits):
+            m.d.sync += self.error.eq(1)
         m.d.sync += start.eq(accept)
         with m.If(accept):
             m.d.sync += [gemm.eq(self.cmd.payload), self.busy.eq(1), self.cycles.eq(0)]

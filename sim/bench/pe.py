@@ -6,7 +6,7 @@ RUNS = {"verilator": 8000, "icarus": 4000}  # dot products of length 16 per simu
 
 
 def run():
-    from tessera.sim.commands.demo import pe_dot_products
+    from tessera.sim.pe import pe_dot_products
 
     figures = {}
     for sim, count in RUNS.items():

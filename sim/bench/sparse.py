@@ -155,8 +155,8 @@ def _check_run(design, config, matrix, x, sim, seed, *, repeats=0):
     """Load and run one layer (then ``repeats`` more runs of it); return figures and report."""
     from tessera.golden.eie import spmv
     from tessera.golden.sparse_cycles import matrix_cycles
-    from tessera.hw.sparse.program import Program, parse_stats, stats_words
-    from tessera.sim.commands.spmv import execute
+    from tessera.sim.host.sparse import Program, parse_stats, stats_words
+    from tessera.sim.sparse import execute
 
     program = Program(config)
     layer = program.load(matrix)
@@ -180,8 +180,8 @@ def _check_run(design, config, matrix, x, sim, seed, *, repeats=0):
 
 def hardware_study(seed=0):
     """Part 2: scaled layers on the simulated array; model == hardware, cycles per second."""
-    from tessera.hw.sparse.config import SparseConfig
-    from tessera.sim.commands.spmv import array_design
+    from tessera.golden.config import SparseConfig
+    from tessera.sim.sparse import array_design
 
     rng = np.random.default_rng(seed + 1)
     cases = [(name, *scaled_layer(rng, name, cols, rows, d, a))

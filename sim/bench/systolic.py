@@ -30,7 +30,7 @@ M_SWEEP = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
 
 
 def _config(dataflow, m=SIZE):
-    from tessera.golden.systolic import SystolicConfig
+    from tessera.golden.config import SystolicConfig
 
     return SystolicConfig(rows=SIDE, cols=SIDE, dataflow=dataflow, max_m=max(m, SIZE),
                           max_k=SIZE, max_n=SIZE)
@@ -39,7 +39,7 @@ def _config(dataflow, m=SIZE):
 def _measure(dataflow, sim, m, seed=0):
     from tessera.golden.gemm import gemm_int8
     from tessera.golden.systolic import gemm_cycles
-    from tessera.sim.commands.gemm import gemm
+    from tessera.sim.systolic import gemm
 
     cfg = _config(dataflow)
     rng = np.random.default_rng(seed)

@@ -24,13 +24,21 @@ def run(args):
 
     model, info = load(args.file)
     settings = info.get("settings", {})
-    data = load_digits_split(settings.get("split_seed", 0), settings.get("test_fraction", 0.3))
+    onnx = str(settings.get("source", "")).startswith("onnx")
+    # An imported ONNX model's data are not kept: its accuracies are those measured by
+    # `compress --onnx`, and no energy is estimated (it depends on the activations).
+    names = ("float", "int8", "compressed") if onnx else ("float", "int8")
     accuracies = {
-        name: info[f"accuracy_{name}"] for name in ("float", "int8")
+        name: info[f"accuracy_{name}"] for name in names
         if isinstance(info.get(f"accuracy_{name}"), (int, float))
     }
-    accuracies["compressed"] = model.accuracy(data.x_test, data.y_test)
-    summary = summarize(model, accuracies=accuracies, data=data, settings=settings or None)
+    data = None
+    if not onnx:
+        data = load_digits_split(settings.get("split_seed", 0),
+                                 settings.get("test_fraction", 0.3))
+        accuracies["compressed"] = model.accuracy(data.x_test, data.y_test)
+    summary = summarize(model, accuracies=accuracies, data=data, settings=settings or None,
+                        energy=not onnx)
     summary["file"] = args.file
     if args.json:
         print(json.dumps(summary, default=float))

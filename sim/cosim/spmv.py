@@ -1,17 +1,17 @@
 """Run command streams on the sparse PE array (tessera.hw.sparse.SparseArray), cocotb side.
 
 :class:`SparseHost` drives the array's command stream ``i`` and collects its output stream
-``o`` with seeded valid/ready patterns; with the default always-valid/always-ready patterns it
-waits on the array's signals instead of polling every cycle, so long layers cost no Python per
+``o`` with the drivers of :mod:`tessera.sim.stream` and seeded pause patterns; they wait on the
+array's ``ready`` and ``valid`` instead of polling every cycle, so long layers cost no Python per
 cycle. The tests (tests/hw/tb_sparse.py) and the product test below share it.
 
 The product test :func:`run_program` (what ``tessera spmv`` and the demo run) takes
 
 - inputs ``words``: the command words as a ``(count, chunks)`` uint64 array
-  (:func:`tessera.hw.sparse.program.words_to_array`);
+  (:func:`tessera.sim.host.words.words_to_array`);
 - params ``width`` (bits per word), ``outputs`` (words the commands make the array send),
-  optional ``ready`` and ``valid`` patterns and ``limit`` (cycles without progress that count
-  as a hang, default 1,000,000);
+  optional ``ready`` and ``valid`` pause patterns and ``limit`` (the hang limit in cycles,
+  default 1,000,000);
 
 and hands back the output words (``out``, int64, signed 32-bit values) and a report with the
 simulated ``cycles`` and the wall ``seconds`` spent simulating them.
@@ -20,16 +20,13 @@ simulated ``cycles`` and the wall ``seconds`` spent simulating them.
 import time
 
 import cocotb
+import cocotb.simtime
 import numpy as np
-from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
-from tessera.sim import tb
+from cocotb.triggers import FallingEdge
+from tessera.sim import stream, tb
+from tessera.sim.host.words import array_to_words
 
-CLOCK_NS = 10
-
-
-def _high(signal):
-    """True when a one-bit signal is 1 (X and Z, before reset, count as 0)."""
-    return str(signal.value) == "1"
+CLOCK_NS = stream.CLOCK_NS
 
 
 class SparseHost:
@@ -40,26 +37,32 @@ class SparseHost:
     dut
         The array's top level.
     valid, ready : tuple
-        :func:`tessera.sim.tb.pattern` arguments for ``i.valid`` gaps and ``o.ready`` back-pressure.
+        :func:`tessera.sim.stream.pause_pattern` arguments for ``i.valid`` gaps and
+        ``o.ready`` back-pressure.
     seed : int
-        Seed of the random patterns.
+        Seed of the random patterns (``seed`` for ``valid``, ``seed + 1`` for ``ready``).
     limit : int
-        Cycles without progress (no command taken, no output received) after which a wait
-        fails as a hang instead of waiting for ever.
+        Hang limit (``hang_cycles`` of :mod:`tessera.sim.stream`): cycles without a command
+        taken or an output received after which a wait fails instead of waiting for ever.
     """
 
     def __init__(self, dut, *, valid=("always",), ready=("always",), seed=0, limit=1_000_000):
         self.dut = dut
         self.limit = int(limit)
-        self.sent = 0
-        self.valid_pattern = tb.pattern(*valid, seed=seed)
-        self.ready_pattern = tb.pattern(*ready, seed=seed + 1)
-        self.received = []
-        self._want = None
-        self._arrived = Event()
-        dut.i__valid.value = 0
-        dut.o__ready.value = 0
-        self._sink = cocotb.start_soon(self._collect())
+        self.source = stream.StreamSource(dut, "i", pause=stream.pause_pattern(*valid, seed=seed),
+                                          hang_cycles=self.limit)
+        self.sink = stream.StreamSink(dut, "o", pause=stream.pause_pattern(*ready, seed=seed + 1),
+                                      signed=True, hang_cycles=self.limit)
+
+    @property
+    def sent(self):
+        """Command words taken by the array so far."""
+        return self.source.sent
+
+    @property
+    def received(self):
+        """Output words received so far (a list the caller may clear)."""
+        return self.sink.received
 
     @property
     def cycle(self):
@@ -67,110 +70,38 @@ class SparseHost:
         return cocotb.simtime.get_sim_time("ns") // CLOCK_NS
 
     async def reset(self, cycles=2):
-        """Reset the array and wait for its accumulator sweep to finish."""
-        self.dut.i__valid.value = 0
+        """Drop the commands not yet sent, reset the array, wait for its accumulator sweep."""
+        self.source.clear()
         await tb.reset(self.dut, cycles)
         await self.wait_idle()
 
     async def wait_idle(self):
         """Wait until the array takes commands again (``busy`` low)."""
-        if _high(self.dut.busy):
-            await self._bounded(lambda: FallingEdge(self.dut.busy), "the array to finish")
-
-    async def _bounded(self, trigger, what):
-        """Await ``trigger()``; fail after :attr:`limit` cycles in which nothing progressed."""
-        while True:
-            progress = (len(self.received), self.sent)
-            timeout = Timer(self.limit * CLOCK_NS, unit="ns")
-            if await First(trigger(), timeout) is not timeout:
-                return
-            if (len(self.received), self.sent) == progress:
-                raise AssertionError(f"waited {self.limit} cycles for {what} without any "
-                                     f"progress ({self.sent} commands taken, "
-                                     f"{len(self.received)} outputs): the array hangs")
+        busy = self.dut.busy
+        if str(busy.value) == "1":
+            await stream.bounded(lambda: FallingEdge(busy), clk=self.dut.clk,
+                                 cycles=self.limit, name="busy", what="the array to finish",
+                                 progress=lambda: (self.source.sent, self.sink.transfers))
 
     async def send(self, words):
         """Send command words (ints) in order; return when the last one has been taken."""
-        dut = self.dut
-        clk = dut.clk
-        pattern = self.valid_pattern
-        always = pattern == [True]
-        step = 0
-        for word in words:
-            while not pattern[step % len(pattern)]:
-                dut.i__valid.value = 0
-                await RisingEdge(clk)
-                step += 1
-            dut.i__payload.value = word
-            dut.i__valid.value = 1
-            while True:
-                await RisingEdge(clk)
-                step += 1
-                if _high(dut.i__ready):  # sampled at this edge: the word was taken
-                    self.sent += 1
-                    break
-                if always:  # a layer is running: sleep until the array takes commands again
-                    await self._bounded(lambda: RisingEdge(dut.i__ready),
-                                        "the array to take a command")
-            if not always:
-                dut.i__valid.value = 0
-        dut.i__valid.value = 0
+        self.source.send(words)
+        await self.source.wait_idle()
 
     async def outputs(self, count):
         """Wait until ``count`` output words have arrived in total; return them all."""
-        if len(self.received) < count:
-            self._want = count
-            self._arrived.clear()
-            await self._bounded(self._arrived.wait, f"output {count}")
-        return self.received[:count]
-
-    def _got(self, value):
-        self.received.append(value)
-        if self._want is not None and len(self.received) >= self._want:
-            self._want = None
-            self._arrived.set()
-
-    async def _collect(self):
-        dut = self.dut
-        clk = dut.clk
-        pattern = self.ready_pattern
-        if pattern == [True]:
-            dut.o__ready.value = 1
-            while True:
-                if not _high(dut.o__valid):
-                    await RisingEdge(dut.o__valid)
-                await RisingEdge(clk)
-                if _high(dut.o__valid):
-                    self._got(dut.o__payload.value.to_signed())
-        step = 0
-        while True:
-            ready = pattern[step % len(pattern)]
-            dut.o__ready.value = int(ready)
-            await RisingEdge(clk)
-            step += 1
-            if ready and _high(dut.o__valid):
-                self._got(dut.o__payload.value.to_signed())
+        return await self.sink.wait_for(count)
 
     def stop(self):
-        self._sink.cancel()
-
-
-def join_words(array):
-    """Turn a ``(count, chunks)`` uint64 array back into Python ints."""
-    array = np.asarray(array, dtype=np.uint64)
-    words = [0] * array.shape[0]
-    for c in range(array.shape[1]):
-        column = array[:, c].tolist()
-        for n in range(len(words)):
-            words[n] |= column[n] << (64 * c)
-    return words
+        self.source.stop()
+        self.sink.stop()
 
 
 @cocotb.test()
 async def run_program(dut):
     """Send the command words, collect the expected number of outputs, report the time."""
     p = tb.params()
-    words = join_words(tb.inputs()["words"])
+    words = array_to_words(tb.inputs()["words"])
     tb.start_clock(dut, CLOCK_NS)
     host = SparseHost(dut, valid=tuple(p.get("valid", ["always"])),
                       ready=tuple(p.get("ready", ["always"])), seed=p.get("seed", 0),
@@ -181,7 +112,8 @@ async def run_program(dut):
     sender = cocotb.start_soon(host.send(words))
     out = await host.outputs(p["outputs"])
     await sender
+    commands = host.sent
     await host.wait_idle()
     seconds = time.perf_counter() - start
     tb.save_outputs(out=np.array(out, dtype=np.int64))
-    tb.report(cycles=int(host.cycle - first), seconds=seconds, commands=len(words))
+    tb.report(cycles=int(host.cycle - first), seconds=seconds, commands=commands)

@@ -68,7 +68,7 @@ def test_verilog_writes_a_named_module(tmp_path):
 def test_verilog_all_writes_every_top(tmp_path):
     proc = tessera("verilog", "all", "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    from tessera.sim.commands.verilog import TOPS
+    from tessera.sim.tops import TOPS
 
     assert sorted(p.stem for p in tmp_path.glob("*.v")) == sorted(TOPS)
 

@@ -107,7 +107,7 @@ def test_spmv_quantize_output_file_matches_numpy(inputs, capsys, tmp_path):
     (("W", "x16"), "x must be an int8 vector, not int16"),
     (("W", "short"), r"x must have shape \(19,\) to match W's 19 columns, not \(5,\)"),
     (("float", "x"), "W must be an integer matrix, not float32"),
-    (("missing", "x"), "cannot read W from"),
+    (("missing", "x"), r"W \('.*missing.npy'\): no such file"),
     (("W", "x", "--pes", "0"), "--pes must be between 1 and 64, not 0"),
     (("W", "x", "--fifo-depth", "65"), "--fifo-depth must be between 1 and 64, not 65"),
     (("W", "x", "--bits", "9"), r"--bits must be in 1..8, not 9"),

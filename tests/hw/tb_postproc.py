@@ -6,7 +6,8 @@ import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
 from tessera.golden.quant import requantize
 from tessera.hw.postproc import postproc_input_layout
-from tessera.sim import tb
+from tessera.sim import stream, tb
+from tessera.sim.host.words import encode_columns
 
 
 class PostprocTB:
@@ -15,15 +16,16 @@ class PostprocTB:
         self.acc_width = len(dut.o__payload)
         self.layout = postproc_input_layout(self.acc_width)
         tb.start_clock(dut)
-        self.source = tb.StreamSource(dut, "i", valid, seed=3)
-        self.sink = tb.StreamSink(dut, "o", ready, seed=4, signed=True)
+        self.source = stream.StreamSource(dut, "i", pause=stream.pause_pattern(*valid, seed=3))
+        self.sink = stream.StreamSink(dut, "o", pause=stream.pause_pattern(*ready, seed=4),
+                                      signed=True)
 
     async def run(self, cases):
         """Send ``cases`` (a dict of equally long arrays) and return what comes out."""
         first = len(self.sink.received)
-        self.source.send(tb.pack(self.layout, **cases))
-        await self.sink.wait_for(first + len(cases["acc"]))
-        return np.array(self.sink.received[first:], dtype=np.int64)
+        self.source.send(encode_columns(self.layout, **cases))
+        got = await self.sink.wait_for(first + len(cases["acc"]))
+        return np.array(got[first:], dtype=np.int64)
 
     def expected(self, cases):
         y = np.empty(len(cases["acc"]), dtype=np.int64)
@@ -106,15 +108,15 @@ async def reset_mid_stream(dut):
     pp = PostprocTB(dut, ("always",), ("alternate",))
     await tb.reset(dut)
     rng = tb.rng(5)
-    pp.source.send(tb.pack(pp.layout, **random_cases(rng, 50, pp.acc_width)))
+    pp.source.send(encode_columns(pp.layout, **random_cases(rng, 50, pp.acc_width)))
     await ClockCycles(dut.clk, 7)
+    pp.source.clear()
     pp.source.stop()
     pp.sink.stop()
-    dut.i__valid.value = 0
     await tb.reset(dut)
     await RisingEdge(dut.clk)
     assert not int(dut.o__valid.value), "output still valid after reset"
-    pp.source = tb.StreamSource(dut, "i", ("always",))
-    pp.sink = tb.StreamSink(dut, "o", ("always",), signed=True)
+    pp.source = stream.StreamSource(dut, "i")
+    pp.sink = stream.StreamSink(dut, "o", signed=True)
     cases = random_cases(rng, 100, pp.acc_width)
     pp.check(await pp.run(cases), cases)

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
+from tessera.golden.config.sparse import SparseConfig
 from tessera.golden.eie import encode, spmv
 from tessera.golden.quant import quantize_multiplier, requantize
 from tessera.golden.sparse_cycles import matrix_cycles
-from tessera.hw.sparse.commands import Error, Op
-from tessera.hw.sparse.config import SparseConfig
-from tessera.hw.sparse.program import Program, parse_stats, stats_words
+from tessera.hw.sparse.protocol import Error, Op
 from tessera.sim import tb
 from tessera.sim.cosim.spmv import SparseHost
+from tessera.sim.host.sparse import Program, parse_stats, stats_words
 
 
 def config_of(dut):
@@ -396,7 +396,7 @@ async def reset_mid_layer(dut):
     layer(Program(cfg), job, matrix, x, raw=True)
     half = matrix_cycles(matrix, x, fifo_depth=cfg.fifo_depth).cycles // 2
     run_index = len(job.words) - 2  # ..., RUN, STATS
-    assert Op(job.words[run_index] & 15) == Op.RUN
+    assert Program(cfg).decode(job.words[run_index]).op == Op.RUN
     sender = cocotb.start_soon(t.host.send(job.words))
     # Wait until the RUN was taken, then let the layer run halfway.
     while t.host.sent <= run_index:
@@ -454,9 +454,9 @@ async def bad_input(dut):
     # 2. A RUN too large for the memories: skipped, no outputs, no swap.
     job = Job()
     program = Program(cfg)
-    program.command(Op.RUN, addr=cfg.max_acts + 1, data=4 | 1 << 50)
-    program.command(Op.RUN, addr=4, data=(cfg.max_acts + 1) | 1 << 50)
-    program.command(Op.RUN, addr=cfg.ptr_depth, data=4 | 1 << 50)
+    program.run_fields(cfg.max_acts + 1, rows=4, emit=True)
+    program.run_fields(4, rows=cfg.max_acts + 1, emit=True)
+    program.run_fields(cfg.ptr_depth, rows=4, emit=True)
     program.stats()
     job.extend(program, Expect("stats", stats_words(cfg), None, Error.RUN, "RUN too large"))
     clean(job, "a RUN too large")
@@ -470,15 +470,12 @@ async def bad_input(dut):
     program = Program(cfg)
     loaded = program.load(m)
     program.activations(x, size)
-    bits = cfg.ptr_bits
     first = [int(p) + loaded.entry_base[0] for p in m.pe(0).col_ptr]
     # p[2] of PE 0 past the memory: column 1 ends past it, column 2 starts after its end.
-    program.command(Op.POINTERS, pe=0, addr=loaded.ptr_base // 2 + 1,
-                    data=(cfg.capacity + 1) | first[3] << bits)
+    program.pointers(0, loaded.ptr_base // 2 + 1, cfg.capacity + 1, first[3])
     # p[0] of PE n-1 after p[1]: column 0 ends before it starts (p[0] serves no other column).
     last = [int(p) + loaded.entry_base[n - 1] for p in m.pe(n - 1).col_ptr]
-    program.command(Op.POINTERS, pe=n - 1, addr=loaded.ptr_base // 2,
-                    data=(last[1] + 1) | last[1] << bits)
+    program.pointers(n - 1, loaded.ptr_base // 2, last[1] + 1, last[1])
     skipped = {(0, 1), (0, 2), (n - 1, 0)}
     program.run(loaded, raw=True)
     dense = m.codebook[_indices(m)]
@@ -501,8 +498,8 @@ async def bad_input(dut):
     program.activations(x, size)
     short = size - n  # the last local row of every PE is past the end
     program.codebook(loaded.codebook)
-    program.command(Op.RUN, addr=size, data=short | loaded.ptr_base << 16
-                    | loaded.param_base << 32 | 1 << 49 | 1 << 50)
+    program.run_fields(size, rows=short, ptr_base=loaded.ptr_base,
+                       param_base=loaded.param_base, raw=True, emit=True)
     job = Job()
     job.extend(program, Expect("y", short, spmv(m, x, overflow="wrap").y[:short],
                                note="rows walk past the end"))

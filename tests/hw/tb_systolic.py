@@ -10,16 +10,17 @@ with :func:`tessera.golden.systolic.gemm_cycles`. The configuration comes from t
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
+from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.gemm import conv2d_int8, im2col, kernel_to_matrix
 from tessera.golden.quant import requantize
 from tessera.golden.systolic import (
-    SystolicConfig,
     expected_stream,
     gemm_cycles,
     result_order,
     unpack_results,
 )
-from tessera.sim import tb
+from tessera.hw.systolic.protocol import command_layout
+from tessera.sim import stream, tb
 from tessera.sim.cosim.gemm import GemmDriver, Job
 
 
@@ -168,8 +169,9 @@ async def backpressure(dut):
     p = tb.params()
     patterns = p.get("patterns", {"a": ["random"], "b": ["bursty"], "q": ["alternate"],
                                   "o": ["random"]})
-    valid = {name: tb.pattern(patterns[name][0], seed=i) for i, name in enumerate("abq")}
-    t = SystolicTB(dut, valid=valid, ready=tb.pattern(patterns["o"][0], seed=7))
+    valid = {name: stream.pause_pattern(patterns[name][0], seed=i)
+             for i, name in enumerate("abq")}
+    t = SystolicTB(dut, valid=valid, ready=stream.pause_pattern(patterns["o"][0], seed=7))
     await t.reset()
     rng = tb.rng(2)
     for m, k, n in shapes(t.config, rng, p.get("count", 6)):
@@ -189,7 +191,8 @@ async def bunched_rows(dut):
         m = int(rng.integers(2, min(cfg.tile_m, 4) + 1)) if cfg.tile_m > 1 else 1
         k = min(cfg.max_k, cfg.rows * int(rng.integers(2, 5)) + int(rng.integers(0, 2)))
         n = min(cfg.max_n, int(rng.integers(1, cfg.cols + 2)))
-        t.driver = GemmDriver(dut, cfg, valid={"a": tb.pattern("random", seed=index)})
+        t.driver.stop()
+        t.driver = GemmDriver(dut, cfg, valid={"a": stream.pause_pattern("random", seed=index)})
         t.timed = False
         await t.run(t.random_job(rng, m, k, n, raw=True), "bunched")
     tb.report(gemms=t.count)
@@ -238,6 +241,42 @@ async def command_while_busy(dut):
 
 
 @cocotb.test()
+async def bad_command_skipped(dut):
+    """A command with a dimension of 0 or above its maximum is taken and skipped: ``error``
+    rises and stays, nothing starts (``busy`` and ``o.valid`` stay low), and the next command
+    runs exactly. Regression: M = 0 left the engine busy forever (the formal hang-freedom
+    proof found it, tests/formal)."""
+    t = SystolicTB(dut)
+    await t.reset()
+    cfg = t.config
+    rng = tb.rng(7)
+    layout = command_layout(cfg)
+    edge = RisingEdge(dut.clk)
+    bad = [(0, 1, 1), (1, 0, 1), (1, 1, 0), (0, 0, 0)]
+    for name, limit in (("m", cfg.max_m), ("k", cfg.max_k), ("n", cfg.max_n)):
+        if limit + 1 < 2 ** len(layout[name].shape):   # the field can hold max + 1
+            bad.append(tuple(limit + 1 if f == name else 1 for f in "mkn"))
+    for m, k, n in bad:
+        assert not int(dut.busy.value)
+        word = layout.const({"m": m, "k": k, "n": n, "relu": 0, "raw": 1}).as_value().value
+        dut.cmd__payload.value = word
+        dut.cmd__valid.value = 1
+        await edge
+        assert int(dut.cmd__ready.value), "a bad command was not taken"
+        dut.cmd__valid.value = 0
+        for _ in range(40):
+            await edge
+            assert not int(dut.busy.value), f"busy after the bad command {(m, k, n)}"
+            assert not int(dut.o__valid.value), f"a result after the bad command {(m, k, n)}"
+        assert int(dut.error.value), f"no error after the bad command {(m, k, n)}"
+        await t.run(t.random_job(rng, *shapes(cfg, rng, 1)[0]), f"after {(m, k, n)}")
+        assert int(dut.error.value), "the error bit is not sticky"
+    await tb.reset(dut)
+    assert not int(dut.error.value), "reset leaves the error bit set"
+    tb.report(gemms=t.count, skipped=len(bad))
+
+
+@cocotb.test()
 async def reset_mid_gemm(dut):
     """Reset in the middle of a GEMM (operands half loaded, results flowing), then a clean one."""
     t = SystolicTB(dut)
@@ -251,6 +290,7 @@ async def reset_mid_gemm(dut):
         await ClockCycles(dut.clk, max(2, int(expected_cycles * fraction)))
         assert int(dut.busy.value), "the engine is not busy in the middle of a GEMM"
         task.cancel()
+        t.driver.stop()
         t.driver = GemmDriver(dut, cfg)         # drops every valid
         await tb.reset(dut, cycles=3)
         assert not int(dut.busy.value), "busy after reset"

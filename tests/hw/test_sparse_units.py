@@ -61,7 +61,7 @@ def test_pointer_banks_read_both_neighbours_in_one_cycle():
         for w in range(8):
             ctx.set(dut.w_en, 1)
             ctx.set(dut.w_addr, w)
-            ctx.set(dut.w_data, pointers[2 * w] | pointers[2 * w + 1] << cfg.ptr_bits)
+            ctx.set(dut.w_data, {"even": pointers[2 * w], "odd": pointers[2 * w + 1]})
             await ctx.tick()
         ctx.set(dut.w_en, 0)
         ctx.set(dut.o.ready, 1)
@@ -110,14 +110,12 @@ def test_spans_issue_back_to_back():
     cfg = SparseConfig(n_pes=1, entries_per_word=4, spmat_depth=8)
     dut = SparseMatrixReadUnit(cfg)
     rng = np.random.default_rng(0)
-    fields = rng.integers(0, 256, 32)  # (index, rel) = (f & 15, f >> 4)
+    rel, index = np.divmod(rng.integers(0, 256, 32), 16)  # 4-bit fields of an 8-bit draw
     spans = [(0, 3, 5), (3, 4, -2), (4, 13, 7), (13, 14, 1), (20, 32, -128)]
 
     async def bench(ctx):
         for w in range(8):
-            word = 0
-            for n in range(4):
-                word |= int(fields[4 * w + n]) << (8 * n)
+            word = [{"index": int(index[e]), "rel": int(rel[e])} for e in range(4 * w, 4 * w + 4)]
             ctx.set(dut.w_en, 1)
             ctx.set(dut.w_addr, w)
             ctx.set(dut.w_data, word)
@@ -144,7 +142,7 @@ def test_spans_issue_back_to_back():
         expected = []
         for start, end, value in spans:
             for e in range(start, end):
-                expected.append((int(fields[e]) & 15, int(fields[e]) >> 4, value, e == start))
+                expected.append((int(index[e]), int(rel[e]), value, e == start))
         assert entries == expected
         total = sum(end - start for start, end, _ in spans)
         assert issued[:total] == [1] * total and not any(issued[total:])

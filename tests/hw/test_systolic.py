@@ -9,8 +9,8 @@ them on Verilator (test_systolic_corners_on_verilator), because a Verilator buil
 """
 
 import pytest
+from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.errors import TesseraError
-from tessera.golden.systolic import SystolicConfig
 from tessera.hw.systolic import SystolicGemm
 from tessera.sim.runner import Design, convert, simulate
 
@@ -35,14 +35,14 @@ DEFAULT = {"ws8x8": dict(rows=8, cols=8, dataflow="ws"),
 def run(name, sim, testcase, **params):
     config = {**DESIGNS, **DEFAULT}[name]
     design = Design(SystolicGemm, **config)
-    params["config"] = SystolicConfig(**config).to_dict()
+    params["config"] = SystolicConfig(**config).params()
     return simulate(design, "tests.hw.tb_systolic", sim=sim, testcase=testcase, params=params)
 
 
 @pytest.mark.parametrize(("name", "sim"), PAIRS)
 @pytest.mark.parametrize("testcase", ["random_gemms", "edges", "extremes", "backpressure",
                                       "bunched_rows", "command_while_busy",
-                                      "reset_mid_gemm"])
+                                      "reset_mid_gemm", "bad_command_skipped"])
 def test_systolic(name, sim, testcase):
     result = run(name, sim, testcase)
     assert result.failed == 0 and result.report["gemms"] > 0
@@ -71,7 +71,7 @@ def test_systolic_patterns(sim):
 def test_systolic_lut_multipliers():
     """Half the PEs on Booth LUT multipliers: same results, same cycles (Icarus)."""
     config = dict(DESIGNS["ws2x3"], dsp_macs=3)
-    params = {"config": SystolicConfig(**DESIGNS["ws2x3"]).to_dict(), "count": 5}
+    params = {"config": SystolicConfig(**DESIGNS["ws2x3"]).params(), "count": 5}
     simulate(Design(SystolicGemm, **config), "tests.hw.tb_systolic", sim="icarus",
              testcase="random_gemms", params=params)
 
@@ -80,7 +80,7 @@ def test_systolic_signature():
     top = SystolicGemm(rows=3, cols=5, max_m=10, max_k=20, max_n=30)
     members = dict(top.signature.members.items())
     assert set(members) == {"cmd", "a", "b", "q", "o", "busy", "cycles"}
-    assert len(top.a.payload) == 24 and len(top.b.payload) == 40
+    assert len(top.a.payload.as_value()) == 24 and len(top.b.payload.as_value()) == 40
     assert top.o.payload.shape().signed and len(top.o.payload) == 32
     assert top.config.tile_m == 10 and top.config.a_depth == 7 * 10
     assert len(top.cycles) == 32

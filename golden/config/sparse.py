@@ -1,11 +1,18 @@
-"""The parameters of the sparse PE array, validated once and shared by every unit."""
+"""The parameters of the sparse PE array (:mod:`tessera.hw.sparse`), validated once.
 
-from dataclasses import dataclass
+Pure Python, no Amaranth: the hardware (:class:`tessera.hw.sparse.SparseArray` and every unit
+inside it), the golden cycle model (:mod:`tessera.golden.sparse_cycles`) and the host encoder
+(:mod:`tessera.sim.host.sparse`, which checks a matrix against the capacities here before
+anything is sent) all read the same :class:`SparseConfig`. The widths of the protocol's fields
+are here too, because the capacities are bounded by them; the layouts that use them are in
+:mod:`tessera.hw.sparse.protocol`.
+"""
 
-from amaranth.utils import ceil_log2
-from tessera.golden.errors import check_int
+from dataclasses import dataclass, fields
 
-__all__ = ["SparseConfig"]
+from ..errors import check_int
+
+__all__ = ["ACC_WIDTH", "ACT_LANES", "ACT_WIDTH", "FIELD_WIDTH", "MAX_FIELD", "SparseConfig"]
 
 #: Width of an activation (int8, the numeric contract).
 ACT_WIDTH = 8
@@ -14,13 +21,21 @@ ACC_WIDTH = 32
 #: Width of the size fields of a RUN command (columns, rows, bases): 16 bits, so every depth
 #: and every activation count is below 2**16.
 FIELD_WIDTH = 16
+#: The largest size a 16-bit field holds: the longest activation vector, the deepest memory.
+MAX_FIELD = 2**FIELD_WIDTH - 1
 #: Activations per ACT command: eight int8 lanes in the 64-bit data field.
 ACT_LANES = 8
 
 
+def ceil_log2(value):
+    """Return the smallest ``n`` with ``2**n >= value`` (``value >= 1``)."""
+    return (int(value) - 1).bit_length()
+
+
 @dataclass(frozen=True)
 class SparseConfig:
-    """Parameters of :class:`tessera.hw.sparse.SparseArray` and of every unit inside it.
+    """Parameters of :class:`tessera.hw.sparse.SparseArray` and of every unit inside it, checked on
+    construction.
 
     Parameters
     ----------
@@ -86,7 +101,7 @@ class SparseConfig:
             raise ValueError(f"entries_per_word must be a power of two, not "
                              f"{self.entries_per_word}")
         check_int(self.ptr_bits, "ptr_bits", 8, 20)
-        limit = 2**FIELD_WIDTH - 1
+        limit = MAX_FIELD
         check_int(self.spmat_depth, "spmat_depth", 1, limit)
         check_int(self.ptr_depth, "ptr_depth", 2, limit)
         check_int(self.act_depth, "act_depth", 1, limit)
@@ -148,4 +163,4 @@ class SparseConfig:
 
     def params(self):
         """Return the parameters as a dict (for :class:`tessera.sim.runner.Design`)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {field.name: getattr(self, field.name) for field in fields(self)}

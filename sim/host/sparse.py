@@ -1,11 +1,13 @@
-"""Command streams for the sparse PE array (host side): load matrices, run layers, read stats.
+"""The host encoder of the sparse PE array: load matrices, run layers, read stats back.
 
-Pure Python and NumPy, no simulator: the same words drive a simulation (sim/cosim/spmv.py) or,
-later, a board. Everything a command needs is checked here, before anything is sent, and bad
+No simulator: the same words drive a simulation (:mod:`tessera.sim.cosim.spmv`) or, later, a
+board. Every word is packed through the protocol's layouts (:mod:`tessera.hw.sparse.protocol`)
+and the STATS readout is decoded through :func:`~tessera.hw.sparse.protocol.stats_layout`.
+Everything a command needs is checked here, before anything is sent, and bad
 input raises :class:`tessera.golden.errors.TesseraError` with a one-line message: a matrix too large
 for the memories, a format the array was not built for, an activation vector of the wrong
 length or type. The hardware copes with whatever slips through (see
-:class:`tessera.hw.sparse.commands.Error`), but a correct host never trips those bits.
+:class:`tessera.hw.sparse.protocol.Error`), but a correct host never trips those bits.
 
 Typical use::
 
@@ -20,12 +22,24 @@ Typical use::
 from dataclasses import dataclass
 
 import numpy as np
+from tessera.golden.config.sparse import ACT_LANES
 from tessera.golden.errors import TesseraError
+from tessera.hw.sparse.protocol import (
+    STATS_HEADER,
+    Op,
+    act_layout,
+    codebook_layout,
+    command_layout,
+    params_layout,
+    pointers_layout,
+    run_layout,
+    spmat_layout,
+    stats_layout,
+)
 
-from .commands import STATS_HEADER, Op, command_layout
-from .config import ACT_LANES, FIELD_WIDTH
+from .words import decode, encode, join_signed, words_to_array
 
-__all__ = ["Layer", "Program", "parse_stats", "stats_words", "words_to_array"]
+__all__ = ["Layer", "Program", "parse_stats", "stats_words"]
 
 
 @dataclass(frozen=True)
@@ -52,29 +66,23 @@ class Layer:
         return self.shape[1]
 
 
+#: Width of one word on the array's ``o`` stream.
+OUTPUT_WIDTH = 32
+
+
 def stats_words(config):
     """Number of words a STATS command returns."""
-    return len(STATS_HEADER) + 2 * config.n_pes
+    return stats_layout(config).size // OUTPUT_WIDTH
 
 
 def parse_stats(words, config):
     """Turn the words of a STATS readout into a dict of counters (``busy``, ``stall`` arrays)."""
-    words = [int(w) & 0xFFFF_FFFF for w in words]
     if len(words) != stats_words(config):
         raise TesseraError(f"a STATS readout has {stats_words(config)} words, not {len(words)}")
-    n = config.n_pes
-    out = dict(zip(STATS_HEADER, words[:len(STATS_HEADER)]))
-    out["busy"] = np.array(words[len(STATS_HEADER):len(STATS_HEADER) + n], dtype=np.int64)
-    out["stall"] = np.array(words[len(STATS_HEADER) + n:], dtype=np.int64)
-    return out
-
-
-def words_to_array(words, width):
-    """Split ``width``-bit command words into a ``(count, chunks)`` uint64 array (for .npz)."""
-    chunks = max(1, -(-width // 64))
-    out = np.zeros((len(words), chunks), dtype=np.uint64)
-    for c in range(chunks):
-        out[:, c] = [(w >> (64 * c)) & 0xFFFF_FFFF_FFFF_FFFF for w in words]
+    stats = decode(stats_layout(config), join_signed(words, OUTPUT_WIDTH))
+    out = {name: stats[name] for name in STATS_HEADER}
+    for name in ("busy", "stall"):
+        out[name] = np.array([stats[name][k] for k in range(config.n_pes)], dtype=np.int64)
     return out
 
 
@@ -88,6 +96,13 @@ def _int_vector(value, name, length, low, high):
         bad = array.min() if array.min() < low else array.max()
         raise TesseraError(f"{name} must lie in [{low}, {high}], not {int(bad)}")
     return array.astype(np.int64)
+
+
+def _words(v, z, per_word):
+    """The (index, relative index) entries of each matrix-memory word, the last one padded."""
+    entries = list(zip(np.asarray(v).tolist(), np.asarray(z).tolist()))
+    entries += [(0, 0)] * (-len(entries) % per_word)
+    return [entries[w:w + per_word] for w in range(0, len(entries), per_word)]
 
 
 class Program:
@@ -113,12 +128,30 @@ class Program:
     # -- low level -----------------------------------------------------------------------------
 
     def command(self, op, *, pe=0, addr=0, data=0):
-        """Append one command word."""
-        fields = self.layout
-        word = (Op(op).value << fields["op"].offset) | (pe << fields["pe"].offset)
-        word |= (addr & (2**FIELD_WIDTH - 1)) << fields["addr"].offset
-        word |= data << fields["data"].offset
-        self.words.append(word)
+        """Append one command word; ``data`` is the payload's bits (an integer).
+
+        No range check: fields wider than the layout's are cut to it, as the wire would. The
+        methods below check their input first; tests use this one to send bad commands.
+        """
+        self.words.append(encode(self.layout, {"op": Op(op), "pe": pe, "addr": addr,
+                                               "data": data}))
+
+    def decode(self, word):
+        """Return the fields of a command word (a ``data.Const`` of :func:`command_layout`)."""
+        return decode(self.layout, word)
+
+    def pointers(self, pe, pair, even, odd):
+        """Append a POINTERS command: pointers ``2 * pair`` and ``2 * pair + 1`` of PE ``pe``."""
+        data = encode(pointers_layout(self.config), {"even": even, "odd": odd})
+        self.command(Op.POINTERS, pe=pe, addr=pair, data=data)
+
+    def run_fields(self, cols, *, rows, ptr_base=0, param_base=0, relu=False, raw=False,
+                   emit=True):
+        """Append a RUN command with these fields, unchecked (:meth:`run` runs a loaded layer)."""
+        data = encode(run_layout, {"rows": rows, "ptr_base": ptr_base, "param_base": param_base,
+                                   "relu": int(bool(relu)), "raw": int(bool(raw)),
+                                   "emit": int(bool(emit))})
+        self.command(Op.RUN, addr=cols, data=data)
 
     @property
     def width(self):
@@ -179,8 +212,6 @@ class Program:
         of length ``rows``) or scalars; the defaults ``0, 1, 0`` make the int8 output the
         saturated accumulator. Returns the :class:`Layer` to :meth:`run`.
         """
-        from tessera.golden.eie import pack_entries
-
         self.check(matrix)
         cfg = self.config
         rows = matrix.rows
@@ -192,7 +223,7 @@ class Program:
                             rows, 0, 47)
         ptr_base, param_base = self._ptr_next, self._param_next
         bases = []
-        bits = cfg.ptr_bits
+        spmat = spmat_layout(cfg)
         for k in range(cfg.n_pes):
             part = matrix.pe(k)
             base = self._entry_next[k]
@@ -201,18 +232,17 @@ class Program:
             if len(pointers) % 2:
                 pointers.append(pointers[-1])
             for w in range(len(pointers) // 2):
-                self.command(Op.POINTERS, pe=k, addr=ptr_base // 2 + w,
-                             data=pointers[2 * w] | pointers[2 * w + 1] << bits)
-            words = pack_entries(part.v, part.z, index_bits=cfg.index_bits,
-                                 rel_bits=cfg.rel_bits, entries_per_word=cfg.entries_per_word)
-            for w, word in enumerate(words):
-                self.command(Op.SPMAT, pe=k, addr=base // cfg.entries_per_word + w, data=word)
-            used = len(words) * cfg.entries_per_word
+                self.pointers(k, ptr_base // 2 + w, pointers[2 * w], pointers[2 * w + 1])
+            for w, entries in enumerate(_words(part.v, part.z, cfg.entries_per_word)):
+                data = encode(spmat, [{"index": v, "rel": z} for v, z in entries])
+                self.command(Op.SPMAT, pe=k, addr=base // cfg.entries_per_word + w, data=data)
+            used = -(-len(part.v) // cfg.entries_per_word) * cfg.entries_per_word
             self._entry_next[k] = base + used
             for r in range(part.n_rows):
                 i = r * cfg.n_pes + k
-                data = (int(bias[i]) & 0xFFFF_FFFF) | int(multiplier[i]) << 32 \
-                    | int(shift[i]) << 48
+                data = encode(params_layout, {"bias": int(bias[i]),
+                                              "multiplier": int(multiplier[i]),
+                                              "shift": int(shift[i])})
                 self.command(Op.PARAMS, pe=k, addr=param_base + r, data=data)
         self._ptr_next = ptr_base + matrix.cols + 1 + (matrix.cols + 1) % 2
         self._param_next = param_base + (int(matrix.rows_per_pe[0]) if rows else 0)
@@ -221,10 +251,10 @@ class Program:
 
     def codebook(self, values):
         """Load a codebook: entry 0 first (which starts a new table), then the others."""
-        mask = 2**self.config.weight_width - 1
-        self.command(Op.CODEBOOK, addr=0, data=0)
+        layout = codebook_layout(self.config)
+        self.command(Op.CODEBOOK, addr=0, data=encode(layout, {"value": 0}))
         for index, value in enumerate(values[1:], start=1):
-            self.command(Op.CODEBOOK, addr=index, data=int(value) & mask)
+            self.command(Op.CODEBOOK, addr=index, data=encode(layout, {"value": int(value)}))
 
     def activations(self, x, cols=None):
         """Load an int8 activation vector into the source buffers."""
@@ -245,19 +275,16 @@ class Program:
         padded = padded.reshape(groups, n)
         for g in range(groups):
             for lane_group in range(cfg.lane_groups):
-                lanes = padded[g, lane_group * ACT_LANES:(lane_group + 1) * ACT_LANES]
-                data = 0
-                for lane, value in enumerate(lanes.tolist()):
-                    data |= (value & 0xFF) << (8 * lane)
-                self.command(Op.ACT, pe=lane_group, addr=g, data=data)
+                lanes = padded[g, lane_group * ACT_LANES:(lane_group + 1) * ACT_LANES].tolist()
+                lanes += [0] * (ACT_LANES - len(lanes))
+                self.command(Op.ACT, pe=lane_group, addr=g, data=encode(act_layout, lanes))
 
     def run(self, layer, *, relu=False, raw=False, emit=True, codebook=True):
         """Run a loaded layer on the source activations (loading its codebook first)."""
         if codebook:
             self.codebook(layer.codebook)
-        data = layer.rows | layer.ptr_base << 16 | layer.param_base << 32 \
-            | int(bool(relu)) << 48 | int(bool(raw)) << 49 | int(bool(emit)) << 50
-        self.command(Op.RUN, addr=layer.cols, data=data)
+        self.run_fields(layer.cols, rows=layer.rows, ptr_base=layer.ptr_base,
+                        param_base=layer.param_base, relu=relu, raw=raw, emit=emit)
 
     def stats(self):
         """Ask for the counters (:func:`stats_words` words on ``o``; clears the error bits)."""

@@ -1,0 +1,440 @@
+"""Instruction-level golden executor of the tessera system: memories, outputs and cycles.
+
+:class:`Executor` runs instructions (:mod:`tessera.golden.isa`) on a model of the system's
+memories and produces exactly what the hardware must: the contents of every memory, the words of
+the ``o`` stream, the sticky error bits, and the cycle count of every instruction.
+
+Cycle model
+-----------
+An instruction's cycles run from the transfer of the first word of its header to the edge the
+next instruction's header can start, with the ``cmd`` stream always valid and ``o`` always
+ready; so a program of instructions takes the sum of their cycles. With ``H =``
+:data:`~tessera.golden.isa.INSTRUCTION_WORDS` header words:
+
+=========  ==========================================================================
+LOAD       ``H + max(P, W) + 1``: ``P`` payload words, ``W`` memory writes (``ceil(count/4)``
+           into the activation memory, which takes four bytes a cycle; ``count`` elsewhere)
+CONV       ``H + 1 + gemm_cycles(M, K, N) + 1``: issue, the systolic engine's own count
+           (:func:`tessera.golden.systolic.gemm_cycles`, operands streamed from the on-chip
+           memories at one word a cycle), the last write
+FC         ``H + X + 1 + layer_cycles(...).total + 1``: ``X = ceil(cols / N) * ceil(N / 8)``
+           activation transfers into the sparse engine (eight lanes each), the RUN command,
+           the engine's own count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs
+           emitted), the last write
+POOL       ``H + OH * OW * C * k * k + 2``: one element read a cycle, two to drain
+READ       ``H + ceil(count / 4) + 1``
+STATS      ``H + 3 + logged``: the three header words and one per logged instruction
+BARRIER    ``H + 1``; NOP and a bad opcode too
+skipped    ``H + 1`` (a bad LOAD still takes its payload: its normal count)
+=========  ==========================================================================
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .gemm import wrap_int32
+from .isa import (
+    INSTRUCTION_WORDS,
+    PER_PE,
+    Error,
+    Op,
+    OutKind,
+    Raw,
+    Space,
+    pack_payload,
+    payload_words,
+    unpack_payload,
+)
+from .quant import requantize
+from .sparse_cycles import layer_cycles
+from .system_config import BIAS_BITS, MULTIPLIER_BITS
+from .systolic import gemm_cycles
+
+__all__ = ["STATS_HEADER", "Executor", "ProgramRun", "Retired", "instruction_errors", "run_program"]
+
+#: The first words STATS sends, before the logged instructions' cycle counts.
+STATS_HEADER = ("cycles", "errors", "retired")
+#: Cycles for the max-pool unit to drain after its last read.
+POOL_LATENCY = 2
+#: Lanes of one activation transfer into the sparse engine (its ACT command).
+SPARSE_ACT_LANES = 8
+#: Activation-memory bytes written a cycle by a LOAD.
+ACT_WRITE_LANES = 4
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _signed(value, bits):
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+@dataclass(frozen=True)
+class Retired:
+    """One executed instruction: its cycles and the error bits it raised (0 if none)."""
+
+    instruction: object
+    cycles: int
+    errors: int
+
+
+def _conv_geometry(i):
+    """(OH, OW) of a CONV, or None when the geometry is bad (zero sizes, kernel too large)."""
+    if min(i.h, i.w, i.c, i.oc, i.kernel, i.stride, i.rows) == 0:
+        return None
+    if i.kernel > i.h + 2 * i.padding or i.kernel > i.w + 2 * i.padding:
+        return None
+    return ((i.h + 2 * i.padding - i.kernel) // i.stride + 1,
+            (i.w + 2 * i.padding - i.kernel) // i.stride + 1)
+
+
+def _pool_geometry(i):
+    if min(i.h, i.w, i.c, i.kernel, i.stride) == 0 or i.kernel > i.h or i.kernel > i.w:
+        return None
+    return (i.h - i.kernel) // i.stride + 1, (i.w - i.kernel) // i.stride + 1
+
+
+def _overlap(a0, a1, b0, b1):
+    return a0 < b1 and b0 < a1
+
+
+def instruction_errors(instr, config):
+    """Return the :class:`Error` bits the command processor raises for ``instr`` (0: runs).
+
+    Only what the hardware can check from the header and its configuration: opcodes, address
+    ranges against the memories (and in/out overlap), geometry against the engines.
+    """
+    if isinstance(instr, Raw):
+        op = instr.bits & 0xF
+        if op not in {o.value for o in Op}:
+            return Error.OPCODE
+        return 0
+    depth = config.act_depth
+    sys = config.systolic
+    if instr.op == Op.LOAD:
+        if instr.space not in {s.value for s in Space}:
+            return Error.OPCODE
+        space = Space(instr.space)
+        if space in PER_PE and instr.pe >= config.sparse.n_pes:
+            return Error.ADDRESS
+        if instr.addr + instr.count > config.depth(space):
+            return Error.ADDRESS
+        return 0
+    if instr.op == Op.CONV:
+        geometry = _conv_geometry(instr)
+        if geometry is None:
+            return Error.GEOMETRY
+        oh, ow = geometry
+        k = instr.kernel * instr.kernel * instr.c
+        if (k > sys.max_k or instr.oc > sys.max_n or instr.rows * ow > sys.max_m
+                or instr.row0 + instr.rows > oh):
+            return Error.GEOMETRY
+        in_end = instr.in_base + instr.h * instr.w * instr.c
+        out_end = instr.out_base + oh * ow * instr.oc
+        if (in_end > depth or out_end > depth
+                or instr.w_base + sys.b_words(k, instr.oc) > config.weight_depth
+                or instr.q_base + instr.oc > config.qparam_depth
+                or _overlap(instr.in_base, in_end, instr.out_base, out_end)):
+            return Error.ADDRESS
+        return 0
+    if instr.op == Op.FC:
+        sp = config.sparse
+        if min(instr.cols, instr.rows) == 0:
+            return Error.GEOMETRY
+        if instr.cols > sp.n_pes * sp.act_depth or instr.rows > sp.n_pes * sp.act_depth:
+            return Error.GEOMETRY
+        in_end, out_end = instr.in_base + instr.cols, instr.out_base + instr.rows
+        if (in_end > depth or out_end > depth
+                or instr.ptr_base + instr.cols + 1 > sp.ptr_depth
+                or instr.param_base + _ceil_div(instr.rows, sp.n_pes) > sp.param_depth
+                or _overlap(instr.in_base, in_end, instr.out_base, out_end)):
+            return Error.ADDRESS
+        return 0
+    if instr.op == Op.POOL:
+        geometry = _pool_geometry(instr)
+        if geometry is None:
+            return Error.GEOMETRY
+        oh, ow = geometry
+        in_end = instr.in_base + instr.h * instr.w * instr.c
+        out_end = instr.out_base + oh * ow * instr.c
+        if in_end > depth or out_end > depth or _overlap(instr.in_base, in_end,
+                                                         instr.out_base, out_end):
+            return Error.ADDRESS
+        return 0
+    if instr.op == Op.READ:
+        return Error.ADDRESS if instr.addr + instr.count > depth else 0
+    return 0
+
+
+class Executor:
+    """The system's state and its golden semantics, one instruction at a time.
+
+    Parameters
+    ----------
+    config : SystemConfig
+
+    Attributes
+    ----------
+    act : numpy.ndarray of int8, (act_depth,)
+    weight : numpy.ndarray of int8, (weight_depth, cols)
+        Each word's lanes, lane 0 first.
+    qparam, sparam : numpy.ndarray of int64, (depth, 3) and (n_pes, depth, 3)
+        Bias, multiplier, shift.
+    codebook : numpy.ndarray of int64
+    pointer : numpy.ndarray of int64, (n_pes, ptr_depth)
+    spmat_v, spmat_z : numpy.ndarray of int64, (n_pes, spmat_depth * entries_per_word)
+    outputs : list of (OutKind, int)
+        Every word sent on ``o``.
+    errors : int
+        The sticky error bits.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        sp = config.sparse
+        self.act = np.zeros(config.act_depth, dtype=np.int8)
+        self.weight = np.zeros((config.weight_depth, config.systolic.cols), dtype=np.int8)
+        self.qparam = np.zeros((config.qparam_depth, 3), dtype=np.int64)
+        self.codebook = np.zeros(2**sp.index_bits, dtype=np.int64)
+        self.pointer = np.zeros((sp.n_pes, sp.ptr_depth), dtype=np.int64)
+        capacity = sp.spmat_depth * sp.entries_per_word
+        self.spmat_v = np.zeros((sp.n_pes, capacity), dtype=np.int64)
+        self.spmat_z = np.zeros((sp.n_pes, capacity), dtype=np.int64)
+        self.sparam = np.zeros((sp.n_pes, sp.param_depth, 3), dtype=np.int64)
+        self.outputs = []
+        self.reset_counters()
+
+    def reset_counters(self):
+        """Clear the counters, the log and the error bits (reset and STATS do)."""
+        self.errors = 0
+        self.total = 0
+        self.retired = 0
+        self.log = []
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, instructions):
+        """Execute instructions in order; return one :class:`Retired` per instruction."""
+        return [self.step(instr) for instr in instructions]
+
+    def step(self, instr):
+        """Execute one instruction and return its :class:`Retired`."""
+        if isinstance(instr, Raw) or instr.op != Op.STATS:
+            bad = instruction_errors(instr, self.config)
+            if bad:
+                cycles = self._load_cycles(instr) if _is_load(instr) else INSTRUCTION_WORDS + 1
+            else:
+                cycles = getattr(self, f"_{instr.op.name.lower()}")(instr)
+            self.errors |= int(bad)
+            self.total += cycles
+            self.retired += 1
+            if len(self.log) < self.config.stats_depth:
+                self.log.append(cycles)
+            return Retired(instr, cycles, int(bad))
+        words = [self.total, self.errors, self.retired, *self.log]
+        self.outputs += [(OutKind.STATS, w & 0xFFFF_FFFF) for w in words]
+        self.reset_counters()
+        return Retired(instr, INSTRUCTION_WORDS + len(words), 0)
+
+    # -- instructions --------------------------------------------------------------------------
+
+    def _nop(self, instr):
+        return INSTRUCTION_WORDS + 1
+
+    def _barrier(self, instr):
+        self.outputs.append((OutKind.BARRIER, instr.tag))
+        return INSTRUCTION_WORDS + 1
+
+    def _load_cycles(self, instr):
+        bits = (self.config.word_bits(instr.space)
+                if instr.space in {s.value for s in Space} else 0)
+        words = payload_words(instr.count, bits) if bits else 0
+        writes = (_ceil_div(instr.count, ACT_WRITE_LANES) if instr.space == Space.ACT
+                  else instr.count)
+        return INSTRUCTION_WORDS + max(words, writes) + 1
+
+    def _load(self, instr):
+        cfg = self.config
+        space = Space(instr.space)
+        bits = cfg.word_bits(space)
+        words = np.array(unpack_payload(_payload(instr, bits), instr.count, bits),
+                         dtype=object)
+        a, b = instr.addr, instr.addr + instr.count
+        sp = cfg.sparse
+        if space == Space.ACT:
+            self.act[a:b] = [_signed(int(w), 8) for w in words]
+        elif space == Space.WEIGHT:
+            for n, word in enumerate(words):
+                self.weight[a + n] = [_signed(int(word) >> (8 * j), 8)
+                                      for j in range(cfg.systolic.cols)]
+        elif space in (Space.QPARAM, Space.SPARAM):
+            params = [_qparam(int(w)) for w in words]
+            target = self.qparam if space == Space.QPARAM else self.sparam[instr.pe]
+            if params:
+                target[a:b] = params
+        elif space == Space.CODEBOOK:
+            self.codebook[a:b] = [_signed(int(w), sp.weight_width) for w in words]
+        elif space == Space.POINTER:
+            mask = (1 << sp.ptr_bits) - 1
+            for n, word in enumerate(words):
+                self.pointer[instr.pe, 2 * (a + n)] = int(word) & mask
+                self.pointer[instr.pe, 2 * (a + n) + 1] = int(word) >> sp.ptr_bits
+        elif space == Space.SPMAT:
+            per, width = sp.entries_per_word, sp.entry_bits
+            for n, word in enumerate(words):
+                for e in range(per):
+                    f = (int(word) >> (e * width)) & ((1 << width) - 1)
+                    self.spmat_v[instr.pe, (a + n) * per + e] = f & ((1 << sp.index_bits) - 1)
+                    self.spmat_z[instr.pe, (a + n) * per + e] = f >> sp.index_bits
+        return self._load_cycles(instr)
+
+    def _conv(self, instr):
+        cfg = self.config.systolic
+        _, ow = _conv_geometry(instr)
+        h, w, c, oc = instr.h, instr.w, instr.c, instr.oc
+        k = instr.kernel * instr.kernel * c
+        image = self.act[instr.in_base:instr.in_base + h * w * c].reshape(1, h, w, c)
+        p = instr.padding
+        padded = np.pad(image.astype(np.int64), ((0, 0), (p, p), (p, p), (0, 0)))
+        rows = range(instr.row0, instr.row0 + instr.rows)
+        patches = np.empty((len(rows), ow, k), dtype=np.int64)
+        kk = instr.kernel
+        for r_i, r in enumerate(rows):
+            for q in range(ow):
+                y, x = r * instr.stride, q * instr.stride
+                patches[r_i, q] = padded[0, y:y + kk, x:x + kk, :].ravel()
+        a = patches.reshape(-1, k)
+        words = self.weight[instr.w_base:instr.w_base + cfg.b_words(k, oc)].astype(np.int64)
+        tiles = words.reshape(-1, k, cfg.cols)                  # (N-tiles, K, cols)
+        b = tiles.transpose(1, 0, 2).reshape(k, -1)[:, :oc]
+        acc = wrap_int32(a @ b)
+        q = self.qparam[instr.q_base:instr.q_base + oc]
+        out = requantize(acc, q[:, 0], q[:, 1], q[:, 2], relu=bool(instr.relu))
+        start = instr.out_base + instr.row0 * ow * oc
+        self.act[start:start + out.size] = out.ravel()
+        timing = gemm_cycles(cfg, len(rows) * ow, k, oc)
+        return INSTRUCTION_WORDS + 1 + timing.cycles + 1
+
+    def _fc(self, instr):
+        sp = self.config.sparse
+        n = sp.n_pes
+        capacity = self.spmat_v.shape[1]
+        x = self.act[instr.in_base:instr.in_base + instr.cols].astype(np.int64)
+        entries = np.zeros((n, instr.cols), dtype=np.int64)
+        out = np.zeros(instr.rows, dtype=np.int8)
+        for k in range(n):
+            local_rows = _ceil_div(instr.rows - k, n) if instr.rows > k else 0
+            acc = np.zeros(local_rows, dtype=np.int64)
+            ptr = self.pointer[k, instr.ptr_base:instr.ptr_base + instr.cols + 1]
+            for j in range(instr.cols):
+                start, end = int(ptr[j]), int(ptr[j + 1])
+                if end < start or end > capacity:
+                    if x[j]:
+                        self.errors |= Error.SPARSE
+                    continue
+                entries[k, j] = end - start
+                if not x[j]:
+                    continue
+                pos = -1
+                for e in range(start, end):
+                    pos += int(self.spmat_z[k, e]) + 1
+                    if pos >= local_rows:
+                        self.errors |= Error.SPARSE
+                        break
+                    acc[pos] += int(self.codebook[self.spmat_v[k, e]]) * int(x[j])
+            if local_rows:
+                p = self.sparam[k, instr.param_base:instr.param_base + local_rows]
+                out[k::n] = requantize(wrap_int32(acc), p[:, 0], p[:, 1], p[:, 2],
+                                       relu=bool(instr.relu))
+        self.act[instr.out_base:instr.out_base + instr.rows] = out
+        timing = layer_cycles(entries, x != 0, fifo_depth=sp.fifo_depth, rows=instr.rows,
+                              emit=True)
+        transfers = _ceil_div(instr.cols, n) * _ceil_div(n, SPARSE_ACT_LANES)
+        return INSTRUCTION_WORDS + transfers + 1 + timing.total + 1
+
+    def _pool(self, instr):
+        oh, ow = _pool_geometry(instr)
+        h, w, c, kk, s = instr.h, instr.w, instr.c, instr.kernel, instr.stride
+        image = self.act[instr.in_base:instr.in_base + h * w * c].reshape(h, w, c)
+        out = np.empty((oh, ow, c), dtype=np.int8)
+        for r in range(oh):
+            for q in range(ow):
+                out[r, q] = image[r * s:r * s + kk, q * s:q * s + kk].max(axis=(0, 1))
+        self.act[instr.out_base:instr.out_base + out.size] = out.ravel()
+        return INSTRUCTION_WORDS + oh * ow * c * kk * kk + POOL_LATENCY
+
+    def _read(self, instr):
+        values = self.act[instr.addr:instr.addr + instr.count].view(np.uint8).tolist()
+        values += [0] * (-len(values) % 4)
+        for i in range(0, len(values), 4):
+            word = int.from_bytes(bytes(values[i:i + 4]), "little")
+            self.outputs.append((OutKind.DATA, word))
+        return INSTRUCTION_WORDS + _ceil_div(instr.count, 4) + 1
+
+
+def _is_load(instr):
+    return not isinstance(instr, Raw) and instr.op == Op.LOAD
+
+
+def _payload(instr, bits):
+    return pack_payload(instr.payload, bits)
+
+
+def _qparam(word):
+    bias = _signed(word, BIAS_BITS)
+    multiplier = (word >> BIAS_BITS) & ((1 << MULTIPLIER_BITS) - 1)
+    shift = word >> (BIAS_BITS + MULTIPLIER_BITS)
+    return bias, multiplier, shift
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """What running a compiled program on inputs produced.
+
+    Attributes
+    ----------
+    logits : numpy.ndarray of int8, (n, classes)
+    setup_cycles : int
+        Cycles of the setup instructions.
+    cycles : list of int
+        Cycles of each inference: its instructions up to its BARRIER, what its STATS reports.
+    instruction_cycles : list of list of int
+        Per inference, the cycles of each instruction before STATS (what STATS logs).
+    errors : int
+        The error bits over the whole run.
+    """
+
+    logits: np.ndarray
+    setup_cycles: int
+    cycles: list
+    instruction_cycles: list
+    errors: int
+
+
+def run_program(program, x_q):
+    """Run ``program`` (from :func:`~tessera.golden.compiler.compile_model`) on a batch.
+
+    Every inference ends with STATS: its reported cycles and log are returned per inference.
+    """
+    x = np.asarray(x_q)
+    ex = Executor(program.config)
+    ex.run(program.setup)
+    setup_stats = [w for kind, w in ex.outputs if kind == OutKind.STATS]
+    errors = setup_stats[1]
+    logits, cycles, logs = [], [], []
+    for n, sample in enumerate(x):
+        start = len(ex.outputs)
+        ex.run(program.inference(sample, tag=n & 0xFFFF))
+        words = ex.outputs[start:]
+        data = [w for kind, w in words if kind == OutKind.DATA]
+        stats = [w for kind, w in words if kind == OutKind.STATS]
+        raw = b"".join(w.to_bytes(4, "little") for w in data)
+        logits.append(np.frombuffer(raw, dtype=np.int8)[:program.output_size])
+        cycles.append(stats[0])
+        errors |= stats[1]
+        logs.append(stats[3:])
+    return ProgramRun(np.array(logits, dtype=np.int8).reshape(len(x), -1),
+                      setup_stats[0], cycles, logs, errors)

@@ -1,0 +1,148 @@
+"""Parameters of the tessera system: both engines, the memories and their word widths."""
+
+from dataclasses import dataclass, field
+
+from .errors import TesseraError, check_int
+from .isa import FIELD_BITS, Op, Space
+
+# Re-exported: the system's code and tests take the engine configurations from here only, so
+# that their move to ``tessera.golden.config`` (issue 9) changes this line alone.
+from .systolic import SystolicConfig
+
+__all__ = ["SparseParams", "SystemConfig", "SystolicConfig"]
+
+#: Width of a bias (int32), a requantization multiplier and a shift: the numeric contract.
+BIAS_BITS = 32
+MULTIPLIER_BITS = 16
+SHIFT_BITS = 6
+#: One requantization parameter word: bias | multiplier << 32 | shift << 48.
+QPARAM_BITS = BIAS_BITS + MULTIPLIER_BITS + SHIFT_BITS
+
+
+@dataclass(frozen=True)
+class SparseParams:
+    """The sparse PE array's parameters (the fields of ``tessera.hw.sparse.SparseConfig``).
+
+    Golden cannot import the hardware's configuration, so the system carries the same fields
+    and the hardware top builds its ``SparseConfig`` from them (``to_dict``).
+    """
+
+    n_pes: int = 4
+    fifo_depth: int = 8
+    index_bits: int = 4
+    rel_bits: int = 4
+    weight_width: int = 8
+    entries_per_word: int = 8
+    ptr_bits: int = 16
+    spmat_depth: int = 1024
+    ptr_depth: int = 1024
+    act_depth: int = 256
+    param_depth: int = 256
+
+    def __post_init__(self):
+        check_int(self.n_pes, "n_pes", 1, 64)
+        check_int(self.fifo_depth, "fifo_depth", 1, 64)
+        check_int(self.index_bits, "index_bits", 1, 8)
+        check_int(self.rel_bits, "rel_bits", 1, 8)
+        check_int(self.weight_width, "weight_width", 2, 16)
+        check_int(self.entries_per_word, "entries_per_word", 1, 16)
+        check_int(self.ptr_bits, "ptr_bits", 8, 20)
+        for name in ("spmat_depth", "ptr_depth", "act_depth", "param_depth"):
+            check_int(getattr(self, name), name, 2 if name == "ptr_depth" else 1, 65535)
+        if self.ptr_depth % 2:
+            raise TesseraError(f"ptr_depth must be even (pointers load in pairs), not "
+                               f"{self.ptr_depth}")
+        if self.spmat_depth * self.entries_per_word > 2**self.ptr_bits - 1:
+            raise TesseraError(
+                f"spmat_depth * entries_per_word = {self.spmat_depth * self.entries_per_word} "
+                f"entries cannot be addressed by {self.ptr_bits}-bit pointers")
+
+    @property
+    def entry_bits(self):
+        return self.index_bits + self.rel_bits
+
+    @property
+    def spmat_bits(self):
+        return self.entries_per_word * self.entry_bits
+
+    def to_dict(self):
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """Parameters of the system top, validated on construction.
+
+    Parameters
+    ----------
+    systolic : SystolicConfig
+        The GEMM engine (array, dataflow, the largest GEMM its buffers hold).
+    sparse : SparseParams
+        The sparse PE array.
+    act_depth : int
+        Bytes of activation memory, 16..65536 (default 8192).
+    weight_depth : int
+        Words (``cols`` int8 lanes each) of dense weight memory, 1..65536 (default 2048).
+    qparam_depth : int
+        Output channels of systolic requantization parameters, 1..1024 (default 256).
+    stats_depth : int
+        Instructions whose cycle counts STATS reports, 1..1024 (default 64): the first
+        ``stats_depth`` since the previous STATS.
+
+    Raises
+    ------
+    TesseraError
+        If a parameter is out of range or does not fit the instruction fields.
+    """
+
+    systolic: SystolicConfig = field(default_factory=SystolicConfig)
+    sparse: SparseParams = field(default_factory=SparseParams)
+    act_depth: int = 8192
+    weight_depth: int = 2048
+    qparam_depth: int = 256
+    stats_depth: int = 64
+
+    def __post_init__(self):
+        if not isinstance(self.systolic, SystolicConfig):
+            raise TesseraError(f"systolic must be a SystolicConfig, not {self.systolic!r}")
+        if self.systolic.acc_width != BIAS_BITS:
+            raise TesseraError(f"the system's systolic engine must have acc_width = {BIAS_BITS} "
+                               f"(int32 accumulators), not {self.systolic.acc_width}")
+        if not isinstance(self.sparse, SparseParams):
+            raise TesseraError(f"sparse must be a SparseParams, not {self.sparse!r}")
+        check_int(self.act_depth, "act_depth", 16, 2**FIELD_BITS[Op.CONV]["in_base"])
+        check_int(self.weight_depth, "weight_depth", 1, 2**FIELD_BITS[Op.CONV]["w_base"])
+        check_int(self.qparam_depth, "qparam_depth", 1, 2**FIELD_BITS[Op.CONV]["q_base"])
+        check_int(self.stats_depth, "stats_depth", 1, 1024)
+
+    def word_bits(self, space):
+        """Bits of one memory word of ``space`` (what one LOAD count unit carries)."""
+        space = Space(space)
+        return {
+            Space.ACT: 8,
+            Space.WEIGHT: 8 * self.systolic.cols,
+            Space.QPARAM: QPARAM_BITS,
+            Space.CODEBOOK: self.sparse.weight_width,
+            Space.POINTER: 2 * self.sparse.ptr_bits,
+            Space.SPMAT: self.sparse.spmat_bits,
+            Space.SPARAM: QPARAM_BITS,
+        }[space]
+
+    def depth(self, space):
+        """Words of ``space`` (per PE for the per-PE spaces)."""
+        space = Space(space)
+        return {
+            Space.ACT: self.act_depth,
+            Space.WEIGHT: self.weight_depth,
+            Space.QPARAM: self.qparam_depth,
+            Space.CODEBOOK: 2**self.sparse.index_bits,
+            Space.POINTER: self.sparse.ptr_depth // 2,
+            Space.SPMAT: self.sparse.spmat_depth,
+            Space.SPARAM: self.sparse.param_depth,
+        }[space]
+
+    def to_dict(self):
+        """Plain-dict form (JSON, hardware parameters)."""
+        return {"systolic": self.systolic.to_dict(), "sparse": self.sparse.to_dict(),
+                "act_depth": self.act_depth, "weight_depth": self.weight_depth,
+                "qparam_depth": self.qparam_depth, "stats_depth": self.stats_depth}

@@ -1,0 +1,167 @@
+"""The im2col address generator: the activation addresses of the systolic ``a`` stream."""
+
+from amaranth import *
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from tessera.golden.errors import check_int
+from tessera.golden.isa import FIELD_BITS, Op
+
+from .protocol import args_layout
+
+__all__ = ["Im2colAddressGenerator", "lane_layout"]
+
+#: Width of an activation-memory address.
+ADDR_WIDTH = FIELD_BITS[Op.CONV]["in_base"]
+
+#: One lane of an address word: the address, or ``zero`` (padding, or past K).
+lane_layout = data.StructLayout({"addr": unsigned(ADDR_WIDTH), "zero": 1})
+
+
+class Im2colAddressGenerator(wiring.Component):
+    """Turn a CONV's geometry into one word of ``rows`` lane addresses a cycle (weight-stationary).
+
+    The words are those of :func:`tessera.golden.im2col_stream.im2col_addresses`: M-tiles of
+    ``tile_m`` output pixels, then K-tiles of ``rows`` patch elements, then the pixels of the
+    M-tile; lane ``i`` of K-tile ``kt`` is patch element ``kt * rows + i`` in ``(ky, kx, c)``
+    order, at NHWC address ``in_base + ((oy*stride + ky - padding) * w + ox*stride + kx -
+    padding) * c + ci``, or ``zero`` when that falls in the padding or past ``K``. Reading
+    activation memory through them gives :func:`tessera.golden.systolic.pack_a` of the patches.
+
+    No division anywhere: output columns advance by ``stride`` while the next window fits, the
+    lanes are a chain of mixed-radix (c, kernel) incrementers from lane 0, and lane 0 of the
+    next K-tile is the last lane plus one.
+
+    Timing and back-pressure: a command transferred at edge 0 offers its first word after edge
+    0 and one word after every transfer (``o.valid`` stays high until the last word is taken);
+    ``cmd.ready`` is high exactly when idle, so the next command is taken at the edge after the
+    last word's transfer at the earliest. The geometry is not checked (the command processor
+    refuses bad ones); zero sizes end the command without a word.
+
+    Parameters
+    ----------
+    rows : int
+        Lanes per word: the systolic array's rows R, 1..32.
+    tile_m : int
+        Output pixels per M-tile: the engine's accumulator depth, 1..65535.
+
+    Members
+    -------
+    cmd : In(stream.Signature(args_layout(Op.CONV)))
+    o : Out(stream.Signature(data.ArrayLayout(lane_layout, rows)))
+    busy : Out(1)
+
+    Raises
+    ------
+    TypeError
+        If a parameter is not an integer or is out of range.
+    """
+
+    def __init__(self, *, rows=8, tile_m=64):
+        self._rows = check_int(rows, "rows", 1, 32)
+        self._tile_m = check_int(tile_m, "tile_m", 1, 65535)
+        super().__init__({
+            "cmd": In(stream.Signature(args_layout(Op.CONV))),
+            "o": Out(stream.Signature(data.ArrayLayout(lane_layout, self._rows))),
+            "busy": Out(1),
+        })
+
+    @property
+    def rows(self):
+        return self._rows
+
+    @property
+    def tile_m(self):
+        return self._tile_m
+
+    def elaborate(self, platform):
+        m = Module()
+        bits = FIELD_BITS[Op.CONV]
+        args = Signal(args_layout(Op.CONV))
+        running = Signal()
+        pos = signed(bits["h"] + 3)
+        # The current output pixel, as the window's top-left input position, and the rows of
+        # the chunk left (this one included).
+        iy0, ix0 = Signal(pos), Signal(pos)
+        rows_left = Signal(bits["rows"])
+        # Where the current M-tile starts, to run it again for the next K-tile.
+        t_iy0, t_ix0, t_rows_left = Signal(pos), Signal(pos), Signal(bits["rows"])
+        m_count = Signal(range(self._tile_m))
+        # Lane 0's patch element.
+        ky0, kx0, ci0 = Signal(bits["kernel"] + 1), Signal(bits["kernel"]), Signal(bits["c"])
+
+        m.d.comb += [self.cmd.ready.eq(~running), self.busy.eq(running),
+                     self.o.valid.eq(running)]
+
+        k, c = args.kernel, args.c
+        # The lanes: a chain of +1 in the mixed radix (ky, kx, ci), then one more for the next
+        # K-tile's lane 0.
+        lanes = []
+        ky, kx, ci = ky0, kx0, ci0
+        for i in range(self._rows + 1):
+            lanes.append((ky, kx, ci))
+            wrap_c = ci == c - 1
+            wrap_k = wrap_c & (kx == k - 1)
+            n_ci, n_kx, n_ky = (Signal.like(ci0, name=f"ci{i + 1}"),
+                                Signal.like(kx0, name=f"kx{i + 1}"),
+                                Signal.like(ky0, name=f"ky{i + 1}"))
+            m.d.comb += [n_ci.eq(Mux(wrap_c, 0, ci + 1)),
+                         n_kx.eq(Mux(wrap_c, Mux(wrap_k, 0, kx + 1), kx)),
+                         n_ky.eq(Mux(wrap_k, ky + 1, ky))]
+            ky, kx, ci = n_ky, n_kx, n_ci
+        for i, (ky, kx, ci) in enumerate(lanes[:-1]):
+            iy = Signal(pos, name=f"iy{i}")
+            ix = Signal(pos, name=f"ix{i}")
+            m.d.comb += [iy.eq(iy0 + ky), ix.eq(ix0 + kx)]
+            outside = (ky >= k) | (iy < 0) | (iy >= args.h) | (ix < 0) | (ix >= args.w)
+            m.d.comb += [
+                self.o.payload[i].zero.eq(outside),
+                self.o.payload[i].addr.eq(
+                    Mux(outside, 0, args.in_base + (iy.as_unsigned() * args.w
+                                                    + ix.as_unsigned()) * c + ci)),
+            ]
+        next_ky = lanes[-1][0]
+        last_kt = next_ky >= k
+
+        next_ix0 = ix0 + args.stride
+        row_end = next_ix0 + k > args.w + args.padding
+        chunk_end = row_end & (rows_left == 1)
+        tile_end = (m_count == self._tile_m - 1) | chunk_end
+
+        def advance_pixel():
+            with m.If(row_end):
+                m.d.sync += [ix0.eq(-args.padding), iy0.eq(iy0 + args.stride),
+                             rows_left.eq(rows_left - 1)]
+            with m.Else():
+                m.d.sync += ix0.eq(next_ix0)
+
+        with m.If(self.o.valid & self.o.ready):
+            with m.If(~tile_end):
+                advance_pixel()
+                m.d.sync += m_count.eq(m_count + 1)
+            with m.Elif(~last_kt):
+                m.d.sync += [ky0.eq(lanes[-1][0]), kx0.eq(lanes[-1][1]), ci0.eq(lanes[-1][2]),
+                             iy0.eq(t_iy0), ix0.eq(t_ix0), rows_left.eq(t_rows_left),
+                             m_count.eq(0)]
+            with m.Elif(chunk_end):
+                m.d.sync += running.eq(0)
+            with m.Else():
+                advance_pixel()
+                m.d.sync += [ky0.eq(0), kx0.eq(0), ci0.eq(0), m_count.eq(0)]
+                with m.If(row_end):
+                    m.d.sync += [t_ix0.eq(-args.padding), t_iy0.eq(iy0 + args.stride),
+                                 t_rows_left.eq(rows_left - 1)]
+                with m.Else():
+                    m.d.sync += [t_ix0.eq(next_ix0), t_iy0.eq(iy0),
+                                 t_rows_left.eq(rows_left)]
+
+        with m.If(self.cmd.valid & self.cmd.ready):
+            p = self.cmd.payload
+            first_iy = p.row0 * p.stride - p.padding
+            m.d.sync += [args.eq(p), iy0.eq(first_iy), ix0.eq(-p.padding),
+                         t_iy0.eq(first_iy), t_ix0.eq(-p.padding), rows_left.eq(p.rows),
+                         t_rows_left.eq(p.rows), m_count.eq(0), ky0.eq(0), kx0.eq(0),
+                         ci0.eq(0)]
+            empty = Cat(p.h == 0, p.w == 0, p.c == 0, p.kernel == 0, p.stride == 0,
+                        p.rows == 0).any()
+            m.d.sync += running.eq(~empty)
+        return m

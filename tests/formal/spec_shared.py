@@ -1,0 +1,49 @@
+"""Specs of the units shared by the engines (tessera.hw.postproc) and their broken variants."""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Assert, Cover
+from tessera.hw.postproc import PostProcessor
+
+from .harness import assume_stream, check_stream, count, drive, elaborated, find
+
+__all__ = ["postproc_conservation_spec", "postproc_stream_spec"]
+
+
+class _PostProcessorIgnoresStall(PostProcessor):
+    """Broken: the pipeline advances every cycle, whether or not ``o`` takes its element."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += find(m, "advance").eq(1)
+        return m
+
+
+def _postproc(m, variant, acc_width):
+    cls = {"good": PostProcessor, "broken": _PostProcessorIgnoresStall}[variant]
+    dut = cls(acc_width=acc_width)
+    m.submodules.dut = elaborated(dut)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    return dut
+
+
+def postproc_stream_spec(variant, *, acc_width=16):
+    m = Module()
+    dut = _postproc(m, variant, acc_width)
+    check_stream(m, dut.o)
+    return m
+
+
+def postproc_conservation_spec(variant, *, acc_width=16):
+    """Elements in = elements out + elements in the pipeline (one valid bit per stage)."""
+    m = Module()
+    dut = _postproc(m, variant, acc_width)
+    stages = find(m.submodules.dut, "valid")  # stages 1..5; stage 6 is o.valid
+    occupancy = Signal(range(dut.LATENCY + 1))
+    m.d.comb += occupancy.eq(sum(stages[k] for k in range(len(stages))) + dut.o.valid)
+    width = 4
+    pushed = count(m, dut.i.valid & dut.i.ready, width, name="pushed")
+    popped = count(m, dut.o.valid & dut.o.ready, width, name="popped")
+    m.d.comb += Assert((pushed - popped)[:width] == occupancy)
+    m.d.comb += Cover(occupancy == dut.LATENCY)
+    return m

@@ -1,0 +1,384 @@
+"""Specs of the sparse engine's units (tessera.hw.sparse) and their broken variants.
+
+Each ``*_spec(variant)`` returns an Elaboratable: the unit (or its broken subclass) with every
+input free (``AnySeq``), assumptions about the environment, and the property. The proofs that
+use them are listed in :mod:`tests.formal.proofs`.
+"""
+
+from amaranth import Array, Module, Mux, Signal, signed
+from amaranth.asserts import AnySeq
+from amaranth.hdl import Assert, Assume, Cover
+from amaranth.utils import ceil_log2
+from tessera.hw.sparse import SparseArray, SparseConfig
+from tessera.hw.sparse.arith import ArithmeticUnit
+from tessera.hw.sparse.detector import NonZeroDetector
+from tessera.hw.sparse.pointer import PointerReadUnit
+from tessera.hw.sparse.protocol import Error, Op, run_layout
+from tessera.hw.sparse.queue import ActivationQueue
+from tessera.hw.sparse.writeback import WriteBack
+
+from .harness import assume_stream, check_stream, count, drive, elaborated, find, past
+
+#: The smallest configuration that still has two PEs, two queue slots and two words of each
+#: memory: every control path of the array exists, and the state stays small enough to solve.
+TINY = SparseConfig(n_pes=2, fifo_depth=2, act_depth=2, spmat_depth=2, ptr_depth=4,
+                    param_depth=2, entries_per_word=2)
+
+
+def _pick(variant, good, broken):
+    if variant not in ("good", "broken"):
+        raise ValueError(f"variant must be 'good' or 'broken', not {variant!r}")
+    return good if variant == "good" else broken
+
+
+# -- ActivationQueue ------------------------------------------------------------------------------
+
+class _QueueReadsUnasked(ActivationQueue):
+    """Broken: pops its head whenever it has one, whether or not ``o.ready`` takes it."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += m.submodules.fifo.r_en.eq(1)
+        return m
+
+
+class _QueueAcceptsWhenFull(ActivationQueue):
+    """Broken: ``i.ready`` always high, so a pair written into a full queue is lost."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.i.ready.eq(1)
+        return m
+
+
+def queue_stream_spec(variant, *, depth=4):
+    m = Module()
+    m.submodules.dut = dut = _pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    check_stream(m, dut.o)
+    return m
+
+
+def queue_conservation_spec(variant, *, depth=4):
+    """Pairs in = pairs out + pairs held, counted modulo 2**width."""
+    m = Module()
+    m.submodules.dut = dut = _pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    width = ceil_log2(depth + 1) + 1
+    pushed = count(m, dut.i.valid & dut.i.ready, width, name="pushed")
+    popped = count(m, dut.o.valid & dut.o.ready, width, name="popped")
+    m.d.comb += Assert((pushed - popped)[:width] == dut.level)
+    m.d.comb += Cover(dut.level == depth)
+    return m
+
+
+def queue_full_cover_spec(variant, *, depth=4):
+    """A full queue is reachable, and so is a pair taken in the cycle after it was full."""
+    m = Module()
+    cls = _pick(variant, ActivationQueue, _QueueReadsUnasked)
+    m.submodules.dut = dut = cls(depth=depth)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    was_full = past(m, dut.level == depth, name="was_full")
+    m.d.comb += [
+        Cover(dut.level == depth),
+        Cover(was_full & dut.i.valid & dut.i.ready),
+    ]
+    return m
+
+
+# -- NonZeroDetector ------------------------------------------------------------------------------
+
+class _DetectorTakesUnasked(NonZeroDetector):
+    """Broken: marks its offer sent whether or not ``o.ready`` took it."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += find(m, "take").eq(self.o.valid)
+        return m
+
+
+def detector_stream_spec(variant, *, config=TINY):
+    m = Module()
+    cls = _pick(variant, NonZeroDetector, _DetectorTakesUnasked)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
+    # The array starts a layer only when the detector is idle (commands wait while one runs).
+    m.d.comb += Assume(~dut.start | dut.idle)
+    check_stream(m, dut.o)
+    return m
+
+
+class _DetectorForgetsSent(NonZeroDetector):
+    """Broken: forgets which non-zeros of its group it sent, so it offers one again."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.sync += find(m, "sent").eq(0)
+        return m
+
+
+def detector_order_spec(variant, *, config=TINY):
+    """Columns leave in strictly increasing order within a layer, each below ``cols``, and
+    only non-zero values leave: no column is sent twice."""
+    m = Module()
+    cls = _pick(variant, NonZeroDetector, _DetectorForgetsSent)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
+    m.d.comb += Assume(~dut.start | dut.idle)
+    cols = Signal.like(dut.cols, name="layer_cols")
+    last = Signal(len(dut.cols) + 1, name="last_col")
+    any_sent = Signal(name="any_sent")
+    take = dut.o.valid & dut.o.ready
+    with m.If(dut.start):
+        m.d.sync += [cols.eq(dut.cols), any_sent.eq(0)]
+    with m.Elif(take):
+        m.d.sync += [last.eq(dut.o.payload.col), any_sent.eq(1)]
+    with m.If(take):
+        m.d.comb += Assert(dut.o.payload.col < cols)
+        m.d.comb += Assert(dut.o.payload.value != 0)
+        with m.If(any_sent):
+            m.d.comb += Assert(dut.o.payload.col > last)
+    return m
+
+
+# -- PointerReadUnit ------------------------------------------------------------------------------
+
+class _PointerOverwritesSpan(PointerReadUnit):
+    """Broken: the read stage moves on whether or not the span stage is free."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += find(m, "advance").eq(find(m, "read_valid"))
+        return m
+
+
+def pointer_stream_spec(variant, *, config=TINY):
+    m = Module()
+    cls = _pick(variant, PointerReadUnit, _PointerOverwritesSpan)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.base, dut.i.valid, dut.i.payload,
+          dut.o.ready)
+    assume_stream(m, dut.i)
+    check_stream(m, dut.o)
+    return m
+
+
+# -- WriteBack ------------------------------------------------------------------------------------
+
+class _WriteBackIgnoresReady(WriteBack):
+    """Broken: the post-processor's output is taken even when ``o`` is stalled."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += m.submodules.postproc.o.ready.eq(1)
+        return m
+
+
+def writeback_stream_spec(variant, *, config=TINY):
+    m = Module()
+    cls = _pick(variant, WriteBack, _WriteBackIgnoresReady)
+    m.submodules.dut = dut = cls(config, pe=0)
+    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
+          dut.o.ready)
+    # The layer's fields are a register of the array, written only when a layer starts, and a
+    # layer starts only when the last one's outputs are all taken (the array is idle).
+    m.d.comb += Assume(~dut.start | ~dut.o.valid)
+    layer = Signal.like(dut.layer, name="layer")
+    with m.If(dut.start):
+        m.d.sync += layer.eq(AnySeq(len(layer.as_value())))
+    m.d.comb += dut.layer.eq(layer)
+    check_stream(m, dut.o)
+    return m
+
+
+# -- ArithmeticUnit: forwarding against a model that stalls instead ---------------------------
+
+class _ArithForgetsOlderBypass(ArithmeticUnit):
+    """Broken: the bypass of the sum written two cycles ago is gone (the stale read wins)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.sync += find(m, "fwd2_valid").eq(0)
+        return m
+
+
+#: TINY with two-bit codebook weights: the products stay small for the solver; the forwarding
+#: logic does not depend on their width.
+TINY_ARITH = SparseConfig(**{**TINY.params(), "weight_width": 2})
+
+
+def arith_forwarding_spec(variant, *, config=TINY_ARITH):
+    """The accumulators the unit writes back equal a model that applies every entry at once.
+
+    The model is the unit without a pipeline: ``model[row] += weight * value`` in the cycle the
+    entry arrives, as a unit that stalled on every hazard would compute. Write-back reads a row
+    and clears it (in the model too). Any codes, rows and entry sequences.
+    """
+    m = Module()
+    cls = _pick(variant, ArithmeticUnit, _ArithForgetsOlderBypass)
+    m.submodules.dut = dut = cls(config)
+    drive(m, dut.i.valid, dut.i.payload, dut.wb_en, dut.wb_addr)
+    depth = config.act_depth
+    model = [Signal(signed(32), name=f"model{r}") for r in range(depth)]
+    p = dut.i.payload
+    # The unit's contract: entries only after the post-reset sweep, write-back only when idle,
+    # never both in one cycle, and rows inside the file.
+    m.d.comb += [
+        Assume(~dut.i.valid | dut.ready),
+        Assume(~dut.wb_en | (dut.ready & dut.idle & ~dut.i.valid)),
+        Assume(~(dut.i.valid & p.write) | (p.row < depth)),
+        Assume(dut.wb_addr < depth),
+    ]
+    for r in range(depth):
+        with m.If(dut.wb_en & (dut.wb_addr == r)):
+            m.d.sync += model[r].eq(0)
+        with m.Elif(dut.i.valid & p.write & (p.row == r)):
+            m.d.sync += model[r].eq(model[r] + p.weight * p.value)
+    # Write-back's read lands one cycle after wb_en: compare it with the model at the read.
+    at_read = Signal(signed(32), name="model_at_read")
+    m.d.comb += at_read.eq(Array(model)[dut.wb_addr])
+    expected = past(m, at_read, name="expected")
+    with m.If(past(m, dut.wb_en, name="read")):
+        m.d.comb += Assert(dut.wb_data == expected.as_signed())
+    m.d.comb += Cover(past(m, dut.wb_en) & (dut.wb_data != 0))
+    return m
+
+
+# -- SparseArray ----------------------------------------------------------------------------------
+
+class _ArrayBroadcastSkipsLastPE(SparseArray):
+    """Broken: the last PE's queue is never offered the broadcast."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += m.submodules[f"pe{self.config.n_pes - 1}"].q.valid.eq(0)
+        return m
+
+
+class _ArraySkipsNothing(SparseArray):
+    """Broken: a RUN that does not fit the memories starts all the same (no RUN error)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += find(m, "run_ok").eq(1)
+        return m
+
+
+class _ArrayWaitsForever(SparseArray):
+    """Broken: write-back waits for one more PE than there is (a layer never ends)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        state = find(m, "state")
+        with m.If(state == 3):  # WRITEBACK: never leaves
+            m.d.sync += state.eq(3)
+        return m
+
+
+def _array(m, variant, broken_cls, config):
+    cls = _pick(variant, SparseArray, broken_cls)
+    dut = cls(**config.params())
+    m.submodules.dut = inner = elaborated(dut)
+    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    assume_stream(m, dut.i)
+    return dut, inner
+
+
+def array_broadcast_spec(variant, *, config=TINY):
+    """Every non-zero the detector sends enters every PE's queue exactly once."""
+    m = Module()
+    _dut, inner = _array(m, variant, _ArrayBroadcastSkipsLastPE, config)
+    det = inner.submodules.detector
+    width = 4
+    sent = count(m, det.o.valid & det.o.ready, width, name="sent")
+    for k in range(config.n_pes):
+        q = inner.submodules[f"pe{k}"].q
+        got = count(m, q.valid & q.ready, width, name=f"queued{k}")
+        m.d.comb += Assert(got == sent)
+    return m
+
+
+def array_stream_spec(variant, *, config=TINY):
+    """The array's ``o`` follows the valid/ready rule (outputs and STATS words)."""
+    m = Module()
+    dut, _inner = _array(m, variant, _ArrayWritesBackUnasked, config)
+    check_stream(m, dut.o)
+    return m
+
+
+class _ArrayWritesBackUnasked(SparseArray):
+    """Broken: the gather moves to the next PE whether or not ``o`` took the output."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        turn = find(m, "turn")
+        state = find(m, "state")
+        with m.If(state == 3):
+            m.d.sync += turn.eq(Mux(turn == self.config.n_pes - 1, 0, turn + 1))
+        return m
+
+
+def array_errors_spec(variant, *, config=TINY):
+    """A bad command raises its sticky error bit, is skipped, and the next one is taken.
+
+    After a configuration write past its memory, or a RUN that does not fit: the error bit is
+    set in the next cycle, the array is still ready (nothing started), and error bits, once set,
+    stay set until a STATS readout ends.
+    """
+    m = Module()
+    dut, inner = _array(m, variant, _ArraySkipsNothing, config)
+    accept = dut.i.valid & dut.i.ready
+    cmd = dut.i.payload
+    bad_config, bad_run = _bad_commands(m, config, accept, cmd)
+    after_bad_config = past(m, bad_config, name="after_bad_config")
+    after_bad_run = past(m, bad_run, name="after_bad_run")
+    with m.If(after_bad_config):
+        m.d.comb += [Assert(dut.error[0]), Assert(dut.i.ready)]
+    with m.If(after_bad_run):
+        m.d.comb += [Assert(dut.error[1]), Assert(dut.i.ready)]
+    stats_end = past(m, find(inner, "clear_errors"), name="stats_end")
+    before = past(m, dut.error, name="error_before")
+    with m.If(~stats_end):
+        m.d.comb += Assert((before & ~dut.error) == 0)
+    return m
+
+
+def _bad_commands(m, config, accept, cmd):
+    """The spec's own reading of the command table (tessera.hw.sparse.protocol): a write past
+    its memory or to a PE that does not exist, and a RUN that does not fit the memories."""
+    n = config.n_pes
+    limits = {Op.CODEBOOK: 2**config.index_bits, Op.POINTERS: (config.ptr_depth + 1) // 2,
+              Op.SPMAT: config.spmat_depth, Op.PARAMS: config.param_depth,
+              Op.ACT: config.act_depth}
+    bad_config = Signal(name="bad_config")
+    bad_run = Signal(name="bad_run")
+    for op, limit in limits.items():
+        targets = config.lane_groups if op == Op.ACT else n
+        with m.If(accept & (cmd.op == op)):
+            wrong_pe = 0 if op == Op.CODEBOOK else cmd.pe >= targets
+            m.d.comb += bad_config.eq((cmd.addr >= limit) | wrong_pe)
+    run = run_layout(cmd.data[:run_layout.size])
+    fits = ((cmd.addr <= config.max_acts) & (run.rows <= config.max_acts)
+            & (run.ptr_base + cmd.addr < config.ptr_depth)
+            & (run.param_base * n + run.rows <= config.param_depth * n))
+    m.d.comb += bad_run.eq(accept & (cmd.op == Op.RUN) & ~fits)
+    return bad_config, bad_run
+
+
+def array_cover_spec(variant, *, config=TINY):
+    """Each error bit, a full queue and the end of a layer are reachable."""
+    m = Module()
+    dut, inner = _array(m, variant, _ArrayWaitsForever, config)
+    state = find(inner, "state")
+    for bit in Error:
+        m.d.comb += Cover(dut.error[bit.bit_length() - 1])
+    queue = inner.submodules.pe0.q
+    was_writeback = past(m, state == 3, name="was_writeback")
+    m.d.comb += [
+        Cover(~queue.ready),
+        Cover(was_writeback & (state == 1)),
+    ]
+    return m

@@ -1,0 +1,212 @@
+"""Specs of the systolic engine's units (tessera.hw.systolic) and their broken variants."""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Assert, Assume, Cover
+from tessera.hw.systolic import top
+from tessera.hw.systolic.buffer import OperandBuffer
+from tessera.hw.systolic.sequencer import WSSequencer
+from tessera.hw.systolic.top import SystolicGemm
+
+from .harness import assume_stream, check_stream, count, drive, elaborated, find, past
+
+__all__ = [
+    "buffer_conservation_spec", "gemm_bank_spec", "gemm_progress_spec", "gemm_stream_spec",
+    "gemm_weights_spec",
+]
+
+
+class _BufferCountsUnwritten(OperandBuffer):
+    """Broken: ``count`` also moves on a word offered while the buffer is full (not stored)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        with m.If(~self.clear & self.w.valid & ~self.w.ready):
+            m.d.sync += self.count.eq(self.count + 1)
+        return m
+
+
+def buffer_conservation_spec(variant, *, depth=4):
+    """``count`` = words accepted since ``clear``, never above ``limit`` or ``depth``."""
+    m = Module()
+    cls = {"good": OperandBuffer, "broken": _BufferCountsUnwritten}[variant]
+    dut = cls(shape=4, depth=depth)
+    m.submodules.dut = elaborated(dut)
+    drive(m, dut.w.valid, dut.w.payload, dut.clear, dut.limit, dut.raddr, dut.ren)
+    assume_stream(m, dut.w)
+    # The engine sets limit at a command and only raises it during the load, up to depth.
+    m.d.comb += Assume(dut.limit <= depth)
+    accepted = count(m, dut.w.valid & dut.w.ready & ~dut.clear, 8, name="accepted")
+    with m.If(dut.clear):
+        m.d.sync += accepted.eq(0)
+    m.d.comb += [
+        Assert(dut.count == accepted),
+        Assert(dut.count <= depth),
+        Cover(dut.count == depth),
+    ]
+    return m
+
+
+# -- SystolicGemm (weight-stationary) -------------------------------------------------------------
+
+#: A small weight-stationary engine: two rows, two columns, GEMMs up to 2 x 2 x 2, one row per
+#: bank half (so M = 2 swaps halves and reloads the weights): every tile switch, bank swap and
+#: edge of the schedule exists.
+TINY = dict(rows=2, cols=2, dataflow="ws", acc_width=17, max_m=2, max_k=2, max_n=2,
+            acc_depth=1)
+#: TINY with three rows: a swap's token needs two cycles to reach the last row, so a shift that
+#: follows too early is a real hazard (with two rows the schedule's slack hides it), and K = 2
+#: leaves a row of zeros in every weight tile.
+TINY3 = {**TINY, "rows": 3}
+#: TINY with N up to 3: two N-tiles, so a GEMM of M = 2 has four groups and comes back to a
+#: bank half it used before (with two groups no half is reused within a GEMM).
+TINY_N3 = {**TINY, "max_n": 3}
+#: The longest GEMM of TINY with streams that never wait: tessera.golden.systolic.gemm_cycles
+#: over every shape and raw (2 x 2 x 2, raw: 28 edges from the command to the last result).
+TINY_CYCLES = 28
+
+
+class _GemmIgnoresRelease(SystolicGemm):
+    """Broken: the sequencer is told both bank halves are always free (the drain's release
+    is ignored), so it writes a half the drain has not read yet."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += m.submodules.sequencer.release.eq(0b11)
+        return m
+
+
+class _SequencerLoadsEarly(WSSequencer):
+    """Broken: the next tile starts shifting in right after a swap, before the swap's token
+    has reached the last row."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.sync += find(m, "swap_wait").eq(0)
+        return m
+
+
+class _GemmLoadsEarly(SystolicGemm):
+    """Broken: built with :class:`_SequencerLoadsEarly`."""
+
+    def elaborate(self, platform):
+        saved = top.WSSequencer
+        top.WSSequencer = _SequencerLoadsEarly
+        try:
+            return super().elaborate(platform)
+        finally:
+            top.WSSequencer = saved
+
+
+class _GemmIgnoresStall(SystolicGemm):
+    """Broken: the post-processor's output moves on whether or not ``o`` took it."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += m.submodules.postproc.o.ready.eq(1)
+        return m
+
+
+class _GemmLosesCount(SystolicGemm):
+    """Broken: results handed over are not subtracted from the in-flight count, so the end
+    condition (one result left) never comes for a GEMM of more than one result."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        in_flight = find(m, "in_flight")
+        m.d.sync += in_flight.eq(in_flight + m.submodules.drain.issue)
+        return m
+
+
+def _gemm(m, variant, broken_cls, params):
+    cls = {"good": SystolicGemm, "broken": broken_cls}[variant]
+    dut = cls(**params)
+    m.submodules.dut = inner = elaborated(dut)
+    drive(m, dut.cmd.valid, dut.cmd.payload, dut.a.valid, dut.a.payload, dut.b.valid,
+          dut.b.payload, dut.q.valid, dut.q.payload, dut.o.ready)
+    for name in ("cmd", "a", "b", "q"):
+        assume_stream(m, getattr(dut, name), name=name)
+    return dut, inner
+
+
+def gemm_stream_spec(variant, *, params=TINY):
+    m = Module()
+    dut, _inner = _gemm(m, variant, _GemmIgnoresStall, params)
+    check_stream(m, dut.o)
+    return m
+
+
+def gemm_bank_spec(variant, *, params=TINY_N3):
+    """The drain never reads a bank half while an entry of it is being written.
+
+    An entry presented to the bank in cycle ``c`` is written into column ``j`` in cycle
+    ``c + j + 2`` (the bank's read-modify-write, weight-stationary): from ``c`` to
+    ``c + cols + 1`` its half is being written.
+    """
+    m = Module()
+    _dut, inner = _gemm(m, variant, _GemmIgnoresRelease, params)
+    bank = inner.submodules.bank
+    half = bank.depth // 2
+    pending = [(bank.valid, bank.addr >= half)]
+    for step in range(bank.cols + 1):
+        valid, upper = pending[-1]
+        pending.append((past(m, valid, name=f"w_valid{step}"),
+                        past(m, upper, name=f"w_upper{step}")))
+    read_upper = bank.raddr >= half
+    for valid, upper in pending:
+        with m.If(bank.ren & valid):
+            m.d.comb += Assert(upper != read_upper)
+    m.d.comb += Cover(bank.ren & read_upper)
+    return m
+
+
+def gemm_weights_spec(variant, *, params=TINY3):
+    """The weight double buffer never swaps while in use.
+
+    At the array's ports (:class:`WSArray`): a ``first`` token (the swap) comes after exactly
+    ``rows`` shifts since the previous one (the shadow holds one whole tile), and no shift
+    follows it for ``rows - 1`` cycles (until the token has reached the last row, every cell
+    of a column has copied its shadow).
+    """
+    m = Module()
+    _dut, inner = _gemm(m, variant, _GemmLoadsEarly, params)
+    array = inner.submodules.array
+    rows = array.rows
+    shifts = Signal(range(rows + 2), name="shifts_since_swap")
+    since = Signal(range(rows + 1), name="cycles_since_swap", init=rows)
+    with m.If(array.first):
+        m.d.sync += [shifts.eq(array.shift), since.eq(1)]
+    with m.Else():
+        with m.If(array.shift & (shifts <= rows)):
+            m.d.sync += shifts.eq(shifts + 1)
+        with m.If(since < rows):
+            m.d.sync += since.eq(since + 1)
+    with m.If(array.first):
+        m.d.comb += Assert(shifts == rows)
+    with m.If(array.shift):
+        m.d.comb += Assert(~array.first | (rows == 1))
+        m.d.comb += Assert(since >= rows - 1)
+    m.d.comb += Cover(past(m, array.first) & past(m, array.first, name="first2") == 0)
+    return m
+
+
+def gemm_progress_spec(variant, *, params=TINY, bound=TINY_CYCLES):
+    """Every command ends within ``bound`` cycles: ``busy`` falls, whatever the command holds.
+
+    The environment is the fair one at its simplest: the operand streams always valid, the
+    result stream always ready, and any command (dimensions of 0 or above the maximum too).
+    ``bound`` is the golden cycle model's longest GEMM, so the proof also says that no
+    command takes longer than the model predicts for the largest one.
+    """
+    m = Module()
+    dut, _inner = _gemm(m, variant, _GemmLosesCount, params)
+    m.d.comb += [Assume(dut.a.valid), Assume(dut.b.valid), Assume(dut.q.valid),
+                 Assume(dut.o.ready)]
+    busy_for = Signal(range(bound + 2), name="busy_for")
+    with m.If(~dut.busy):
+        m.d.sync += busy_for.eq(0)
+    with m.Elif(busy_for <= bound):
+        m.d.sync += busy_for.eq(busy_for + 1)
+    # busy_for counts the busy cycles before this one: the golden model's 28 edges from the
+    # command's transfer to the last result's are 28 busy cycles.
+    m.d.comb += Assert(busy_for <= bound)
+    return m

@@ -1,0 +1,49 @@
+"""Run every formal proof: each must pass on its unit and fail on its unit's broken variant.
+
+One test per proof (so that pytest-xdist spreads them over the cores); ``make formal`` runs the
+same table and prints it. See docs/formal.md.
+"""
+
+import pytest
+
+from .harness import Proof, find, run_many, tools_missing
+from .proofs import PROOFS
+
+
+@pytest.mark.parametrize("proof", PROOFS, ids=[p.name for p in PROOFS])
+def test_proof(proof):
+    missing = tools_missing()
+    assert not missing, f"missing formal tools {missing}: run make setup"
+    good, broken = run_many([(proof, "good"), (proof, "broken")], parallel=2)
+    assert good.status == "PASS", (
+        f"{proof.name} on {proof.unit}: {good.status} ({proof.mode}, depth {proof.depth}); "
+        f"logs and trace in {good.folder}")
+    assert broken.status == "FAIL", (
+        f"{proof.name}: the broken variant ({proof.broken}) gave {broken.status}, not FAIL: "
+        f"the property does not catch it; logs in {broken.folder}")
+
+
+def test_proof_table_is_well_formed():
+    names = [p.name for p in PROOFS]
+    assert len(set(names)) == len(names), "two proofs share a name"
+    for proof in PROOFS:
+        assert proof.covers and proof.broken, f"{proof.name} lacks its description"
+        assert proof.depth >= 1
+        if proof.mode == "bmc":
+            assert proof.why_bounded, f"{proof.name} is bounded without saying why"
+
+
+def test_proof_rejects_unknown_mode():
+    with pytest.raises(ValueError, match=r"^mode must be one of"):
+        Proof("x", "unit", "simulate", 1, spec=None)
+
+
+def test_find_names_a_missing_signal():
+    from amaranth import Module, Signal
+
+    m = Module()
+    a = Signal(name="a")
+    m.d.comb += a.eq(1)
+    assert find(m, "a") is a
+    with pytest.raises(LookupError, match=r"^no signal 'b' assigned"):
+        find(m, "b")
