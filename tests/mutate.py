@@ -136,12 +136,6 @@ MUTANTS = [
            (("hw/sparse/writeback.py", "pp.i.payload.multiplier.eq(stage_params.multiplier),",
              "pp.i.payload.multiplier.eq(stage_params.shift),"),),
            _k(SPARSE, "saturating_corners and default and icarus")),
-    Mutant("lanes-big-endian", "format",
-           "the host packs systolic lanes big-endian (lane 0 in the top byte)",
-           (("sim/host/words.py",
-             'return [int.from_bytes(row.tobytes(), "little") for row in array]',
-             'return [int.from_bytes(row.tobytes(), "big") for row in array]'),),
-           _k(SYSTOLIC, "test_systolic and ws2x3 and icarus and random_gemms")),
     # -- the post-processor alone -------------------------------------------------------------
     Mutant("relu-ignored", "hw", "the post-processor ignores the ReLU flag",
            (("hw/postproc.py", "with m.Elif(s5_relu & (s5_rounded < 0)):",
