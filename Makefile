@@ -90,3 +90,7 @@ synth: setup $(SYNTH_STAMP)  ## Out-of-context FPGA synthesis (installs the YoWA
 clean:  ## Remove build outputs (build/); `rm -rf .venv` removes the environment too
 	rm -rf build .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+.PHONY: mutate
+mutate: setup  ## Mutation run (slow, one worker): table of mutants caught; see docs/mutation.md
+	$(BIN)/python -m tests.mutate $(MUTATE_ARGS)

@@ -78,6 +78,29 @@ def test_spmv_quantize_builds_a_codebook(inputs, capsys):
     assert result["match_values"] and result["match_cycles"]
 
 
+def test_spmv_quantize_output_file_matches_numpy(inputs, capsys, tmp_path):
+    """The written file, not the tool's own flag: the raw outputs are Wq @ x in NumPy, where Wq
+    keeps W's zeros and maps every non-zero to the nearest of at most 7 k-means values."""
+    from tessera.golden.share import kmeans_1d
+
+    paths, _, x = inputs
+    w = np.load(paths["many"]).astype(np.int64)
+    out = tmp_path / "y.npy"
+    assert tessera("spmv", paths["many"], paths["x"], "-o", out, "--sim", "icarus",
+                   "--quantize", "--raw", "--bits", 3) == 0
+    capsys.readouterr()
+    centroids, labels = kmeans_1d(w[w != 0], 7)
+    book = np.round(centroids).astype(np.int64)
+    wq = np.zeros_like(w)
+    wq[w != 0] = book[labels]
+    distance = np.abs(w[w != 0][:, None] - book[None, :])
+    assert np.all(np.abs(wq - w)[w != 0] == distance.min(axis=1)), "not the nearest value"
+    assert np.unique(wq[w != 0]).size <= 7 and np.all((wq == 0) == (w == 0))
+    y = np.load(out)
+    assert y.dtype == np.int32
+    np.testing.assert_array_equal(y, wq @ x.astype(np.int64))
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("many", "x"), r"W has \d+ distinct non-zero values; a 4-bit codebook holds 15 besides "
                     "the padding code 0: use more --bits or --quantize"),

@@ -19,7 +19,8 @@ from tessera.golden.quant import (
 
 
 def reference_requantize(acc, bias, m, s, relu):
-    """Python integers, written from CONVENTIONS.md independently of the NumPy code."""
+    """Python integers, written from the contract in golden/quant.py's module docstring
+    independently of the NumPy code (tests/golden/requant_reference.py has a rational one)."""
     t = (int(acc) + int(bias)) * int(m)
     r = (t + (1 << (s - 1))) >> s if s > 0 else t
     if relu:

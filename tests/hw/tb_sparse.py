@@ -532,3 +532,102 @@ def _indices(matrix):
     from tessera.golden.eie import decode_indices
 
     return decode_indices(matrix)
+
+
+# -- verification depth (issue 16): saturation both ways, resident layers at random bases -----
+
+@cocotb.test()
+async def saturating_corners(dut):
+    """Requantized layers whose outputs reach -128 and 127 (both clamps, without ReLU), and the
+    largest product the design allows: activation -128 times the most negative weight (-128 x -128
+    where weights are 8 bits or wider), raw and requantized."""
+    t = SparseTB(dut)
+    await t.reset()
+    cfg = t.cfg
+    n = cfg.n_pes
+    low = -(2 ** (cfg.weight_width - 1))
+    most = max(low, -128)                 # -128 when the weights hold it
+    rows = min(cfg.max_acts, 2 * n + 3)
+    cols = min(cfg.max_acts, 7)
+    book = np.concatenate([[0], [most, 1, -1][:2**cfg.index_bits - 1]])
+    job = Job()
+
+    # Every weight the most negative one, every activation -128: each row's sum is
+    # cols * most * -128 (16384 a product on 8-bit weights), raw and through the post-processor.
+    matrix = encode(np.ones((rows, cols), dtype=np.int64), book, n_pes=n, rel_bits=cfg.rel_bits,
+                    index_bits=cfg.index_bits)
+    x = np.full(cols, -128, dtype=np.int8)
+    y = layer(Program(cfg), job, matrix, x, raw=True, note="-128 x most negative weight, raw")
+    assert int(y.min()) == int(y.max()) == cols * most * -128
+    # Requantized: alternate rows are pushed far below and far above int8 by the bias; the
+    # middle rows land inside: saturation to -128 and to 127 without ReLU, and exact values.
+    peak = cols * most * -128
+    bias = np.array([(-1) ** i * (2**30) if i % 3 != 2 else -peak + 5 * i for i in range(rows)])
+    requant = (bias, np.full(rows, 1), np.zeros(rows, dtype=np.int64))
+    y = layer(Program(cfg), job, matrix, x, requant=requant, note="saturate both ways")
+    assert (y == -128).any() and (y == 127).any() and ((y > -128) & (y < 127)).any(), y
+    # The same through a real multiplier and shift: outputs at -129, -128, 127, 128 after
+    # rounding, so that each clamp is exercised at its edge.
+    shift = np.full(rows, 4)
+    edge = np.array([[-129, -128, 127, 128, -130, 126, 0][i % 7] for i in range(rows)])
+    bias = edge * 16 - peak                # (peak + bias) >> 4 == edge
+    y = layer(Program(cfg), job, matrix, x, requant=(bias, np.ones(rows, dtype=np.int64), shift),
+              note="at the clamps' edges")
+    np.testing.assert_array_equal(y, np.clip(edge, -128, 127))
+    # With ReLU the negative side goes to 0 (and 127 still saturates).
+    layer(Program(cfg), job, matrix, x, relu=True, requant=requant, note="ReLU and saturation")
+    await t.execute(job)
+    tb.report(checked=t.checked)
+
+
+@cocotb.test()
+async def resident_layers(dut):
+    """Several random layers resident at once, at random pointer, parameter and matrix bases
+    (a filler layer of random size is loaded first and never run), then run in a random order,
+    each twice, mostly requantized so that a parameter row read from the wrong base shows."""
+    from tessera.golden.errors import TesseraError
+
+    t = SparseTB(dut)
+    await t.reset()
+    cfg = t.cfg
+    p = tb.params()
+    rng = tb.rng()
+    limit = min(cfg.max_acts, p.get("max_size", 24))
+    checked_bases = 0
+    for round_ in range(p.get("rounds", 2)):
+        program = Program(cfg)
+        job = Job()
+        filler = random_matrix(rng, cfg, int(rng.integers(1, limit + 1)),
+                               int(rng.integers(1, limit + 1)), 0.3)
+        try:
+            program.load(filler)
+        except TesseraError:
+            pass
+        resident = []
+        for _ in range(int(rng.integers(2, 5))):
+            rows, cols = (int(s) for s in rng.integers(1, limit + 1, 2))
+            matrix = random_matrix(rng, cfg, rows, cols, float(rng.choice([0.2, 0.5, 0.9])))
+            x = random_activations(rng, cols, 0.8)
+            requant = random_requant(rng, matrix, x)
+            try:
+                loaded = program.load(matrix, *requant)
+            except TesseraError:
+                continue
+            resident.append((matrix, requant, loaded))
+        assert len(resident) >= 1 or round_ > 0, "no layer fits beside the filler"
+        order = [i for i in range(len(resident)) for _ in range(2)]
+        rng.shuffle(order)
+        for step, i in enumerate(order):
+            matrix, requant, loaded = resident[i]
+            checked_bases += loaded.ptr_base != loaded.param_base
+            x = random_activations(rng, matrix.cols, 0.8)
+            raw = bool(rng.random() < 0.2)
+            program.activations(x, matrix.cols)
+            run(program, job, loaded, matrix, x, relu=bool(rng.integers(2)), raw=raw,
+                emit=True, requant=requant, cfg=cfg,
+                note=f"round {round_}, step {step}: layer {i} of {len(resident)} at pointer "
+                     f"base {loaded.ptr_base}, parameter base {loaded.param_base}, "
+                     f"{matrix.rows}x{matrix.cols}")
+        await t.execute(job)
+    assert checked_bases > 0, "every layer had equal pointer and parameter bases"
+    tb.report(checked=t.checked)

@@ -58,3 +58,17 @@ def test_eie_example(sim):
                                       "bad_input"])
 def test_directed(sim, design, testcase):
     run(design, sim, testcase)
+
+
+# Verification depth (issue 16): on every design, saturation to -128 and to 127 without ReLU and
+# the largest product; several layers resident at random bases (Icarus; the random layers and
+# the directed cases cover Verilator).
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_saturating_corners(sim, design):
+    assert run(design, sim, "saturating_corners").report["checked"] >= 8
+
+
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_resident_layers(design):
+    assert run(design, "icarus", "resident_layers", rounds=2).report["checked"] >= 4

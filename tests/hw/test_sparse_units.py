@@ -208,7 +208,8 @@ def test_codebook_forgets_its_table_on_a_write_to_entry_zero():
         for index in range(8):
             ctx.set(dut.index, index)
             assert ctx.get(dut.known) == (index < 5)
-            assert ctx.get(dut.value) == (-10 * index if index < 5 else ctx.get(dut.value))
+            if index < 5:  # an unknown entry's value is not part of the contract
+                assert ctx.get(dut.value) == -10 * index, index
         await write(ctx, 0, 99)  # a new table: entry 0 still reads 0, the rest unknown
         await write(ctx, 1, 7)
         for index in range(8):
