@@ -116,7 +116,11 @@ def _first_line(error):
 def main(argv=None):
     status = _main(argv)
     if _interrupted and status != EXIT_INTERRUPTED:
-        return EXIT_INTERRUPTED
+        status = EXIT_INTERRUPTED
+    if status == EXIT_INTERRUPTED and __name__ == "__main__":
+        # The decision is made: a second Ctrl-C while the interpreter shuts down (when Python
+        # puts the default handler back) must not turn the exit status into a signal death.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return status
 
 

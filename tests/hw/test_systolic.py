@@ -114,5 +114,5 @@ def test_systolic_corners_on_verilator(name):
     golden = {k: v for k, v in config.items() if k != "dsp_macs"}
     result = simulate(Design(SystolicGemm, **config), "tests.hw.tb_systolic", sim="verilator",
                       testcase=["random_gemms", "extremes", "edges"],
-                      params={"config": SystolicConfig(**golden).to_dict(), "count": 4})
+                      params={"config": SystolicConfig(**golden).params(), "count": 4})
     assert result.tests == 3 and result.failed == 0 and result.report["gemms"] > 0

@@ -64,8 +64,8 @@ def test_key_covers_exactly_the_imported_sources():
     assert {"hw/pe.py", "golden/errors.py", "hw/__init__.py"} <= pe
     assert not any(name.startswith(("systolic/", "sparse/")) for name in pe)
     systolic = names("tessera.hw.systolic")
-    # tessera.hw.systolic builds on tessera.golden.systolic's configuration: part of the key.
-    assert {"systolic/top.py", "systolic/cell.py", "hw/pe.py", "golden/systolic.py"} <= systolic
+    # tessera.hw.systolic builds on tessera.golden.config's systolic configuration: part of the key.
+    assert {"systolic/top.py", "systolic/cell.py", "hw/pe.py", "config/systolic.py"} <= systolic
     assert not any(name.startswith("sparse/") for name in systolic)
     from tessera.hw.pe import MACPE
     from tessera.hw.systolic import SystolicGemm
