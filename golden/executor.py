@@ -283,7 +283,7 @@ class Executor:
                 self.pointer[instr.pe, 2 * (a + n)] = int(word) & mask
                 self.pointer[instr.pe, 2 * (a + n) + 1] = int(word) >> sp.ptr_bits
         elif space == Space.SPMAT:
-            per, width = sp.entries_per_word, sp.entry_bits
+            per, width = sp.entries_per_word, sp.entry_width
             for n, word in enumerate(words):
                 for e in range(per):
                     f = (int(word) >> (e * width)) & ((1 << width) - 1)

@@ -3,11 +3,12 @@
 from dataclasses import dataclass, field
 
 # Re-exported: the system's code and tests take the engine configurations from here only.
+from .config.sparse import SparseConfig
 from .config.systolic import SystolicConfig
 from .errors import TesseraError, check_int
 from .isa import FIELD_BITS, Op, Space
 
-__all__ = ["SparseParams", "SystemConfig", "SystolicConfig"]
+__all__ = ["SparseConfig", "SystemConfig", "SystolicConfig"]
 
 #: Width of a bias (int32), a requantization multiplier and a shift: the numeric contract.
 BIAS_BITS = 32
@@ -18,56 +19,6 @@ QPARAM_BITS = BIAS_BITS + MULTIPLIER_BITS + SHIFT_BITS
 
 
 @dataclass(frozen=True)
-class SparseParams:
-    """The sparse PE array's parameters (the fields of ``tessera.hw.sparse.SparseConfig``).
-
-    Golden cannot import the hardware's configuration, so the system carries the same fields
-    and the hardware top builds its ``SparseConfig`` from them (``to_dict``).
-    """
-
-    n_pes: int = 4
-    fifo_depth: int = 8
-    index_bits: int = 4
-    rel_bits: int = 4
-    weight_width: int = 8
-    entries_per_word: int = 8
-    ptr_bits: int = 16
-    spmat_depth: int = 1024
-    ptr_depth: int = 1024
-    act_depth: int = 256
-    param_depth: int = 256
-
-    def __post_init__(self):
-        check_int(self.n_pes, "n_pes", 1, 64)
-        check_int(self.fifo_depth, "fifo_depth", 1, 64)
-        check_int(self.index_bits, "index_bits", 1, 8)
-        check_int(self.rel_bits, "rel_bits", 1, 8)
-        check_int(self.weight_width, "weight_width", 2, 16)
-        check_int(self.entries_per_word, "entries_per_word", 1, 16)
-        check_int(self.ptr_bits, "ptr_bits", 8, 20)
-        for name in ("spmat_depth", "ptr_depth", "act_depth", "param_depth"):
-            check_int(getattr(self, name), name, 2 if name == "ptr_depth" else 1, 65535)
-        if self.ptr_depth % 2:
-            raise TesseraError(f"ptr_depth must be even (pointers load in pairs), not "
-                               f"{self.ptr_depth}")
-        if self.spmat_depth * self.entries_per_word > 2**self.ptr_bits - 1:
-            raise TesseraError(
-                f"spmat_depth * entries_per_word = {self.spmat_depth * self.entries_per_word} "
-                f"entries cannot be addressed by {self.ptr_bits}-bit pointers")
-
-    @property
-    def entry_bits(self):
-        return self.index_bits + self.rel_bits
-
-    @property
-    def spmat_bits(self):
-        return self.entries_per_word * self.entry_bits
-
-    def to_dict(self):
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-@dataclass(frozen=True)
 class SystemConfig:
     """Parameters of the system top, validated on construction.
 
@@ -75,7 +26,7 @@ class SystemConfig:
     ----------
     systolic : SystolicConfig
         The GEMM engine (array, dataflow, the largest GEMM its buffers hold).
-    sparse : SparseParams
+    sparse : SparseConfig
         The sparse PE array.
     act_depth : int
         Bytes of activation memory, 16..65536 (default 8192).
@@ -94,7 +45,7 @@ class SystemConfig:
     """
 
     systolic: SystolicConfig = field(default_factory=SystolicConfig)
-    sparse: SparseParams = field(default_factory=SparseParams)
+    sparse: SparseConfig = field(default_factory=SparseConfig)
     act_depth: int = 8192
     weight_depth: int = 2048
     qparam_depth: int = 256
@@ -106,8 +57,8 @@ class SystemConfig:
         if self.systolic.acc_width != BIAS_BITS:
             raise TesseraError(f"the system's systolic engine must have acc_width = {BIAS_BITS} "
                                f"(int32 accumulators), not {self.systolic.acc_width}")
-        if not isinstance(self.sparse, SparseParams):
-            raise TesseraError(f"sparse must be a SparseParams, not {self.sparse!r}")
+        if not isinstance(self.sparse, SparseConfig):
+            raise TesseraError(f"sparse must be a SparseConfig, not {self.sparse!r}")
         check_int(self.act_depth, "act_depth", 16, 2**FIELD_BITS[Op.CONV]["in_base"])
         check_int(self.weight_depth, "weight_depth", 1, 2**FIELD_BITS[Op.CONV]["w_base"])
         check_int(self.qparam_depth, "qparam_depth", 1, 2**FIELD_BITS[Op.CONV]["q_base"])
@@ -122,7 +73,7 @@ class SystemConfig:
             Space.QPARAM: QPARAM_BITS,
             Space.CODEBOOK: self.sparse.weight_width,
             Space.POINTER: 2 * self.sparse.ptr_bits,
-            Space.SPMAT: self.sparse.spmat_bits,
+            Space.SPMAT: self.sparse.word_width,
             Space.SPARAM: QPARAM_BITS,
         }[space]
 
@@ -141,6 +92,6 @@ class SystemConfig:
 
     def to_dict(self):
         """Plain-dict form (JSON, hardware parameters)."""
-        return {"systolic": self.systolic.params(), "sparse": self.sparse.to_dict(),
+        return {"systolic": self.systolic.params(), "sparse": self.sparse.params(),
                 "act_depth": self.act_depth, "weight_depth": self.weight_depth,
                 "qparam_depth": self.qparam_depth, "stats_depth": self.stats_depth}

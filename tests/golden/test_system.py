@@ -24,13 +24,13 @@ from tessera.golden.isa import (
     pack_payload,
     unpack_payload,
 )
-from tessera.golden.system_config import SparseParams, SystemConfig, SystolicConfig
+from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
 from tessera.golden.systolic import gemm_cycles
 
 #: A small system: a 4 x 4 array whose buffers force conv layers into several row chunks.
 SMALL = SystemConfig(
     systolic=SystolicConfig(rows=4, cols=4, max_m=32, max_k=128, max_n=16),
-    sparse=SparseParams(n_pes=4, spmat_depth=256, ptr_depth=512, act_depth=64, param_depth=64),
+    sparse=SparseConfig(n_pes=4, spmat_depth=256, ptr_depth=512, act_depth=64, param_depth=64),
     act_depth=4096, weight_depth=1024, qparam_depth=128, stats_depth=64)
 
 

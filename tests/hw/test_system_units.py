@@ -206,13 +206,13 @@ def _random_header(rng, config):
 @pytest.mark.parametrize("seed", range(3))
 def test_header_check_equals_golden(seed):
     from tessera.golden.executor import instruction_errors
-    from tessera.golden.system_config import SparseParams, SystemConfig, SystolicConfig
+    from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
     from tessera.hw.system.check import HeaderCheck
     from tessera.sim.host.system import header_bits
 
     config = SystemConfig(
         systolic=SystolicConfig(rows=4, cols=4, max_m=32, max_k=128, max_n=16),
-        sparse=SparseParams(n_pes=4, spmat_depth=256, ptr_depth=512, act_depth=64,
+        sparse=SparseConfig(n_pes=4, spmat_depth=256, ptr_depth=512, act_depth=64,
                             param_depth=64),
         act_depth=4096, weight_depth=1024, qparam_depth=128)
     rng = np.random.default_rng(seed)
