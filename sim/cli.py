@@ -37,9 +37,13 @@ def _on_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-# As the `tessera` program (not when imported by a library user or a test), Ctrl-C is quiet from
-# this line on; main() puts Python's KeyboardInterrupt back once its handlers are in place.
-if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "tessera":
+#: Running as the `tessera` program (not imported by a library user or a test).
+_AS_PROGRAM = (__name__ == "__main__"
+               or os.path.basename(sys.argv[0] if sys.argv else "") == "tessera")
+
+# As the program, Ctrl-C is quiet from this line on; main() puts Python's KeyboardInterrupt back
+# once its handlers are in place.
+if _AS_PROGRAM:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import argparse  # noqa: E402 - after the handler: imports are where Ctrl-C lands early
@@ -114,13 +118,24 @@ def _first_line(error):
 
 
 def main(argv=None):
-    status = _main(argv)
-    if _interrupted and status != EXIT_INTERRUPTED:
+    try:
+        status = _main(argv)
+    except KeyboardInterrupt:       # a second Ctrl-C while the first one was being reported
         status = EXIT_INTERRUPTED
-    if status == EXIT_INTERRUPTED and __name__ == "__main__":
-        # The decision is made: a second Ctrl-C while the interpreter shuts down (when Python
-        # puts the default handler back) must not turn the exit status into a signal death.
+    if _interrupted:
+        status = EXIT_INTERRUPTED
+    if status == EXIT_INTERRUPTED and _AS_PROGRAM:
+        # The decision is made and reported. Leave now: a second Ctrl-C during shutdown, or the
+        # interpreter's own "a KeyboardInterrupt went unhandled somewhere" flag (C code that
+        # runs Python through PyRun_String sets it even when the exception is caught later),
+        # would otherwise turn exit status 130 into a death by SIGINT.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(EXIT_INTERRUPTED)
     return status
 
 
