@@ -31,16 +31,59 @@ def pe_multipliers(rows, cols, dsp_macs):
             for i in range(rows)]
 
 
-def _check(rows, cols, acc_width, dsp_macs):
-    rows = check_int(rows, "rows", 1, 32)
-    cols = check_int(cols, "cols", 1, 32)
-    acc_width = check_int(acc_width, "acc_width", 16, 32)
-    dsp_macs = rows * cols if dsp_macs is None else check_int(dsp_macs, "dsp_macs", 0,
-                                                                rows * cols)
-    return rows, cols, acc_width, dsp_macs
+class _Array(wiring.Component):
+    """What both arrays share: their checked parameters, the edge skews and the shift taps.
+
+    A subclass lists its members in ``_members`` and wires its cells in ``_grid``.
+    """
+
+    def __init__(self, *, rows=8, cols=8, acc_width=32, dsp_macs=None):
+        self.rows = check_int(rows, "rows", 1, 32)
+        self.cols = check_int(cols, "cols", 1, 32)
+        self.acc_width = check_int(acc_width, "acc_width", 16, 32)
+        self.dsp_macs = (self.rows * self.cols if dsp_macs is None
+                         else check_int(dsp_macs, "dsp_macs", 0, self.rows * self.cols))
+        super().__init__(self._members())
+
+    def elaborate(self, platform):
+        m = Module()
+        # Activations enter the left edge, the top operand (``_top``) the top edge, both skewed
+        # one cycle per lane; column ``j`` shifts ``j`` cycles after column 0.
+        m.submodules.a_skew = a_skew = Skew(lanes=self.rows, shape=signed(8), base=1)
+        m.submodules[f"{self._top}_skew"] = top_skew = Skew(lanes=self.cols, shape=signed(8),
+                                                            base=self._top_base)
+        m.d.comb += [a_skew.i.eq(self.a), top_skew.i.eq(getattr(self, self._top))]
+        shift = [self.shift, *tapped_delay(m, self.shift, self.cols - 1, name="shift")]
+        self._grid(m, a_skew.o, top_skew.o, shift)
+        return m
 
 
-class WSArray(wiring.Component):
+def _mesh(m, cell_class, rows, cols, acc_width, dsp_macs, shift, *, rightward, downward):
+    """Add an R x C grid of ``cell_class`` cells to ``m`` and chain them; return the bottom row.
+
+    ``rightward`` maps an input port to ``(output port, edge)``: cell ``(i, 0)`` takes
+    ``edge[i]`` and cell ``(i, j)`` the output port of cell ``(i, j - 1)``. ``downward`` does
+    the same down the columns, cell ``(0, j)`` taking ``edge[j]``. Every cell of column ``j``
+    takes ``shift[j]``.
+    """
+    kinds = pe_multipliers(rows, cols, dsp_macs)
+    cells = [[cell_class(acc_width=acc_width, multiplier=kinds[i][j]) for j in range(cols)]
+             for i in range(rows)]
+    for i in range(rows):
+        for j in range(cols):
+            cell = cells[i][j]
+            m.submodules[f"cell_{i}_{j}"] = cell
+            for port, (out, edge) in rightward.items():
+                source = edge[i] if j == 0 else getattr(cells[i][j - 1], out)
+                m.d.comb += getattr(cell, port).eq(source)
+            for port, (out, edge) in downward.items():
+                source = edge[j] if i == 0 else getattr(cells[i - 1][j], out)
+                m.d.comb += getattr(cell, port).eq(source)
+            m.d.comb += cell.shift.eq(shift[j])
+    return cells[rows - 1]
+
+
+class WSArray(_Array):
     """Weight-stationary R x C array of :class:`~tessera.hw.systolic.cell.WSCell`.
 
     Parameters
@@ -80,52 +123,30 @@ class WSArray(wiring.Component):
     is presented, or later).
     """
 
-    def __init__(self, *, rows=8, cols=8, acc_width=32, dsp_macs=None):
-        self.rows, self.cols, self.acc_width, self.dsp_macs = _check(rows, cols, acc_width,
-                                                                      dsp_macs)
-        super().__init__({
+    def _members(self):
+        return {
             "a": In(data.ArrayLayout(signed(8), self.rows)),
             "first": In(1),
             "w": In(data.ArrayLayout(signed(8), self.cols)),
             "shift": In(1),
             "psum": Out(data.ArrayLayout(signed(self.acc_width), self.cols)),
-        })
+        }
 
-    def elaborate(self, platform):
-        m = Module()
-        rows, cols = self.rows, self.cols
-        # The activations take an input register; the tokens and the weights do not, so that
-        # each cell sees its `first` token one cycle before the row it marks.
-        m.submodules.a_skew = a_skew = Skew(lanes=rows, shape=signed(8), base=1)
-        m.submodules.w_skew = w_skew = Skew(lanes=cols, shape=signed(8), base=0)
-        m.d.comb += [a_skew.i.eq(self.a), w_skew.i.eq(self.w)]
-        first = [self.first, *tapped_delay(m, self.first, rows - 1, name="first")]
-        shift = [self.shift, *tapped_delay(m, self.shift, cols - 1, name="shift")]
+    # The activations take an input register; the tokens and the weights do not, so that each
+    # cell sees its `first` token one cycle before the row it marks.
+    _top, _top_base = "w", 0
 
-        kinds = pe_multipliers(rows, cols, self.dsp_macs)
-        cells = [[WSCell(acc_width=self.acc_width, multiplier=kinds[i][j]) for j in range(cols)]
-                 for i in range(rows)]
-        for i in range(rows):
-            for j in range(cols):
-                cell = cells[i][j]
-                m.submodules[f"cell_{i}_{j}"] = cell
-                if j == 0:
-                    m.d.comb += [cell.a.eq(a_skew.o[i]), cell.first.eq(first[i])]
-                else:
-                    left = cells[i][j - 1]
-                    m.d.comb += [cell.a.eq(left.a_out), cell.first.eq(left.first_out)]
-                if i == 0:
-                    m.d.comb += [cell.w_in.eq(w_skew.o[j]), cell.psum_in.eq(0)]
-                else:
-                    up = cells[i - 1][j]
-                    m.d.comb += [cell.w_in.eq(up.w_out), cell.psum_in.eq(up.psum_out)]
-                m.d.comb += cell.shift.eq(shift[j])
-        for j in range(cols):
-            m.d.comb += self.psum[j].eq(cells[rows - 1][j].psum_out)
-        return m
+    def _grid(self, m, left, top, shift):
+        first = [self.first, *tapped_delay(m, self.first, self.rows - 1, name="first")]
+        bottom = _mesh(m, WSCell, self.rows, self.cols, self.acc_width, self.dsp_macs, shift,
+                       rightward={"a": ("a_out", left), "first": ("first_out", first)},
+                       downward={"w_in": ("w_out", top),
+                                 "psum_in": ("psum_out", [0] * self.cols)})
+        for j in range(self.cols):
+            m.d.comb += self.psum[j].eq(bottom[j].psum_out)
 
 
-class OSArray(wiring.Component):
+class OSArray(_Array):
     """Output-stationary R x C array of :class:`~tessera.hw.systolic.cell.OSCell`.
 
     Parameters
@@ -157,48 +178,24 @@ class OSArray(wiring.Component):
     capture in the column must come after them, so tiles start at least ``2R`` cycles apart.
     """
 
-    def __init__(self, *, rows=8, cols=8, acc_width=32, dsp_macs=None):
-        self.rows, self.cols, self.acc_width, self.dsp_macs = _check(rows, cols, acc_width,
-                                                                      dsp_macs)
-        super().__init__({
+    def _members(self):
+        return {
             "a": In(data.ArrayLayout(signed(8), self.rows)),
             "b": In(data.ArrayLayout(signed(8), self.cols)),
             "first": In(1),
             "valid": In(1),
             "shift": In(1),
             "result": Out(data.ArrayLayout(signed(self.acc_width), self.cols)),
-        })
+        }
 
-    def elaborate(self, platform):
-        m = Module()
-        rows, cols = self.rows, self.cols
-        m.submodules.a_skew = a_skew = Skew(lanes=rows, shape=signed(8), base=1)
-        m.submodules.b_skew = b_skew = Skew(lanes=cols, shape=signed(8), base=1)
-        m.d.comb += [a_skew.i.eq(self.a), b_skew.i.eq(self.b)]
-        first = tapped_delay(m, self.first, rows, name="first")
-        valid = tapped_delay(m, self.valid, rows, name="valid")
-        shift = [self.shift, *tapped_delay(m, self.shift, cols - 1, name="shift")]
+    _top, _top_base = "b", 1
 
-        kinds = pe_multipliers(rows, cols, self.dsp_macs)
-        cells = [[OSCell(acc_width=self.acc_width, multiplier=kinds[i][j]) for j in range(cols)]
-                 for i in range(rows)]
-        for i in range(rows):
-            for j in range(cols):
-                cell = cells[i][j]
-                m.submodules[f"cell_{i}_{j}"] = cell
-                if j == 0:
-                    m.d.comb += [cell.a.eq(a_skew.o[i]), cell.first.eq(first[i]),
-                                 cell.valid.eq(valid[i])]
-                else:
-                    left = cells[i][j - 1]
-                    m.d.comb += [cell.a.eq(left.a_out), cell.first.eq(left.first_out),
-                                 cell.valid.eq(left.valid_out)]
-                if i == 0:
-                    m.d.comb += [cell.w.eq(b_skew.o[j]), cell.res_in.eq(0)]
-                else:
-                    up = cells[i - 1][j]
-                    m.d.comb += [cell.w.eq(up.w_out), cell.res_in.eq(up.res_out)]
-                m.d.comb += cell.shift.eq(shift[j])
-        for j in range(cols):
-            m.d.comb += self.result[j].eq(cells[rows - 1][j].res_out)
-        return m
+    def _grid(self, m, left, top, shift):
+        first = tapped_delay(m, self.first, self.rows, name="first")
+        valid = tapped_delay(m, self.valid, self.rows, name="valid")
+        bottom = _mesh(m, OSCell, self.rows, self.cols, self.acc_width, self.dsp_macs, shift,
+                       rightward={"a": ("a_out", left), "first": ("first_out", first),
+                                  "valid": ("valid_out", valid)},
+                       downward={"w": ("w_out", top), "res_in": ("res_out", [0] * self.cols)})
+        for j in range(self.cols):
+            m.d.comb += self.result[j].eq(bottom[j].res_out)

@@ -26,40 +26,72 @@ def _min(a, b):
     return Mux(a < b, a, b)
 
 
-def _common_members(config):
-    return {
-        "start": In(1),
-        "m": In(range(config.max_m + 1)),
-        "k": In(range(config.max_k + 1)),
-        "n": In(range(config.max_n + 1)),
-        "a_count": In(range(config.a_depth + 1)),
-        "b_count": In(range(config.b_depth + 1)),
-        "a_raddr": Out(range(config.a_depth)),
-        "a_ren": Out(1),
-        "b_raddr": Out(range(config.b_depth)),
-        "b_ren": Out(1),
-        "release": In(2),
-        "acc_valid": Out(1),
-        "acc_addr": Out(range(2 * config.tile_m)),
-        "acc_add": Out(1),
-        "acc_last": Out(1),
-    }
+class _Sequencer(wiring.Component):
+    """What both schedules share: the configuration check and every member but the array's.
 
-
-class WSSequencer(wiring.Component):
-    """Weight-stationary schedule: passes over (M-tile, N-tile, K-tile), weights double-buffered.
+    A subclass names its dataflow (``_dataflow``, ``"ws"`` or ``"os"``) and the 1-bit controls
+    it drives into the array (``_controls``).
 
     Parameters
     ----------
     config : tessera.golden.systolic.SystolicConfig
-        A weight-stationary configuration.
+        A configuration of the subclass's dataflow.
 
     Members
     -------
     start : In(1)
-        Begin a GEMM of ``m`` x ``k`` x ``n`` (held until the next ``start``).
+        Begin a GEMM of ``m`` x ``k`` x ``n``.
+    m, k, n : In
+        The GEMM's dimensions, held until the next ``start`` (the schedule reads them
+        throughout).
     a_count, b_count : In
         Words in the A and B buffers.
+    release : In(2)
+        The drain has read the last result of bank half ``b``.
+
+    Raises
+    ------
+    ValueError
+        If ``config`` has the other dataflow.
+    """
+
+    _dataflow = None
+    _controls = ()
+
+    def __init__(self, config):
+        if config.dataflow != self._dataflow:
+            kind = {"ws": "a weight-stationary", "os": "an output-stationary"}[self._dataflow]
+            raise ValueError(f"{type(self).__name__} needs {kind} configuration, not "
+                             f"{config.dataflow!r}")
+        self.config = config
+        super().__init__({
+            "start": In(1),
+            "m": In(range(config.max_m + 1)),
+            "k": In(range(config.max_k + 1)),
+            "n": In(range(config.max_n + 1)),
+            "a_count": In(range(config.a_depth + 1)),
+            "b_count": In(range(config.b_depth + 1)),
+            "a_raddr": Out(range(config.a_depth)),
+            "a_ren": Out(1),
+            "b_raddr": Out(range(config.b_depth)),
+            "b_ren": Out(1),
+            "release": In(2),
+            "acc_valid": Out(1),
+            "acc_addr": Out(range(2 * config.tile_m)),
+            "acc_add": Out(1),
+            "acc_last": Out(1),
+            **{name: Out(1) for name in self._controls},
+        })
+
+
+class WSSequencer(_Sequencer):
+    """Weight-stationary schedule: passes over (M-tile, N-tile, K-tile), weights double-buffered.
+
+    Takes a weight-stationary configuration; the members it shares with :class:`OSSequencer`
+    are described in :class:`_Sequencer`.
+
+    Members
+    -------
     a_raddr, a_ren : Out
         Read a row of A (``rows`` lanes of the K-tile); the array takes the data after the
         edge with :attr:`first`.
@@ -70,8 +102,6 @@ class WSSequencer(wiring.Component):
     w_zero, shift : Out(1)
         The weight row read at the last edge is past K (shift in zeros), and is to be shifted
         into the array (``shift``).
-    release : In(2)
-        The drain has read the last result of bank half ``b``.
     acc_valid, acc_addr, acc_add, acc_last : Out
         Column 0's control for the accumulator bank, R + 1 cycles after :attr:`first`'s row:
         write row ``acc_addr``, adding to it (``acc_add``, not on the first K-tile), ``acc_last``
@@ -87,17 +117,8 @@ class WSSequencer(wiring.Component):
     as A arrives.
     """
 
-    def __init__(self, config):
-        if config.dataflow != "ws":
-            raise ValueError(f"WSSequencer needs a weight-stationary configuration, not "
-                             f"{config.dataflow!r}")
-        self.config = config
-        super().__init__({
-            **_common_members(config),
-            "first": Out(1),
-            "w_zero": Out(1),
-            "shift": Out(1),
-        })
+    _dataflow = "ws"
+    _controls = ("first", "w_zero", "shift")
 
     def elaborate(self, platform):
         m = Module()
@@ -252,20 +273,14 @@ class WSSequencer(wiring.Component):
         return m
 
 
-class OSSequencer(wiring.Component):
+class OSSequencer(_Sequencer):
     """Output-stationary schedule: R x C output tiles over (M-tile, N-tile), K steps each.
 
-    Parameters
-    ----------
-    config : tessera.golden.systolic.SystolicConfig
-        An output-stationary configuration.
+    Takes an output-stationary configuration; the members it shares with :class:`WSSequencer`
+    are described in :class:`_Sequencer`.
 
     Members
     -------
-    start : In(1)
-        Begin a GEMM of ``m`` x ``k`` x ``n``.
-    a_count, b_count : In
-        Words in the A and B buffers.
     a_raddr, a_ren, b_raddr, b_ren : Out
         Read one step: a column of A (``rows`` lanes) and a row of B (``cols`` lanes).
     first, valid : Out(1)
@@ -273,8 +288,6 @@ class OSSequencer(wiring.Component):
         alone is the flush after the last tile).
     shift : Out(1)
         Shift column 0's drain chain (columns follow one cycle apart).
-    release : In(2)
-        The drain has read the last result of bank half ``b``.
     acc_valid, acc_addr, acc_last : Out
         Column 0's writes into the bank: the bottom of the drain chain, rows R-1 down to 0.
     acc_add : Out(1)
@@ -288,17 +301,8 @@ class OSSequencer(wiring.Component):
     the previous tile's results go to. Steps follow one per cycle as A and B arrive.
     """
 
-    def __init__(self, config):
-        if config.dataflow != "os":
-            raise ValueError(f"OSSequencer needs an output-stationary configuration, not "
-                             f"{config.dataflow!r}")
-        self.config = config
-        super().__init__({
-            **_common_members(config),
-            "first": Out(1),
-            "valid": Out(1),
-            "shift": Out(1),
-        })
+    _dataflow = "os"
+    _controls = ("first", "valid", "shift")
 
     def elaborate(self, platform):
         m = Module()
