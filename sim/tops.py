@@ -203,6 +203,13 @@ _SPARSE_OPTIONS = tuple(
         ("act_depth", "activations per PE in each buffer (and accumulators)"),
         ("param_depth", "requantization parameter rows per PE")))
 
+def _ecp5_and_ice40(name):
+    """The targets of a small top with no parameters: ``NAME-ecp5`` (100 MHz requested) and
+    ``NAME-ice40`` on the UP5K (24 MHz)."""
+    return {f"{name}-ecp5": SynthTarget("ecp5-85f", {}, 100),
+            f"{name}-ice40": SynthTarget("ice40-up5k", {}, 24)}
+
+
 #: The sparse array's memories per PE on the iCE40UP5K: 256 words of 2 entries, 256 pointers,
 #: 32 activations per buffer, 32 parameter rows (the ECP5 targets keep EIE's defaults).
 _UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth": 256,
@@ -215,8 +222,7 @@ TOPS = {
         help="the int8 multiply-accumulate processing element",
         factory="tessera.hw.pe:MACPE",
         options=(_ACC_WIDTH,),
-        synth={"pe-ecp5": SynthTarget("ecp5-85f", {}, 100),
-               "pe-ice40": SynthTarget("ice40-up5k", {}, 24)},
+        synth=_ecp5_and_ice40("pe"),
         benchmarks=("pe",),
         demo="tessera.sim.pe:demo_section",
     ),
@@ -225,8 +231,7 @@ TOPS = {
         help="the post-processing unit: bias, requantize, ReLU, saturate",
         factory="tessera.hw.postproc:PostProcessor",
         options=(_ACC_WIDTH,),
-        synth={"postproc-ecp5": SynthTarget("ecp5-85f", {}, 100),
-               "postproc-ice40": SynthTarget("ice40-up5k", {}, 24)},
+        synth=_ecp5_and_ice40("postproc"),
     ),
     "systolic": Top(
         name="systolic",

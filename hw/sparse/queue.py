@@ -64,13 +64,7 @@ class ActivationQueue(wiring.Component):
                 m.d.sync += full.eq(0)
             return m
         m.submodules.fifo = queue = fifo.SyncFIFO(width=column_layout.size, depth=self.depth)
-        m.d.comb += [
-            queue.w_data.eq(self.i.payload),
-            queue.w_en.eq(self.i.valid),
-            self.i.ready.eq(queue.w_rdy),
-            self.o.payload.eq(queue.r_data),
-            self.o.valid.eq(queue.r_rdy),
-            queue.r_en.eq(self.o.ready),
-            self.level.eq(queue.level),
-        ]
+        wiring.connect(m, wiring.flipped(self.i), queue.w_stream)
+        wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
+        m.d.comb += self.level.eq(queue.level)
         return m

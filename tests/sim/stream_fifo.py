@@ -15,12 +15,6 @@ class StreamFIFO(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self.width, depth=self.depth)
-        m.d.comb += [
-            queue.w_data.eq(self.i.payload),
-            queue.w_en.eq(self.i.valid),
-            self.i.ready.eq(queue.w_rdy),
-            self.o.payload.eq(queue.r_data),
-            self.o.valid.eq(queue.r_rdy),
-            queue.r_en.eq(self.o.ready),
-        ]
+        wiring.connect(m, wiring.flipped(self.i), queue.w_stream)
+        wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
         return m
