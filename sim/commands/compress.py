@@ -51,10 +51,9 @@ def add_arguments(parser):
 def run(args):
     """Compress, print the report, optionally save the model file."""
     from tessera.golden.errors import TesseraError
-    from tessera.golden.modelfile import save
     from tessera.golden.pipeline import compress
-    from tessera.golden.report import render, summarize
-    from tessera.sim.files import output_path, replacing
+    from tessera.golden.report import summarize
+    from tessera.sim.files import output_path
 
     output = output_path(args.output)
 
@@ -71,39 +70,21 @@ def run(args):
         rel_bits=args.rel_bits, ptr_bits=args.ptr_bits, use_cache=not args.no_cache,
         log=None if args.json else log,
     )
-    accuracies = {
-        "float": result.accuracy_float,
-        "int8": result.accuracy_int8,
-        "pruned": result.accuracy_pruned,
-        "shared": result.accuracy_shared,
-        "compressed": result.accuracy_compressed,
-    }
+    accuracies = _accuracies(result)
     summary = summarize(result.model, accuracies=accuracies, settings=result.settings,
                         seconds={k: round(v, 3) for k, v in result.seconds.items()})
-    if output is not None:
-        info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
-        info["settings"] = result.settings
-        with replacing(output) as tmp:
-            save(tmp, result.model, info=info)
-        summary["output"] = str(output)
-    if args.json:
-        print(json.dumps(summary, default=float))
-    else:
-        title = (f"Deep Compression of the digits {args.model.upper()} (seed {args.seed}, "
-                 f"{args.pes} PEs)")
-        print(render(result.model, summary, title=title))
-        if output is not None:
-            print(f"wrote {output}")
-    return 0
+    _save(output, result.model, summary, result.settings)
+    title = (f"Deep Compression of the digits {args.model.upper()} (seed {args.seed}, "
+             f"{args.pes} PEs)")
+    return _print(args.json, result.model, summary, title, output)
 
 
 
 def _run_onnx(args, log):
     """``tessera compress --onnx``: import, compress, report, save."""
     from tessera.golden.errors import TesseraError
-    from tessera.golden.modelfile import save
     from tessera.golden.onnx.compress import compress_onnx
-    from tessera.golden.report import render, summarize
+    from tessera.golden.report import summarize
 
     if args.model is not None:
         raise TesseraError("give either --model or --onnx, not both")
@@ -116,13 +97,7 @@ def _run_onnx(args, log):
         args.onnx, args.data, seed=args.seed, prune=args.prune, bits=args.bits, n_pes=args.pes,
         rel_bits=args.rel_bits, ptr_bits=args.ptr_bits, log=None if args.json else log,
     )
-    accuracies = {
-        "float": result.accuracy_float,
-        "int8": result.accuracy_int8,
-        "pruned": result.accuracy_pruned,
-        "shared": result.accuracy_shared,
-        "compressed": result.accuracy_compressed,
-    }
+    accuracies = _accuracies(result)
     measured = result.settings["accuracy_measured"]
     summary = summarize(result.model, accuracies=accuracies if measured else {}, data=data,
                         settings=result.settings,
@@ -131,33 +106,18 @@ def _run_onnx(args, log):
         for name in accuracies:
             summary[f"accuracy_{name}"] = None
         summary["note"] = "accuracy not measured: the data file has no labels (y)"
-    if args.output:
-        from tessera.sim.files import replacing
-
-        info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
-        info["settings"] = result.settings
-        with replacing(args.output) as tmp:
-            save(tmp, result.model, info=info)
-        summary["output"] = args.output
-    if args.json:
-        print(json.dumps(summary, default=float))
-    else:
-        title = f"Deep Compression of {args.onnx} (seed {args.seed}, {args.pes} PEs)"
-        print(render(result.model, summary, title=title))
-        if not measured:
-            print("Accuracy not measured: the data file has no labels (y).")
-        if args.output:
-            print(f"wrote {args.output}")
-    return 0
+    _save(args.output, result.model, summary, result.settings)
+    title = f"Deep Compression of {args.onnx} (seed {args.seed}, {args.pes} PEs)"
+    return _print(args.json, result.model, summary, title, args.output,
+                  None if measured else "Accuracy not measured: the data file has no labels (y).")
 
 
 def _run_qdq(args, log):
     """``tessera compress --onnx`` on a QDQ model: taken as quantized, written for the engines."""
     from tessera.golden.data import Digits
     from tessera.golden.errors import TesseraError
-    from tessera.golden.modelfile import save
     from tessera.golden.onnx.compress import import_qdq_model
-    from tessera.golden.report import render, summarize
+    from tessera.golden.report import summarize
 
     if args.prune is not None or args.bits is not None:
         raise TesseraError("a QDQ model is already quantized: it is taken as it is, without "
@@ -174,17 +134,43 @@ def _run_qdq(args, log):
                         data=data, settings=settings, energy=data is not None)
     if accuracy is None:
         summary["note"] = "accuracy not measured: no --data with labels (y)"
-    if args.output:
-        info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
-        info["settings"] = settings
-        save(args.output, model, info=info)
-        summary["output"] = args.output
-    if args.json:
+    _save(args.output, model, summary, settings)
+    return _print(args.json, model, summary, f"{args.onnx} (QDQ, taken as quantized)",
+                  args.output,
+                  "Accuracy not measured: no --data with labels (y)." if accuracy is None else None)
+
+
+def _accuracies(result):
+    """The test accuracy after each stage of a compression result, by stage."""
+    return {stage: getattr(result, f"accuracy_{stage}")
+            for stage in ("float", "int8", "pruned", "shared", "compressed")}
+
+
+def _save(output, model, summary, settings):
+    """Write the model file (if ``output``) with the summary's accuracies and ratios in its
+    info; note its path in the summary."""
+    from tessera.golden.modelfile import save
+    from tessera.sim.files import replacing
+
+    if not output:
+        return
+    info = {k: v for k, v in summary.items() if k.startswith(("accuracy_", "ratio"))}
+    info["settings"] = settings
+    with replacing(output) as tmp:
+        save(tmp, model, info=info)
+    summary["output"] = str(output)
+
+
+def _print(as_json, model, summary, title, output, note=None):
+    """Print the summary as one JSON object, or as the table, the note and where it wrote."""
+    from tessera.golden.report import render
+
+    if as_json:
         print(json.dumps(summary, default=float))
     else:
-        print(render(model, summary, title=f"{args.onnx} (QDQ, taken as quantized)"))
-        if accuracy is None:
-            print("Accuracy not measured: no --data with labels (y).")
-        if args.output:
-            print(f"wrote {args.output}")
+        print(render(model, summary, title=title))
+        if note:
+            print(note)
+        if output:
+            print(f"wrote {output}")
     return 0
