@@ -222,6 +222,14 @@ class _Driver:
         start, period = self._clock
         return int((now - start) / period + 1e-6) + 1
 
+    def _count_wait(self, signal):
+        """Count an edge spent waiting for ``signal``; after ``_POLL_CYCLES`` of them in a row,
+        doze until it rises."""
+        self._waits += 1
+        if self._waits >= _POLL_CYCLES:
+            self._waits = 0
+            self._doze(signal)
+
     def _doze(self, signal):
         """Stop being ticked until ``signal`` rises (then handle the next edge and resume)."""
         self._ticker.remove(self)
@@ -365,10 +373,7 @@ class StreamSource(_Driver):
         self._last = now
         if self._shown:
             if not _high(self.ready):
-                self._waits += 1
-                if self._waits >= _POLL_CYCLES:
-                    self._waits = 0
-                    self._doze(self.ready)
+                self._count_wait(self.ready)
                 return
             self._waits = 0
             self._queue.popleft()
@@ -455,10 +460,7 @@ class StreamSink(_Driver):
             if ready != self._ready:
                 self.ready.value = self._ready = ready
         elif not valid:
-            self._waits += 1
-            if self._waits >= _POLL_CYCLES:
-                self._waits = 0
-                self._doze(self.valid)
+            self._count_wait(self.valid)
         else:
             self._waits = 0
 
@@ -488,10 +490,7 @@ class StreamMonitor(_Driver):
             return
         self._last = now
         if not _high(self.valid):
-            self._waits += 1
-            if self._waits >= _POLL_CYCLES:
-                self._waits = 0
-                self._doze(self.valid)
+            self._count_wait(self.valid)
             return
         self._waits = 0
         if _high(self.ready):
