@@ -13,6 +13,8 @@ from tessera.golden.prune import magnitude_mask
 from tessera.golden.quant import requantize
 from tessera.golden.share import share_weights
 
+from .gradcheck import assert_gradients_match
+
 
 def test_digits_split_is_stratified_and_seeded(digits):
     assert digits.x_train.shape == (1257, 64) and digits.x_test.shape == (540, 64)
@@ -30,18 +32,7 @@ def test_digits_split_is_stratified_and_seeded(digits):
 def test_gradients_match_finite_differences(make, digits):
     net = make(3)
     x, y = digits.x_train[:6], digits.y_train[:6]
-    _, grads = net.gradients(x, y, l2=1e-3)
-    rng = np.random.default_rng(0)
-    for i, layer in enumerate(net.layers):
-        for _ in range(3):
-            r, c = rng.integers(layer.weight.shape[0]), rng.integers(layer.weight.shape[1])
-            old = layer.weight[r, c]
-            layer.weight[r, c] = old + 1e-6
-            up, _ = net.gradients(x, y, l2=1e-3)
-            layer.weight[r, c] = old - 1e-6
-            down, _ = net.gradients(x, y, l2=1e-3)
-            layer.weight[r, c] = old
-            assert grads[i][0][r, c] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-7)
+    assert_gradients_match(net, x, y, samples=3)
 
 
 def test_training_is_deterministic_and_masks_hold(digits):
