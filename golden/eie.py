@@ -47,6 +47,7 @@ from .quant import INT32_MAX, INT32_MIN
 
 __all__ = [
     "EIEMatrix",
+    "MatrixShape",
     "PESlice",
     "SpMVResult",
     "decode",
@@ -76,8 +77,23 @@ class PESlice:
     n_rows: int
 
 
+class MatrixShape:
+    """``rows`` and ``cols`` of anything with a ``shape`` of ``(rows, cols)``: a matrix, or
+    where one is loaded."""
+
+    @property
+    def rows(self):
+        """Number of rows (outputs)."""
+        return self.shape[0]
+
+    @property
+    def cols(self):
+        """Number of columns (inputs)."""
+        return self.shape[1]
+
+
 @dataclass(frozen=True, eq=False)
-class EIEMatrix:
+class EIEMatrix(MatrixShape):
     """A weight matrix in EIE's interleaved CSC format (see the module docstring).
 
     Build one with :func:`encode` or :func:`encode_values`; the constructor validates every field
@@ -161,16 +177,6 @@ class EIEMatrix:
         _ = self._positions
 
     # -- sizes ---------------------------------------------------------------------------------
-
-    @property
-    def rows(self):
-        """Number of rows (outputs)."""
-        return self.shape[0]
-
-    @property
-    def cols(self):
-        """Number of columns (inputs)."""
-        return self.shape[1]
 
     @cached_property
     def rows_per_pe(self):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from tessera.golden.config.sparse import ACT_LANES
+from tessera.golden.eie import MatrixShape
 from tessera.golden.errors import TesseraError
 from tessera.hw.sparse.protocol import (
     STATS_HEADER,
@@ -43,7 +44,7 @@ __all__ = ["Layer", "Program", "parse_stats", "stats_words"]
 
 
 @dataclass(frozen=True)
-class Layer:
+class Layer(MatrixShape):
     """Where a loaded layer lives in the array's memories."""
 
     #: ``(rows, cols)`` of the weight matrix.
@@ -56,14 +57,6 @@ class Layer:
     param_base: int
     #: First matrix-memory entry of the layer in each PE.
     entry_base: tuple
-
-    @property
-    def rows(self):
-        return self.shape[0]
-
-    @property
-    def cols(self):
-        return self.shape[1]
 
 
 #: Width of one word on the array's ``o`` stream.
