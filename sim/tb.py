@@ -5,6 +5,7 @@
 - Payload words are packed by the host encoders (:mod:`tessera.sim.host.words`), not here.
 - :func:`rng`: a NumPy generator seeded from cocotb's seed, so a failure's seed reproduces it.
 - :func:`start_clock`, :func:`reset`: a free-running GPI clock and Amaranth's synchronous reset.
+- :func:`bench_test`: a cocotb test run on a fresh, reset testbench, its figures reported.
 
 Streams (``amaranth.lib.stream`` interfaces) are driven and watched by the one driver family of
 :mod:`tessera.sim.stream`.
@@ -82,3 +83,27 @@ async def reset(dut, cycles=2):
     for _ in range(cycles):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
+
+
+def bench_test(bench, salt=0, **kwargs):
+    """Declare a cocotb test whose body runs on a fresh testbench: ``await body(t, rng)``.
+
+    The test makes ``t = bench(dut)``, resets the design (``await t.reset()``), runs the body
+    with ``rng(salt)`` (:func:`rng`), then hands the bench's ``figures()`` to :func:`report`.
+    ``kwargs`` go to :func:`cocotb.test`.
+    """
+    import functools
+
+    import cocotb
+
+    def declare(body):
+        @functools.wraps(body)
+        async def test(dut):
+            t = bench(dut)
+            await t.reset()
+            await body(t, rng(salt))
+            report(**t.figures())
+
+        return cocotb.test(**kwargs)(test)
+
+    return declare

@@ -153,6 +153,10 @@ class SparseTB:
         await self.host.reset()
         self.host.received.clear()
 
+    def figures(self):
+        """What the test reports: the expected segments checked."""
+        return {"checked": self.checked}
+
     async def execute(self, job):
         """Send a job's words and check every output segment it expects."""
         first = len(self.host.received)
@@ -254,15 +258,12 @@ def eie_figure2(rng):
     return mask
 
 
-@cocotb.test()
-async def eie_example(dut):
+@tb.bench_test(SparseTB, salt=1)
+async def eie_example(t, rng):
     """EIE's 4-PE example: Figure 2's 16x8 matrix and its activation vector a = (0, 0, a2, 0,
     a4, a5, 0, a7); Figure 3's PE 0 memories; exact outputs and cycles."""
-    t = SparseTB(dut)
-    await t.reset()
     cfg = t.cfg
     assert cfg.n_pes == 4, "EIE's example is a 4-PE array"
-    rng = tb.rng(1)
     mask = eie_figure2(rng)
     codebook = np.concatenate([[0], rng.permutation(np.setdiff1d(np.arange(-128, 128), [0]))[
         :2**cfg.index_bits - 1]])
@@ -278,17 +279,13 @@ async def eie_example(dut):
               np.array([-128] * 8, dtype=np.int8)):
         layer(Program(cfg), job, matrix, x, raw=True, note=f"x = {x.tolist()}")
     await t.execute(job)
-    tb.report(checked=t.checked)
 
 
-@cocotb.test()
-async def corners(dut):
+@tb.bench_test(SparseTB, salt=2)
+async def corners(t, rng):
     """Padding (zero runs longer than a relative index spans), empty columns, all-zero and
     all-dense activations, PEs without rows, a single row, saturation at -128 * -128."""
-    t = SparseTB(dut)
-    await t.reset()
     cfg = t.cfg
-    rng = tb.rng(2)
     n, span = cfg.n_pes, 2**cfg.rel_bits
     rows = min(cfg.max_acts, n * (3 * span + 2))
     cols = min(cfg.max_acts, 12)
@@ -341,17 +338,13 @@ async def corners(dut):
           requant=(rng.integers(-2**31, 2**31, r), np.full(r, 2**16 - 1), rng.integers(0, 48, r)),
           note="requantize extremes")
     await t.execute(jobs)
-    tb.report(checked=t.checked)
 
 
-@cocotb.test()
-async def swapped_layers(dut):
+@tb.bench_test(SparseTB, salt=3)
+async def swapped_layers(t, rng):
     """Layers chained on chip: layer 2 reads layer 1's outputs from the swapped buffer, layer 3
     layer 2's; only the last sends its outputs (then a raw layer, which does not swap)."""
-    t = SparseTB(dut)
-    await t.reset()
     cfg = t.cfg
-    rng = tb.rng(3)
     size = min(cfg.max_acts, 40)
     shapes = [(size, size // 2 + 3), (size // 2 + 1, size), (7, size // 2 + 1)]
     matrices = [random_matrix(rng, cfg, r, c, d) for (r, c), d in zip(shapes, (0.3, 0.5, 0.9))]
@@ -379,16 +372,13 @@ async def swapped_layers(dut):
         run(program, job, raw_l, raw_m, a, relu=False, raw=True, emit=True,
             requant=(0, 1, 0), note=f"raw layer {n + 1} from the swapped buffer")
     await t.execute(job)
-    tb.report(checked=t.checked)
 
 
-@cocotb.test()
-async def reset_mid_layer(dut):
+@tb.bench_test(SparseTB, salt=4)
+async def reset_mid_layer(t, rng):
     """Reset while a layer computes (accumulators half full), then a clean layer is exact."""
-    t = SparseTB(dut)
-    await t.reset()
+    dut = t.dut
     cfg = t.cfg
-    rng = tb.rng(4)
     size = min(cfg.max_acts, 48)
     matrix = fitting_matrix(rng, cfg, size, size, 0.6)
     x = random_activations(rng, size, 1.0)
@@ -414,11 +404,10 @@ async def reset_mid_layer(dut):
     layer(Program(cfg), again, other, random_activations(rng, size, 0.5), raw=True,
           note="second layer after reset")
     await t.execute(again)
-    tb.report(checked=t.checked)
 
 
-@cocotb.test()
-async def bad_input(dut):
+@tb.bench_test(SparseTB, salt=5)
+async def bad_input(t, rng):
     """What the hardware does with input the host should never send: it never hangs.
 
     Each case flags its error bit, skips or ignores the bad part, and a clean layer after it is
@@ -427,17 +416,25 @@ async def bad_input(dut):
     whose relative indices walk past the PE's rows is dropped with the rest of its column; an
     entry whose codebook index was not loaded contributes nothing.
     """
-    t = SparseTB(dut)
-    await t.reset()
     cfg = t.cfg
-    rng = tb.rng(5)
     size = min(cfg.max_acts, 24)
     n = cfg.n_pes
 
-    def clean(job, note):
+    async def flagged(job, program, error, note, after):
+        """Read the statistics (expecting ``error``), then a clean layer; execute the job."""
+        program.stats()
+        job.extend(program, Expect("stats", stats_words(cfg), None, error, note))
         m = random_matrix(rng, cfg, size, size, 0.4)
         layer(Program(cfg), job, m, random_activations(rng, size, 0.7), raw=True,
-              note=f"clean layer after {note}")
+              note=f"clean layer after {after}")
+        await t.execute(job)
+
+    def loaded_with(m, x):
+        """A program that loads ``m`` and writes ``x``; and where ``m`` is loaded."""
+        program = Program(cfg)
+        loaded = program.load(m)
+        program.activations(x, size)
+        return program, loaded
 
     # 1. Configuration writes past their memories, and to a PE that does not exist.
     job = Job()
@@ -446,10 +443,7 @@ async def bad_input(dut):
     program.command(Op.PARAMS, pe=0, addr=cfg.param_depth, data=1)
     if 2**cfg.pe_bits > n:
         program.command(Op.POINTERS, pe=n, addr=0, data=0)
-    program.stats()
-    job.extend(program, Expect("stats", stats_words(cfg), None, Error.CONFIG, "config range"))
-    clean(job, "config writes out of range")
-    await t.execute(job)
+    await flagged(job, program, Error.CONFIG, "config range", "config writes out of range")
 
     # 2. A RUN too large for the memories: skipped, no outputs, no swap.
     job = Job()
@@ -457,19 +451,14 @@ async def bad_input(dut):
     program.run_fields(cfg.max_acts + 1, rows=4, emit=True)
     program.run_fields(4, rows=cfg.max_acts + 1, emit=True)
     program.run_fields(cfg.ptr_depth, rows=4, emit=True)
-    program.stats()
-    job.extend(program, Expect("stats", stats_words(cfg), None, Error.RUN, "RUN too large"))
-    clean(job, "a RUN too large")
-    await t.execute(job)
+    await flagged(job, program, Error.RUN, "RUN too large", "a RUN too large")
 
     # 3. Pointers past the matrix memory (PE 0, columns 1 and 2) and an end pointer before its
     #    start (PE n-1, column 0): those columns are skipped by those PEs; the rest is exact.
     m = random_matrix(rng, cfg, size, size, 0.5)
     x = random_activations(rng, size, 1.0)
     x[0:3] = 7
-    program = Program(cfg)
-    loaded = program.load(m)
-    program.activations(x, size)
+    program, loaded = loaded_with(m, x)
     first = [int(p) + loaded.entry_base[0] for p in m.pe(0).col_ptr]
     # p[2] of PE 0 past the memory: column 1 ends past it, column 2 starts after its end.
     program.pointers(0, loaded.ptr_base // 2 + 1, cfg.capacity + 1, first[3])
@@ -484,18 +473,13 @@ async def bad_input(dut):
     y = dense @ x.astype(np.int64)
     job = Job()
     job.extend(program, Expect("y", m.rows, y, note="bad pointers"))
-    program.stats()
-    job.extend(program, Expect("stats", stats_words(cfg), None, Error.POINTER, "bad pointers"))
-    clean(job, "bad pointers")
-    await t.execute(job)
+    await flagged(job, program, Error.POINTER, "bad pointers", "bad pointers")
 
     # 4. Relative indices walking past the PE's rows: the layer says fewer rows than the matrix
     #    has, so PE 0's entries in the last rows fall outside; they are dropped.
     m = random_matrix(rng, cfg, size, size, 1.0)
     x = random_activations(rng, size, 1.0)
-    program = Program(cfg)
-    loaded = program.load(m)
-    program.activations(x, size)
+    program, loaded = loaded_with(m, x)
     short = size - n  # the last local row of every PE is past the end
     program.codebook(loaded.codebook)
     program.run_fields(size, rows=short, ptr_base=loaded.ptr_base,
@@ -503,29 +487,20 @@ async def bad_input(dut):
     job = Job()
     job.extend(program, Expect("y", short, spmv(m, x, overflow="wrap").y[:short],
                                note="rows walk past the end"))
-    program.stats()
-    job.extend(program, Expect("stats", stats_words(cfg), None, Error.ROW, "rows past end"))
-    clean(job, "rows past the end")
-    await t.execute(job)
+    await flagged(job, program, Error.ROW, "rows past end", "rows past the end")
 
     # 5. Codebook indices outside the loaded table: load only entries 0 and 1.
     m = random_matrix(rng, cfg, size, size, 0.6)
     x = random_activations(rng, size, 1.0)
-    program = Program(cfg)
-    loaded = program.load(m)
-    program.activations(x, size)
+    program, loaded = loaded_with(m, x)
     program.codebook(m.codebook[:2])
     program.run(loaded, raw=True, codebook=False)
     idx = _indices(m)
     y = np.where(idx == 1, m.codebook[1], 0) @ x.astype(np.int64)
     job = Job()
     job.extend(program, Expect("y", m.rows, y, note="codebook of 2 entries"))
-    program.stats()
-    job.extend(program, Expect("stats", stats_words(cfg), None,
-                               Error.CODE if (idx > 1).any() else 0, "unloaded codebook"))
-    clean(job, "an unloaded codebook entry")
-    await t.execute(job)
-    tb.report(checked=t.checked)
+    await flagged(job, program, Error.CODE if (idx > 1).any() else 0, "unloaded codebook",
+                  "an unloaded codebook entry")
 
 
 def _indices(matrix):
@@ -536,13 +511,11 @@ def _indices(matrix):
 
 # -- verification depth (issue 16): saturation both ways, resident layers at random bases -----
 
-@cocotb.test()
-async def saturating_corners(dut):
+@tb.bench_test(SparseTB)
+async def saturating_corners(t, rng):
     """Requantized layers whose outputs reach -128 and 127 (both clamps, without ReLU), and the
     largest product the design allows: activation -128 times the most negative weight (-128 x -128
     where weights are 8 bits or wider), raw and requantized."""
-    t = SparseTB(dut)
-    await t.reset()
     cfg = t.cfg
     n = cfg.n_pes
     low = -(2 ** (cfg.weight_width - 1))
@@ -577,21 +550,17 @@ async def saturating_corners(dut):
     # With ReLU the negative side goes to 0 (and 127 still saturates).
     layer(Program(cfg), job, matrix, x, relu=True, requant=requant, note="ReLU and saturation")
     await t.execute(job)
-    tb.report(checked=t.checked)
 
 
-@cocotb.test()
-async def resident_layers(dut):
+@tb.bench_test(SparseTB)
+async def resident_layers(t, rng):
     """Several random layers resident at once, at random pointer, parameter and matrix bases
     (a filler layer of random size is loaded first and never run), then run in a random order,
     each twice, mostly requantized so that a parameter row read from the wrong base shows."""
     from tessera.golden.errors import TesseraError
 
-    t = SparseTB(dut)
-    await t.reset()
     cfg = t.cfg
     p = tb.params()
-    rng = tb.rng()
     limit = min(cfg.max_acts, p.get("max_size", 24))
     checked_bases = 0
     for round_ in range(p.get("rounds", 2)):
@@ -630,4 +599,3 @@ async def resident_layers(dut):
                      f"{matrix.rows}x{matrix.cols}")
         await t.execute(job)
     assert checked_bases > 0, "every layer had equal pointer and parameter bases"
-    tb.report(checked=t.checked)

@@ -39,6 +39,10 @@ class SystolicTB:
     async def reset(self):
         await tb.reset(self.dut)
 
+    def figures(self):
+        """What the test reports: the GEMMs checked."""
+        return {"gemms": self.count}
+
     def random_job(self, rng, m, k, n, *, raw=None, lo=-128, hi=127):
         cfg = self.config
         a = rng.integers(lo, hi + 1, (m, k)).astype(np.int8)
@@ -108,24 +112,17 @@ def shapes(config, rng, count):
     return out
 
 
-@cocotb.test()
-async def random_gemms(dut):
+@tb.bench_test(SystolicTB)
+async def random_gemms(t, rng):
     """Random GEMMs of many shapes, raw and requantized: exact results, exact cycle counts."""
-    t = SystolicTB(dut)
-    await t.reset()
-    rng = tb.rng()
     for m, k, n in shapes(t.config, rng, tb.params().get("count", 12)):
         await t.run(t.random_job(rng, m, k, n), "random")
-    tb.report(gemms=t.count)
 
 
-@cocotb.test()
-async def edges(dut):
+@tb.bench_test(SystolicTB, salt=1)
+async def edges(t, rng):
     """M, K, N of 1; shapes one past multiples of the array and of the M-tile; the maximum."""
-    t = SystolicTB(dut)
-    await t.reset()
     cfg = t.config
-    rng = tb.rng(1)
     r, c, tm = cfg.rows, cfg.cols, cfg.tile_m
     cases = {(1, 1, 1), (1, cfg.max_k, 1), (cfg.max_m, 1, 1), (1, 1, cfg.max_n),
              (cfg.max_m, cfg.max_k, cfg.max_n)}
@@ -134,18 +131,15 @@ async def edges(dut):
         cases.add((min(m, cfg.max_m), min(k, cfg.max_k), min(n, cfg.max_n)))
     for m, k, n in sorted(cases):
         await t.run(t.random_job(rng, m, k, n), "edge")
-    tb.report(gemms=t.count)
 
 
-@cocotb.test()
-async def extremes(dut):
+@tb.bench_test(SystolicTB)
+async def extremes(t, rng):
     """All -128, all 127 and mixed extremes with K at max_k: the accumulator's limit, exactly.
 
     The configurations under test set ``acc_width`` to the narrowest that holds ``max_k``
     products of -128 * -128, so these sums come within one product of overflowing.
     """
-    t = SystolicTB(dut)
-    await t.reset()
     cfg = t.config
     m, k, n = min(cfg.max_m, cfg.tile_m + 1), cfg.max_k, min(cfg.max_n, cfg.cols + 1)
     for x, y in ((-128, -128), (127, 127), (127, -128), (-128, 127)):
@@ -160,7 +154,6 @@ async def extremes(dut):
     a = np.where(np.arange(k) % 2, 127, -128).astype(np.int8)[None, :].repeat(m, 0)
     b = np.full((k, n), -128, dtype=np.int8)
     await t.run(Job(a, b, raw=True), "alternating")
-    tb.report(gemms=t.count)
 
 
 @cocotb.test()
@@ -179,23 +172,19 @@ async def backpressure(dut):
     tb.report(gemms=t.count)
 
 
-@cocotb.test()
-async def bunched_rows(dut):
+@tb.bench_test(SystolicTB, salt=5)
+async def bunched_rows(t, rng):
     """Gaps on A that bunch a pass's rows against the next pass's: an accumulator entry is then
     read two cycles after it was read before (forwarded in the bank), over and over."""
-    t = SystolicTB(dut)
-    await t.reset()
     cfg = t.config
-    rng = tb.rng(5)
     for index in range(tb.params().get("count", 24)):
         m = int(rng.integers(2, min(cfg.tile_m, 4) + 1)) if cfg.tile_m > 1 else 1
         k = min(cfg.max_k, cfg.rows * int(rng.integers(2, 5)) + int(rng.integers(0, 2)))
         n = min(cfg.max_n, int(rng.integers(1, cfg.cols + 2)))
         t.driver.stop()
-        t.driver = GemmDriver(dut, cfg, valid={"a": stream.pause_pattern("random", seed=index)})
+        t.driver = GemmDriver(t.dut, cfg, valid={"a": stream.pause_pattern("random", seed=index)})
         t.timed = False
         await t.run(t.random_job(rng, m, k, n, raw=True), "bunched")
-    tb.report(gemms=t.count)
 
 
 async def hold_command(dut, command):
@@ -217,19 +206,16 @@ async def hold_command(dut, command):
     return waited
 
 
-@cocotb.test()
-async def command_while_busy(dut):
+@tb.bench_test(SystolicTB, salt=6)
+async def command_while_busy(t, rng):
     """The next GEMM's command, held valid from the first busy cycle of a GEMM, waits:
     ``cmd.ready`` stays low while ``busy`` is high, the running GEMM is undisturbed (exact
     results and cycles), and the waiting command is taken after the last result, then runs
     exactly."""
-    t = SystolicTB(dut)
-    await t.reset()
-    rng = tb.rng(6)
     for first_shape, second_shape in zip(shapes(t.config, rng, 3), shapes(t.config, rng, 3)):
         first = t.random_job(rng, *first_shape)
         second = t.random_job(rng, *second_shape)
-        holder = cocotb.start_soon(hold_command(dut, t.driver.words(second)[0][0]))
+        holder = cocotb.start_soon(hold_command(t.dut, t.driver.words(second)[0][0]))
         await t.run(first, "first of a pair")
         assert await holder > 0, "the waiting command never waited"
         t.timed = False                       # the operands start after the command
@@ -237,19 +223,16 @@ async def command_while_busy(dut):
         t.count += 1
         t.check(second, "queued")
         t.timed = True
-    tb.report(gemms=t.count)
 
 
-@cocotb.test()
-async def bad_command_skipped(dut):
+@tb.bench_test(SystolicTB, salt=7)
+async def bad_command_skipped(t, rng):
     """A command with a dimension of 0 or above its maximum is taken and skipped: ``error``
     rises and stays, nothing starts (``busy`` and ``o.valid`` stay low), and the next command
     runs exactly. Regression: M = 0 left the engine busy forever (the formal hang-freedom
     proof found it, tests/formal)."""
-    t = SystolicTB(dut)
-    await t.reset()
+    dut = t.dut
     cfg = t.config
-    rng = tb.rng(7)
     layout = command_layout(cfg)
     edge = RisingEdge(dut.clk)
     bad = [(0, 1, 1), (1, 0, 1), (1, 1, 0), (0, 0, 0)]
@@ -273,16 +256,14 @@ async def bad_command_skipped(dut):
         assert int(dut.error.value), "the error bit is not sticky"
     await tb.reset(dut)
     assert not int(dut.error.value), "reset leaves the error bit set"
-    tb.report(gemms=t.count, skipped=len(bad))
+    tb.report(skipped=len(bad))
 
 
-@cocotb.test()
-async def reset_mid_gemm(dut):
+@tb.bench_test(SystolicTB, salt=3)
+async def reset_mid_gemm(t, rng):
     """Reset in the middle of a GEMM (operands half loaded, results flowing), then a clean one."""
-    t = SystolicTB(dut)
-    await t.reset()
+    dut = t.dut
     cfg = t.config
-    rng = tb.rng(3)
     big = t.random_job(rng, cfg.max_m, cfg.max_k, cfg.max_n, raw=False)
     expected_cycles = gemm_cycles(cfg, big.m, big.k, big.n).cycles
     for fraction in (0.3, 0.8):
@@ -298,16 +279,12 @@ async def reset_mid_gemm(dut):
         for m, k, n in ((cfg.max_m, cfg.max_k, cfg.max_n), (2, 3, 2)):
             await t.run(t.random_job(rng, min(m, cfg.max_m), min(k, cfg.max_k),
                                      min(n, cfg.max_n)), "after reset")
-    tb.report(gemms=t.count)
 
 
-@cocotb.test()
-async def convolution(dut):
+@tb.bench_test(SystolicTB, salt=4)
+async def convolution(t, rng):
     """A 3x3 convolution lowered to a GEMM with golden im2col, requantized with ReLU."""
-    t = SystolicTB(dut)
-    await t.reset()
     cfg = t.config
-    rng = tb.rng(4)
     p = tb.params().get("conv", {"n": 1, "h": 6, "w": 5, "c": 2, "oc": 3, "stride": 1,
                                   "padding": 1})
     x = rng.integers(-128, 128, (p["n"], p["h"], p["w"], p["c"])).astype(np.int8)
@@ -324,4 +301,4 @@ async def convolution(dut):
     acc = conv2d_int8(x, kernel, stride=p["stride"], padding=p["padding"])
     expected = requantize(acc, bias, multiplier, shift, relu=True)
     np.testing.assert_array_equal(got.reshape(n_, oh, ow, -1), expected, strict=True)
-    tb.report(gemms=t.count, conv_output=list(expected.shape))
+    tb.report(conv_output=list(expected.shape))
