@@ -3,9 +3,9 @@
 from amaranth import *
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 from tessera.golden.config.sparse import ACT_WIDTH, FIELD_WIDTH
 
+from .configwrite import write_members
 from .protocol import pointers_layout
 from .queue import column_layout
 
@@ -65,9 +65,7 @@ class PointerReadUnit(wiring.Component):
         self.config = config
         self.pair_depth = (config.ptr_depth + 1) // 2
         super().__init__({
-            "w_en": In(1),
-            "w_addr": In(ceil_log2(self.pair_depth) or 1),
-            "w_data": In(pointers_layout(config)),
+            **write_members(self.pair_depth, pointers_layout(config)),
             "base": In(FIELD_WIDTH),
             "i": In(stream.Signature(column_layout)),
             "o": Out(stream.Signature(span_layout(config))),

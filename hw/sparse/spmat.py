@@ -1,11 +1,12 @@
 """The sparse-matrix read unit: walks a column's entries, one (index, relative index) a cycle."""
 
 from amaranth import *
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2, exact_log2
+from amaranth.utils import exact_log2
 from tessera.golden.config.sparse import ACT_WIDTH
 
+from .configwrite import configured_memory, write_members
 from .pointer import span_layout
 from .protocol import spmat_layout
 
@@ -36,11 +37,12 @@ class SparseMatrixReadUnit(wiring.Component):
     Parameters
     ----------
     config : SparseConfig
+        The memory: ``spmat_depth`` words of ``entries_per_word`` entries.
 
     Members
     -------
     w_en, w_addr, w_data : In
-        Configuration write of one memory word.
+        Configuration write of one memory word (:func:`.configwrite.write_members`).
     i : In(stream.Signature(span_layout(config)))
         Spans (non-empty columns). ``i.ready`` is high when no span is in progress. A span
         taken in a cycle issues its first entry in that same cycle, so consecutive spans issue
@@ -60,9 +62,7 @@ class SparseMatrixReadUnit(wiring.Component):
     def __init__(self, config):
         self.config = config
         super().__init__({
-            "w_en": In(1),
-            "w_addr": In(ceil_log2(config.spmat_depth) or 1),
-            "w_data": In(spmat_layout(config)),
+            **write_members(config.spmat_depth, spmat_layout(config)),
             "i": In(stream.Signature(span_layout(config))),
             "o": Out(stream.Signature(entry_layout(config), always_ready=True)),
             "issue": Out(1),
@@ -73,11 +73,7 @@ class SparseMatrixReadUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        m.submodules.words = words = memory.Memory(
-            shape=spmat_layout(cfg), depth=cfg.spmat_depth, init=[])
-        wr = words.write_port()
-        rd = words.read_port()
-        m.d.comb += [wr.addr.eq(self.w_addr), wr.data.eq(self.w_data), wr.en.eq(self.w_en)]
+        rd = configured_memory(m, "words", self, spmat_layout(cfg), cfg.spmat_depth)
 
         # The column in progress (after its first entry issued).
         busy = Signal()

@@ -1,13 +1,14 @@
 """Write-back: a PE's accumulators through the shared post-processing unit into its outputs."""
 
 from amaranth import *
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 from tessera.golden.config.sparse import ACC_WIDTH, ACT_WIDTH
 from tessera.golden.errors import check_int
 
 from ..postproc import PostProcessor
+from .configwrite import configured_memory, write_members
 from .protocol import params_layout, run_layout
 
 __all__ = ["WriteBack"]
@@ -65,9 +66,7 @@ class WriteBack(wiring.Component):
         self.pe = check_int(pe, "pe", 0, config.n_pes - 1)
         addr = ceil_log2(config.act_depth) or 1
         super().__init__({
-            "w_en": In(1),
-            "w_addr": In(ceil_log2(config.param_depth) or 1),
-            "w_data": In(params_layout),
+            **write_members(config.param_depth, params_layout),
             "start": In(1),
             "active": In(1),
             "layer": In(run_layout),
@@ -85,11 +84,7 @@ class WriteBack(wiring.Component):
         m = Module()
         cfg = self.config
         n = cfg.n_pes
-        m.submodules.params = params = memory.Memory(
-            shape=params_layout, depth=cfg.param_depth, init=[])
-        pw = params.write_port()
-        pr = params.read_port()
-        m.d.comb += [pw.addr.eq(self.w_addr), pw.data.eq(self.w_data), pw.en.eq(self.w_en)]
+        pr = configured_memory(m, "params", self, params_layout, cfg.param_depth)
         m.submodules.postproc = pp = PostProcessor(acc_width=ACC_WIDTH)
 
         rd_local = Signal(ceil_log2(cfg.act_depth + 1))
