@@ -38,21 +38,14 @@ class QLayer:
 
     Attributes
     ----------
-    name : str
-    kind : tessera.golden.layers.LayerKind
-        ``"fc"``, ``"conv"`` or ``"maxpool"`` (a name is turned into the kind, which compares
-        equal to its name).
+    name, kind, relu, in_shape, kernel, stride, padding
+        As for the float layer, :class:`tessera.golden.nn.Layer`.
     weight : numpy.ndarray of int8, shape (out, in), or None
         For ``conv``: the OHWI kernel flattened to ``(OC, KH*KW*C)``. None for ``maxpool``.
     bias : numpy.ndarray of int32, shape (out,), or None
         At the accumulator's scale ``input_scale * weight_scale``.
     multiplier, shift : numpy.ndarray of int64, shape (out,), or None
         Requantization per output channel (equal entries for a per-tensor scale).
-    relu : bool
-    in_shape : tuple of int
-        ``(in,)`` or ``(H, W, C)``.
-    kernel, stride, padding : int
-        Convolution or pooling geometry.
     weight_scale : numpy.ndarray of float64, shape (out,)
         Real value of one weight step, per output channel.
     output_scale : float
