@@ -55,8 +55,21 @@ __all__ = ["STATS_HEADER", "Executor", "ProgramRun", "Retired", "instruction_err
 
 #: The first words STATS sends, before the logged instructions' cycle counts.
 STATS_HEADER = ("cycles", "errors", "retired")
-#: Cycles for the max-pool unit to drain after its last read.
-POOL_LATENCY = 2
+#: A LOAD's cycles past its header and its payload or writes: dispatch, the unpacker's
+#: register, the cycle the processor sees it idle.
+LOAD_OVERHEAD = 3
+#: A CONV's past the engine's own count: dispatch (the engine's command), the last result's
+#: write, the cycle the processor sees the engine idle.
+CONV_OVERHEAD = 3
+#: An FC's past its activation transfers and the engine's own count: dispatch, the read
+#: latency of the first transfer, the RUN command, the last output's write, the idle cycle.
+FC_OVERHEAD = 4
+#: A READ's: dispatch, the memory's read latency.
+READ_OVERHEAD = 2
+#: A POOL's: dispatch, the unit's read latency and last write, the idle cycle.
+POOL_OVERHEAD = 3
+#: Width the payload of a LOAD to a space that does not exist is drained as (one byte a word).
+UNKNOWN_SPACE_BITS = 8
 #: Lanes of one activation transfer into the sparse engine (its ACT command).
 SPARSE_ACT_LANES = 8
 #: Activation-memory bytes written a cycle by a LOAD.
@@ -237,7 +250,7 @@ class Executor:
         words = [self.total, self.errors, self.retired, *self.log]
         self.outputs += [(OutKind.STATS, w & 0xFFFF_FFFF) for w in words]
         self.reset_counters()
-        return Retired(instr, INSTRUCTION_WORDS + len(words), 0)
+        return Retired(instr, INSTRUCTION_WORDS + 1 + len(words), 0)
 
     # -- instructions --------------------------------------------------------------------------
 
@@ -250,11 +263,11 @@ class Executor:
 
     def _load_cycles(self, instr):
         bits = (self.config.word_bits(instr.space)
-                if instr.space in {s.value for s in Space} else 0)
-        words = payload_words(instr.count, bits) if bits else 0
+                if instr.space in {s.value for s in Space} else UNKNOWN_SPACE_BITS)
+        words = payload_words(instr.count, bits)
         writes = (_ceil_div(instr.count, ACT_WRITE_LANES) if instr.space == Space.ACT
                   else instr.count)
-        return INSTRUCTION_WORDS + max(words, writes) + 1
+        return INSTRUCTION_WORDS + LOAD_OVERHEAD + max(words, writes)
 
     def _load(self, instr):
         cfg = self.config
@@ -316,7 +329,7 @@ class Executor:
         start = instr.out_base + instr.row0 * ow * oc
         self.act[start:start + out.size] = out.ravel()
         timing = gemm_cycles(cfg, len(rows) * ow, k, oc)
-        return INSTRUCTION_WORDS + 1 + timing.cycles + 1
+        return INSTRUCTION_WORDS + CONV_OVERHEAD + timing.cycles
 
     def _fc(self, instr):
         sp = self.config.sparse
@@ -353,7 +366,7 @@ class Executor:
         timing = layer_cycles(entries, x != 0, fifo_depth=sp.fifo_depth, rows=instr.rows,
                               emit=True)
         transfers = _ceil_div(instr.cols, n) * _ceil_div(n, SPARSE_ACT_LANES)
-        return INSTRUCTION_WORDS + transfers + 1 + timing.total + 1
+        return INSTRUCTION_WORDS + FC_OVERHEAD + transfers + timing.total
 
     def _pool(self, instr):
         oh, ow = _pool_geometry(instr)
@@ -364,7 +377,7 @@ class Executor:
             for q in range(ow):
                 out[r, q] = image[r * s:r * s + kk, q * s:q * s + kk].max(axis=(0, 1))
         self.act[instr.out_base:instr.out_base + out.size] = out.ravel()
-        return INSTRUCTION_WORDS + oh * ow * c * kk * kk + POOL_LATENCY
+        return INSTRUCTION_WORDS + oh * ow * c * kk * kk + POOL_OVERHEAD
 
     def _read(self, instr):
         values = self.act[instr.addr:instr.addr + instr.count].view(np.uint8).tolist()
@@ -372,7 +385,7 @@ class Executor:
         for i in range(0, len(values), 4):
             word = int.from_bytes(bytes(values[i:i + 4]), "little")
             self.outputs.append((OutKind.DATA, word))
-        return INSTRUCTION_WORDS + _ceil_div(instr.count, 4) + 1
+        return INSTRUCTION_WORDS + READ_OVERHEAD + _ceil_div(instr.count, 4)
 
 
 def _is_load(instr):
