@@ -64,6 +64,8 @@ CONV_OVERHEAD = 3
 #: An FC's past its activation transfers and the engine's own count: dispatch, the read
 #: latency of the first transfer, the RUN command, the last output's write, the idle cycle.
 FC_OVERHEAD = 4
+#: A STATS's past its header and its words: dispatch.
+STATS_OVERHEAD = 1
 #: A READ's: dispatch, the memory's read latency.
 READ_OVERHEAD = 2
 #: A POOL's: dispatch, the unit's read latency and last write, the idle cycle.
@@ -217,6 +219,11 @@ class Executor:
         self.spmat_v = np.zeros((sp.n_pes, capacity), dtype=np.int64)
         self.spmat_z = np.zeros((sp.n_pes, capacity), dtype=np.int64)
         self.sparam = np.zeros((sp.n_pes, sp.param_depth, 3), dtype=np.int64)
+        #: Which codebook entries were loaded since reset or the last write to entry 0 (the
+        #: sparse engine's rule: an entry that was not contributes nothing and is flagged).
+        self.codebook_known = np.zeros(2**sp.index_bits, dtype=bool)
+        #: The sparse engine's own sticky errors: cleared by reset only, not by STATS.
+        self.sparse_errors = 0
         self.outputs = []
         self.reset_counters()
 
@@ -247,10 +254,10 @@ class Executor:
             if len(self.log) < self.config.stats_depth:
                 self.log.append(cycles)
             return Retired(instr, cycles, int(bad))
-        words = [self.total, self.errors, self.retired, *self.log]
+        words = [self.total, self.errors | self.sparse_errors, self.retired, *self.log]
         self.outputs += [(OutKind.STATS, w & 0xFFFF_FFFF) for w in words]
         self.reset_counters()
-        return Retired(instr, INSTRUCTION_WORDS + 1 + len(words), 0)
+        return Retired(instr, INSTRUCTION_WORDS + STATS_OVERHEAD + len(words), 0)
 
     # -- instructions --------------------------------------------------------------------------
 
@@ -290,6 +297,10 @@ class Executor:
                 target[a:b] = params
         elif space == Space.CODEBOOK:
             self.codebook[a:b] = [_signed(int(w), sp.weight_width) for w in words]
+            for address in range(a, b):
+                if address == 0:
+                    self.codebook_known[:] = False
+                self.codebook_known[address] = True
         elif space == Space.POINTER:
             mask = (1 << sp.ptr_bits) - 1
             for n, word in enumerate(words):
@@ -346,7 +357,7 @@ class Executor:
                 start, end = int(ptr[j]), int(ptr[j + 1])
                 if end < start or end > capacity:
                     if x[j]:
-                        self.errors |= Error.SPARSE
+                        self.sparse_errors |= Error.SPARSE
                     continue
                 entries[k, j] = end - start
                 if not x[j]:
@@ -355,9 +366,13 @@ class Executor:
                 for e in range(start, end):
                     pos += int(self.spmat_z[k, e]) + 1
                     if pos >= local_rows:
-                        self.errors |= Error.SPARSE
+                        self.sparse_errors |= Error.SPARSE
                         break
-                    acc[pos] += int(self.codebook[self.spmat_v[k, e]]) * int(x[j])
+                    v = int(self.spmat_v[k, e])
+                    if v and not self.codebook_known[v]:
+                        self.sparse_errors |= Error.SPARSE
+                        continue
+                    acc[pos] += int(self.codebook[v]) * int(x[j])
             if local_rows:
                 p = self.sparam[k, instr.param_base:instr.param_base + local_rows]
                 out[k::n] = requantize(wrap_int32(acc), p[:, 0], p[:, 1], p[:, 2],

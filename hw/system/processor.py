@@ -187,6 +187,7 @@ class CommandProcessor(wiring.Component):
         load_pe = Signal(ld.pe.shape())
         load_addr = Signal(ADDR_WIDTH + 1)
         busy_any = Signal()
+        selected_of = {}
         for key, unpacker in unpackers.items():
             spaces = [s for s, k in shapes.items() if k == key]
             selected = Signal(name=f"sel_{key[0]}x{key[1]}")
@@ -207,7 +208,7 @@ class CommandProcessor(wiring.Component):
                              unpacker.i.payload.eq(self.cmd.payload),
                              self.cmd.ready.eq(unpacker.i.ready),
                              busy_any.eq(unpacker.busy)]
-            unpacker._selected = selected
+            selected_of[key] = selected
 
         def unpacked(space):
             return unpackers[shapes[space]]
@@ -290,7 +291,7 @@ class CommandProcessor(wiring.Component):
         # LOAD: the unpacked words into their memory --------------------------------------------
         with m.If(state == _State.LOAD):
             for key, unpacker in unpackers.items():
-                with m.If(unpacker._selected):
+                with m.If(selected_of[key]):
                     m.d.comb += unpacker.o.ready.eq(1)
             ua = unpacked(Space.ACT).o
             m.d.comb += [act.w_addr.eq(load_addr), act.w_data.as_value().eq(ua.payload.data),

@@ -99,7 +99,7 @@ def test_random_programs_are_what_run_int8_computes():
 
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_random_networks(sim):
-    seeds = range(4) if sim == "icarus" else range(10)
+    seeds = (0, 3, 6, 8) if sim == "icarus" else range(12)
     programs = [_model_program(seed)[3] for seed in seeds]
     result = run(sim, "programs", programs)
     assert result.report["checked"] > 20 * len(programs)
