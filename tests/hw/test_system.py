@@ -84,16 +84,21 @@ def _model_program(seed, count=2):
     return model, program, x, instructions
 
 
+def _logits(ex, program, count):
+    """The logits in the executor's READ words (the words the hardware must send)."""
+    data = [v for kind, v in ex.outputs if kind == OutKind.DATA]
+    raw = b"".join(int(w).to_bytes(4, "little") for w in data)
+    per = -(-program.output_size // 4) * 4
+    return np.frombuffer(raw, dtype=np.int8).reshape(count, per)[:, :program.output_size]
+
+
 def test_random_programs_are_what_run_int8_computes():
     """The host side of the end-to-end tests: the executor's logits are run_int8's."""
     for seed in range(6):
         model, program, x, instructions = _model_program(seed)
         ex, _, _ = _expected(SMALL, instructions)
-        data = [v for kind, v in ex.outputs if kind == OutKind.DATA]
-        raw = b"".join(int(w).to_bytes(4, "little") for w in data)
-        per = -(-program.output_size // 4) * 4
-        logits = np.frombuffer(raw, dtype=np.int8).reshape(len(x), per)[:, :program.output_size]
-        np.testing.assert_array_equal(logits, run_int8(model, x).reshape(len(x), -1),
+        np.testing.assert_array_equal(_logits(ex, program, len(x)),
+                                      run_int8(model, x).reshape(len(x), -1),
                                       err_msg=f"seed {seed}")
 
 
@@ -155,3 +160,21 @@ def test_reset_mid_program_then_clean_program(sim):
     _, _, _, clean = _model_program(2, count=1)
     words = encode_program(abandoned, SMALL).astype(np.int64)
     run(sim, "reset_mid_program", [clean], extra={"abandoned": words}, reset_after=400)
+
+
+#: A small CNN (conv, max-pool, conv, compressed FC) and a small MLP (compressed FC, dense FC
+#: on the systolic array) among the random networks.
+NETWORKS = {"cnn": (3, ["conv", "maxpool", "conv", "fc"]), "mlp": (4, ["fc", "fc"])}
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_small_networks_end_to_end(sim, network):
+    seed, kinds = NETWORKS[network]
+    model, program, x, instructions = _model_program(seed, count=3)
+    assert [str(layer.kind) for layer in model.layers] == kinds
+    ex, expected, _ = _expected(SMALL, instructions)
+    np.testing.assert_array_equal(_logits(ex, program, len(x)),
+                                  run_int8(model, x).reshape(len(x), -1))
+    result = run(sim, "programs", [instructions])
+    assert result.report["checked"] == len(expected)
