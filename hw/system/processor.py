@@ -6,12 +6,8 @@ from amaranth.lib.wiring import In, Out
 from tessera.golden.isa import CMD_WIDTH, INSTRUCTION_WORDS, Error, Space
 from tessera.golden.system_config import SystemConfig
 
-from ..sparse.protocol import Error as SparseError
-from ..sparse.protocol import Op as SparseOp
-from ..sparse.protocol import act_layout, run_layout
-from ..sparse.protocol import command_layout as sparse_command_layout
-from ..systolic.protocol import command_layout as gemm_command_layout
-from ..systolic.protocol import operand_layout, quant_layout, result_shape
+from ..sparse import protocol as sparse
+from ..systolic import protocol as systolic
 from .actmem import ADDR_WIDTH, WRITE_LANES, ActivationMemory
 from .check import HeaderCheck
 from .im2col import Im2colAddressGenerator
@@ -25,22 +21,13 @@ __all__ = ["CommandProcessor"]
 #: Width of the cycle and instruction counters (one STATS word each).
 COUNTER_WIDTH = CMD_WIDTH
 #: Activations of one sparse ACT command.
-SPARSE_LANES = act_layout.length
+SPARSE_LANES = sparse.act_layout.length
 #: The sparse engine's error bits the system reports as :attr:`Error.SPARSE`.
-SPARSE_DATA_ERRORS = SparseError.POINTER | SparseError.ROW | SparseError.CODE
+SPARSE_DATA_ERRORS = sparse.Error.POINTER | sparse.Error.ROW | sparse.Error.CODE
 
 
 class _State(enum.Enum, shape=4):
-    FETCH = 0
-    EXEC = 1
-    LOAD = 2
-    CONV = 3
-    FC_ACT = 4
-    FC_RUN = 5
-    FC_OUT = 6
-    POOL = 7
-    READ = 8
-    STATS = 9
+    FETCH, EXEC, LOAD, CONV, FC_ACT, FC_RUN, FC_OUT, POOL, READ, STATS = range(10)
 
 
 class CommandProcessor(wiring.Component):
@@ -81,27 +68,23 @@ class CommandProcessor(wiring.Component):
     def __init__(self, config):
         if not isinstance(config, SystemConfig):
             raise TypeError(f"config must be a SystemConfig, not {config!r}")
-        self._config = config
+        self.config = config
         sys, sp = config.systolic, config.sparse
         super().__init__({
             "cmd": In(stream.Signature(unsigned(CMD_WIDTH))),
             "o": Out(stream.Signature(output_layout)),
             "error": Out(len(Error)),
-            "gemm_cmd": Out(stream.Signature(gemm_command_layout(sys))),
-            "gemm_a": Out(stream.Signature(operand_layout(sys.rows))),
-            "gemm_b": Out(stream.Signature(operand_layout(sys.cols))),
-            "gemm_q": Out(stream.Signature(quant_layout(sys.acc_width))),
-            "gemm_o": In(stream.Signature(result_shape(sys.acc_width))),
+            "gemm_cmd": Out(stream.Signature(systolic.command_layout(sys))),
+            "gemm_a": Out(stream.Signature(systolic.operand_layout(sys.rows))),
+            "gemm_b": Out(stream.Signature(systolic.operand_layout(sys.cols))),
+            "gemm_q": Out(stream.Signature(systolic.quant_layout(sys.acc_width))),
+            "gemm_o": In(stream.Signature(systolic.result_shape(sys.acc_width))),
             "gemm_busy": In(1),
-            "sparse_i": Out(stream.Signature(sparse_command_layout(sp))),
+            "sparse_i": Out(stream.Signature(sparse.command_layout(sp))),
             "sparse_o": In(stream.Signature(signed(32))),
             "sparse_busy": In(1),
-            "sparse_error": In(len(SparseError)),
+            "sparse_error": In(len(sparse.Error)),
         })
-
-    @property
-    def config(self):
-        return self._config
 
     @staticmethod
     def read_lanes(config):
@@ -110,15 +93,15 @@ class CommandProcessor(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config
+        cfg = self.config
         sys, sp = cfg.systolic, cfg.sparse
         lanes = self.read_lanes(cfg)
 
         # -- units -----------------------------------------------------------------------------
         m.submodules.act = act = ActivationMemory(depth=cfg.act_depth, lanes=lanes)
-        m.submodules.weight = wmem = WeightMemory(shape=operand_layout(sys.cols),
+        m.submodules.weight = wmem = WeightMemory(shape=systolic.operand_layout(sys.cols),
                                                   depth=cfg.weight_depth)
-        m.submodules.qparam = qmem = WeightMemory(shape=quant_layout(sys.acc_width),
+        m.submodules.qparam = qmem = WeightMemory(shape=systolic.quant_layout(sys.acc_width),
                                                   depth=cfg.qparam_depth)
         m.submodules.check = check = HeaderCheck(cfg)
         m.submodules.im2col = im2col = Im2colAddressGenerator(rows=sys.rows, tile_m=sys.tile_m)
@@ -299,8 +282,8 @@ class CommandProcessor(wiring.Component):
             uw, uq = unpacked(Space.WEIGHT).o, unpacked(Space.QPARAM).o
             m.d.comb += [wmem.w_addr.eq(load_addr), wmem.w_data.eq(uw.payload.data[0]),
                          qmem.w_addr.eq(load_addr), qmem.w_data.eq(uq.payload.data[0])]
-            sparse_ops = {Space.CODEBOOK: SparseOp.CODEBOOK, Space.POINTER: SparseOp.POINTERS,
-                          Space.SPMAT: SparseOp.SPMAT, Space.SPARAM: SparseOp.PARAMS}
+            sparse_ops = {Space.CODEBOOK: sparse.Op.CODEBOOK, Space.POINTER: sparse.Op.POINTERS,
+                          Space.SPMAT: sparse.Op.SPMAT, Space.SPARAM: sparse.Op.PARAMS}
             with m.Switch(load_space):
                 with m.Case(SpaceId.ACT):
                     m.d.comb += act.w_en.eq(load_ok & ua.valid)
@@ -388,21 +371,21 @@ class CommandProcessor(wiring.Component):
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
             m.d.comb += [self.sparse_i.valid.eq(act_valid),
-                         self.sparse_i.payload.op.eq(SparseOp.ACT),
+                         self.sparse_i.payload.op.eq(sparse.Op.ACT),
                          self.sparse_i.payload.pe.eq(act_group),
                          self.sparse_i.payload.addr.eq(act_local)]
-            lanes_data = Signal(act_layout)
+            lanes_data = Signal(sparse.act_layout)
             for n in range(fed):
                 m.d.comb += lanes_data[n].eq(Mux(act_mask[n], act.r_data[n], 0))
             m.d.comb += self.sparse_i.payload.data.eq(lanes_data.as_value())
             with m.If(~feeding & advance):
                 m.d.sync += state.eq(_State.FC_RUN)
         with m.If(state == _State.FC_RUN):
-            run = Signal(run_layout)
+            run = Signal(sparse.run_layout)
             m.d.comb += [run.rows.eq(fc_args.rows), run.ptr_base.eq(fc_args.ptr_base),
                          run.param_base.eq(fc_args.param_base), run.relu.eq(fc_args.relu),
                          run.emit.eq(1),
-                         self.sparse_i.valid.eq(1), self.sparse_i.payload.op.eq(SparseOp.RUN),
+                         self.sparse_i.valid.eq(1), self.sparse_i.payload.op.eq(sparse.Op.RUN),
                          self.sparse_i.payload.addr.eq(fc_args.cols),
                          self.sparse_i.payload.data.eq(run.as_value())]
             with m.If(self.sparse_i.ready):

@@ -58,20 +58,16 @@ class SystemTop(wiring.Component):
             raise TypeError("give a SystemConfig or keywords, not both")
         if not isinstance(config, SystemConfig):
             raise TypeError(f"config must be a SystemConfig, not {config!r}")
-        self._config = config
+        self.config = config
         super().__init__({
             "cmd": In(stream.Signature(unsigned(CMD_WIDTH))),
             "o": Out(stream.Signature(output_layout)),
             "error": Out(len(Error)),
         })
 
-    @property
-    def config(self):
-        return self._config
-
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config
+        cfg = self.config
         m.submodules.processor = proc = CommandProcessor(cfg)
         m.submodules.gemm = gemm = SystolicGemm.from_config(cfg.systolic)
         m.submodules.sparse = sparse = SparseArray.from_config(cfg.sparse)

@@ -11,23 +11,10 @@ max-pool, every LOAD space.
 
 import numpy as np
 import pytest
+from tessera.golden import isa
 from tessera.golden.compiler import compile_model
 from tessera.golden.executor import Executor
 from tessera.golden.inference import run_int8
-from tessera.golden.isa import (
-    Barrier,
-    Conv,
-    Fc,
-    Load,
-    Nop,
-    OutKind,
-    Pool,
-    Raw,
-    Read,
-    Space,
-    Stats,
-    int8_words,
-)
 from tessera.hw.system.protocol import OutputKind, output_layout
 from tessera.hw.system.top import SystemTop
 from tessera.sim.host.system import encode_program
@@ -47,7 +34,7 @@ def _expected(config, instructions):
     for kind, value in ex.outputs:
         words.append(output_layout.const({"data": value,
                                           "kind": OutputKind(kind.value)}).as_bits())
-        if kind == OutKind.STATS:
+        if kind == isa.OutKind.STATS:
             cycles.append(stats_index == 0 or stats_index >= 3)
             stats_index += 1
         else:
@@ -86,7 +73,7 @@ def _model_program(seed, count=2):
 
 def _logits(ex, program, count):
     """The logits in the executor's READ words (the words the hardware must send)."""
-    data = [v for kind, v in ex.outputs if kind == OutKind.DATA]
+    data = [v for kind, v in ex.outputs if kind == isa.OutKind.DATA]
     raw = b"".join(int(w).to_bytes(4, "little") for w in data)
     per = -(-program.output_size // 4) * 4
     return np.frombuffer(raw, dtype=np.int8).reshape(count, per)[:, :program.output_size]
@@ -120,35 +107,36 @@ def test_gaps_and_backpressure(sim, valid, ready):
 def bad_program():
     """Every bad-input case the hardware sees, each followed by good work that must still run."""
     x = np.arange(-20, 20, dtype=np.int8)
-    good = [Load(Space.ACT, addr=100, count=40, payload=int8_words(x)), Read(100, 40),
-            Barrier(1)]
+    good = [isa.Load(isa.Space.ACT, addr=100, count=40, payload=isa.int8_words(x)),
+            isa.Read(100, 40), isa.Barrier(1)]
     bad = [
-        Raw(0xF),                                                 # unknown opcode
-        Raw(0x8 | 5 << 4),                                        # unknown opcode, arguments
-        Load(7, count=5, payload=[1, 2, 3, 4, 5]),                # a space that does not exist
-        Load(Space.ACT, addr=SMALL.act_depth - 2, count=4, payload=[1, 2, 3, 4]),  # past ACT
-        Load(Space.WEIGHT, addr=SMALL.weight_depth, count=1, payload=[7]),
-        Load(Space.SPMAT, pe=SMALL.sparse.n_pes, count=1, payload=[3]),           # no such PE
-        Read(SMALL.act_depth - 3, 4),
-        Conv(0, 200, 0, 0, h=2, w=2, c=1, oc=1, kernel=5),        # kernel > padded input
-        Conv(0, 200, 0, 0, h=4, w=4, c=1, oc=SMALL.systolic.max_n + 1, kernel=1),
-        Conv(0, 10, 0, 0, h=4, w=4, c=1, oc=1),                   # output overlaps input
-        Fc(0, 300, cols=SMALL.sparse.n_pes * SMALL.sparse.act_depth + 1, rows=4,
+        isa.Raw(0xF),                                                 # unknown opcode
+        isa.Raw(0x8 | 5 << 4),                                        # unknown opcode, arguments
+        isa.Load(7, count=5, payload=[1, 2, 3, 4, 5]),                # a space that does not exist
+        # past the activation memory
+        isa.Load(isa.Space.ACT, addr=SMALL.act_depth - 2, count=4, payload=[1, 2, 3, 4]),
+        isa.Load(isa.Space.WEIGHT, addr=SMALL.weight_depth, count=1, payload=[7]),
+        isa.Load(isa.Space.SPMAT, pe=SMALL.sparse.n_pes, count=1, payload=[3]),  # no such PE
+        isa.Read(SMALL.act_depth - 3, 4),
+        isa.Conv(0, 200, 0, 0, h=2, w=2, c=1, oc=1, kernel=5),        # kernel > padded input
+        isa.Conv(0, 200, 0, 0, h=4, w=4, c=1, oc=SMALL.systolic.max_n + 1, kernel=1),
+        isa.Conv(0, 10, 0, 0, h=4, w=4, c=1, oc=1),                   # output overlaps input
+        isa.Fc(0, 300, cols=SMALL.sparse.n_pes * SMALL.sparse.act_depth + 1, rows=4,
            ptr_base=0, param_base=0),
-        Fc(0, 300, cols=4, rows=4, ptr_base=SMALL.sparse.ptr_depth, param_base=0),
-        Pool(0, 200, h=2, w=2, c=1, kernel=3),
-        Pool(0, 200, h=0, w=2, c=1),
+        isa.Fc(0, 300, cols=4, rows=4, ptr_base=SMALL.sparse.ptr_depth, param_base=0),
+        isa.Pool(0, 200, h=2, w=2, c=1, kernel=3),
+        isa.Pool(0, 200, h=0, w=2, c=1),
     ]
     program = list(good)
     for instr in bad:
-        program += [instr, Stats(), *good]
-    return [*program, Nop(), Stats()]
+        program += [instr, isa.Stats(), *good]
+    return [*program, isa.Nop(), isa.Stats()]
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_bad_input_is_flagged_skipped_and_never_hangs(sim):
     ex, expected, _ = _expected(SMALL, bad_program())
-    errors = [w for kind, w in ex.outputs if kind == OutKind.STATS]
+    errors = [w for kind, w in ex.outputs if kind == isa.OutKind.STATS]
     assert any(errors), "the bad program raises errors in the executor"
     result = run(sim, "programs", [bad_program()])
     assert result.report["checked"] == len(expected)
