@@ -43,8 +43,8 @@ class PayloadUnpacker(wiring.Component):
 
     Raises
     ------
-    TypeError
-        If a parameter is not an integer or is out of range.
+    TesseraError, TesseraTypeError
+        If a parameter is out of range or not an integer.
     """
 
     def __init__(self, *, bits, lanes=1):

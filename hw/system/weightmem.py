@@ -31,16 +31,16 @@ class WeightMemory(wiring.Component):
     cmd : In(stream.Signature(StructLayout({"base": 16, "count": 17})))
         Stream ``count`` words from ``base``. Taken only when idle (``ready`` is ``~busy``).
     o : Out(stream.Signature(shape))
-        The words, one a cycle under no back-pressure: the first is valid the cycle after
-        ``cmd``'s transfer; ``valid`` never waits for ``ready`` and the payload holds under
-        back-pressure.
+        The words, one a cycle under no back-pressure: with ``cmd`` transferred at edge 0 the
+        first is read at edge 1 and offered after it (transferred at edge 2 at the earliest);
+        ``valid`` never waits for ``ready`` and the payload holds under back-pressure.
     busy : Out(1)
         Words are left to send.
 
     Raises
     ------
-    TypeError
-        If ``depth`` is not an integer in range.
+    TesseraError, TesseraTypeError
+        If ``depth`` is out of range or not an integer.
     """
 
     #: The ``cmd`` payload.
