@@ -112,8 +112,14 @@ def _pool_geometry(i):
     return (i.h - i.kernel) // i.stride + 1, (i.w - i.kernel) // i.stride + 1
 
 
-def _overlap(a0, a1, b0, b1):
-    return a0 < b1 and b0 < a1
+def _ranges(depth, in_base, in_size, out_base, out_size, *past_other_memories):
+    """ADDRESS if the input or output range runs past the activation memory, if they overlap,
+    or if any of ``past_other_memories`` is true; else 0."""
+    in_end, out_end = in_base + in_size, out_base + out_size
+    overlap = in_base < out_end and out_base < in_end
+    if in_end > depth or out_end > depth or overlap or any(past_other_memories):
+        return Error.ADDRESS
+    return 0
 
 
 def instruction_errors(instr, config):
@@ -147,38 +153,26 @@ def instruction_errors(instr, config):
         if (k > sys.max_k or instr.oc > sys.max_n or instr.rows * ow > sys.max_m
                 or instr.row0 + instr.rows > oh):
             return Error.GEOMETRY
-        in_end = instr.in_base + instr.h * instr.w * instr.c
-        out_end = instr.out_base + oh * ow * instr.oc
-        if (in_end > depth or out_end > depth
-                or instr.w_base + sys.b_words(k, instr.oc) > config.weight_depth
-                or instr.q_base + instr.oc > config.qparam_depth
-                or _overlap(instr.in_base, in_end, instr.out_base, out_end)):
-            return Error.ADDRESS
-        return 0
+        return _ranges(depth, instr.in_base, instr.h * instr.w * instr.c, instr.out_base,
+                       oh * ow * instr.oc,
+                       instr.w_base + sys.b_words(k, instr.oc) > config.weight_depth,
+                       instr.q_base + instr.oc > config.qparam_depth)
     if instr.op == Op.FC:
         sp = config.sparse
         if min(instr.cols, instr.rows) == 0:
             return Error.GEOMETRY
         if instr.cols > sp.n_pes * sp.act_depth or instr.rows > sp.n_pes * sp.act_depth:
             return Error.GEOMETRY
-        in_end, out_end = instr.in_base + instr.cols, instr.out_base + instr.rows
-        if (in_end > depth or out_end > depth
-                or instr.ptr_base + instr.cols + 1 > sp.ptr_depth
-                or instr.param_base + _ceil_div(instr.rows, sp.n_pes) > sp.param_depth
-                or _overlap(instr.in_base, in_end, instr.out_base, out_end)):
-            return Error.ADDRESS
-        return 0
+        return _ranges(depth, instr.in_base, instr.cols, instr.out_base, instr.rows,
+                       instr.ptr_base + instr.cols + 1 > sp.ptr_depth,
+                       instr.param_base + _ceil_div(instr.rows, sp.n_pes) > sp.param_depth)
     if instr.op == Op.POOL:
         geometry = _pool_geometry(instr)
         if geometry is None:
             return Error.GEOMETRY
         oh, ow = geometry
-        in_end = instr.in_base + instr.h * instr.w * instr.c
-        out_end = instr.out_base + oh * ow * instr.c
-        if in_end > depth or out_end > depth or _overlap(instr.in_base, in_end,
-                                                         instr.out_base, out_end):
-            return Error.ADDRESS
-        return 0
+        return _ranges(depth, instr.in_base, instr.h * instr.w * instr.c, instr.out_base,
+                       oh * ow * instr.c)
     if instr.op == Op.READ:
         return Error.ADDRESS if instr.addr + instr.count > depth else 0
     return 0
