@@ -25,7 +25,18 @@ from tessera.sim.host.system import (
     parse_output_bytes,
 )
 
-__all__ = ["CosimTransport", "SystemRun", "run_model"]
+__all__ = ["CosimTransport", "SystemRun", "default_config", "demo_section", "run_model"]
+
+#: The systolic engine of ``tessera run`` and of the demo: 8 x 8, buffers for the digits models.
+SYSTOLIC = {"rows": 8, "cols": 8, "max_m": 64, "max_k": 128, "max_n": 64}
+
+
+def default_config(**depths):
+    """The system of ``tessera run`` and the demo: :data:`SYSTOLIC`, four sparse PEs, and the
+    memory depths given (the defaults of :class:`~tessera.golden.system_config.SystemConfig`)."""
+    from tessera.golden.system_config import SystemConfig, SystolicConfig
+
+    return SystemConfig(systolic=SystolicConfig(**SYSTOLIC), **depths)
 
 
 class CosimTransport:
@@ -151,3 +162,53 @@ def run_model(program, x_q, transport, *, timeout=60.0):
         matches_golden=bool(np.array_equal(logits, golden.logits)),
         cycles_match=(cycles == golden.cycles and logs == golden.instruction_cycles
                       and stats[0] == golden.setup_cycles))
+
+
+def demo_section(seed, sim, shared=None, *, samples=12):
+    """Run the compressed digits CNN and MLP on the simulated system; return (lines, ok).
+
+    Each model is compiled, loaded once, and ``samples`` test digits run end to end on chip
+    (the CNN's convolutions on the systolic array, every compressed FC layer on the sparse
+    array, activations kept in the activation memory); only the logits and the counters come
+    back. The logits must equal ``run_int8``'s and every instruction's cycles the executor's.
+    The MLP is ``shared["model"]`` when the demo's compression section left it there.
+    """
+    import time
+
+    from tessera.golden.compiler import compile_model
+    from tessera.golden.data import load_digits_split
+    from tessera.golden.inference import run_int8
+    from tessera.golden.pipeline import compress
+
+    start = time.perf_counter()
+    data = load_digits_split()
+    pick = np.random.default_rng(seed).choice(len(data.x_test), samples, replace=False)
+    config = default_config()
+    mlp = (shared or {}).get("model")
+    if mlp is None:
+        mlp = compress("mlp", seed).model
+    lines = [f"[System] both engines behind one command stream on {sim}: "
+             f"{config.systolic.rows}x{config.systolic.cols} systolic array, "
+             f"{config.sparse.n_pes} sparse PEs, {config.act_depth:,} B of activation memory"]
+    ok = True
+    simulated = seconds = 0.0
+    for model in (compress("cnn", seed).model, mlp):
+        x = model.quantize_input(data.x_test[pick])
+        program = compile_model(model, config)
+        transport = CosimTransport(config, sim=sim)
+        run = run_model(program, x, transport)
+        exact = np.array_equal(run.logits, run_int8(model, x).reshape(len(x), -1))
+        right = int((np.asarray(run.predictions) == np.asarray(data.y_test)[pick]).sum())
+        ok &= exact and run.cycles_match and run.errors == 0
+        engines = ", ".join(f"{plan.name} {plan.engine}" for plan in program.layers)
+        lines += [f"     {model.name}: {engines}",
+                  f"       logits bit-exact against run_int8: {exact}; cycles equal to the "
+                  f"golden executor: {run.cycles_match}; {right}/{len(x)} digits right",
+                  f"       {np.mean(run.cycles):,.0f} cycles per inference "
+                  f"({min(run.cycles):,}-{max(run.cycles):,})"]
+        simulated += transport.simulated_cycles
+        seconds += transport.seconds
+    rate = simulated / seconds if seconds else 0.0
+    lines.append(f"     {simulated:,.0f} cycles simulated in {seconds:.1f} s ({rate:,.0f} "
+                 f"cycles/s; {time.perf_counter() - start:.1f} s in all)")
+    return lines, bool(ok)

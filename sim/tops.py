@@ -292,5 +292,6 @@ TOPS = {
                    default=SystemConfig.qparam_depth),
             Option("stats_depth", "instructions STATS logs, 1..1024",
                    default=SystemConfig.stats_depth)),
+        demo="tessera.sim.system:demo_section",
     ),
 }

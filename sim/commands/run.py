@@ -11,10 +11,6 @@ import json
 
 HELP = "run a compressed model on the simulated system (both engines), checked against golden"
 
-#: The systolic engine of ``tessera run``: 8 x 8, buffers for the digits models' layers.
-SYSTOLIC = {"rows": 8, "cols": 8, "max_m": 64, "max_k": 128, "max_n": 64}
-
-
 def add_arguments(parser):
     from tessera.sim.tops import TOPS
 
@@ -61,12 +57,11 @@ def run(args):
     import numpy as np
     from tessera.golden.compiler import compile_model
     from tessera.golden.modelfile import load
-    from tessera.golden.system_config import SystemConfig, SystolicConfig
-    from tessera.sim.system import CosimTransport, run_model
+    from tessera.sim.system import CosimTransport, default_config, run_model
     from tessera.sim.tops import TOPS
 
     model, info = load(args.model)
-    config = SystemConfig(systolic=SystolicConfig(**SYSTOLIC), **TOPS["system"].params(args))
+    config = default_config(**TOPS["system"].params(args))
     program = compile_model(model, config)
     x, labels = _inputs(args, model, info)
     transport = CosimTransport(config, sim=args.sim)

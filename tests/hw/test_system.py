@@ -107,8 +107,16 @@ def test_gaps_and_backpressure(sim, valid, ready):
 def bad_program():
     """Every bad-input case the hardware sees, each followed by good work that must still run."""
     x = np.arange(-20, 20, dtype=np.int8)
+    end = SMALL.act_depth
+    pattern = isa.int8_words(np.arange(1, 17))
+    # Good work after every bad instruction: a LOAD of five bytes at an unaligned address
+    # inside a pattern (the bytes around it must survive), and the memory's last bytes (a bad
+    # LOAD past the end must not write the part that is inside).
     good = [isa.Load(isa.Space.ACT, addr=100, count=40, payload=isa.int8_words(x)),
-            isa.Read(100, 40), isa.Barrier(1)]
+            isa.Load(isa.Space.ACT, addr=141, count=5, payload=isa.int8_words(-x[:5])),
+            isa.Read(100, 56), isa.Read(end - 8, 8), isa.Barrier(1)]
+    before = [isa.Load(isa.Space.ACT, addr=140, count=16, payload=pattern),
+              isa.Load(isa.Space.ACT, addr=end - 8, count=8, payload=pattern[:8])]
     bad = [
         isa.Raw(0xF),                                                 # unknown opcode
         isa.Raw(0x8 | 5 << 4),                                        # unknown opcode, arguments
@@ -127,7 +135,7 @@ def bad_program():
         isa.Pool(0, 200, h=2, w=2, c=1, kernel=3),
         isa.Pool(0, 200, h=0, w=2, c=1),
     ]
-    program = list(good)
+    program = [*before, *good]
     for instr in bad:
         program += [instr, isa.Stats(), *good]
     return [*program, isa.Nop(), isa.Stats()]
