@@ -55,30 +55,22 @@ class ActivationMemory(wiring.Component):
     """
 
     def __init__(self, *, depth, lanes):
-        self._depth = check_int(depth, "depth", 16, 2**ADDR_WIDTH)
-        self._lanes = check_int(lanes, "lanes", 1, 64)
+        self.depth = check_int(depth, "depth", 16, 2**ADDR_WIDTH)
+        self.lanes = check_int(lanes, "lanes", 1, 64)
         super().__init__({
             "w_en": In(1),
             "w_addr": In(ADDR_WIDTH),
             "w_data": In(data.ArrayLayout(signed(8), WRITE_LANES)),
             "w_mask": In(WRITE_LANES),
             "r_en": In(1),
-            "r_addr": In(data.ArrayLayout(unsigned(ADDR_WIDTH), self._lanes)),
-            "r_data": Out(data.ArrayLayout(signed(8), self._lanes)),
+            "r_addr": In(data.ArrayLayout(unsigned(ADDR_WIDTH), self.lanes)),
+            "r_data": Out(data.ArrayLayout(signed(8), self.lanes)),
         })
-
-    @property
-    def depth(self):
-        return self._depth
-
-    @property
-    def lanes(self):
-        return self._lanes
 
     def elaborate(self, platform):
         m = Module()
         banks = WRITE_LANES
-        rows = -(-self._depth // banks)
+        rows = -(-self.depth // banks)
         ports = []
         for b in range(banks):
             mem = memory.Memory(shape=signed(8), depth=rows, init=[])
@@ -95,12 +87,12 @@ class ActivationMemory(wiring.Component):
                          & (target < 2**ADDR_WIDTH)),
             ]
             bank_ports = []
-            for i in range(self._lanes):
+            for i in range(self.lanes):
                 rp = mem.read_port()
                 m.d.comb += [rp.addr.eq(self.r_addr[i][2:]), rp.en.eq(self.r_en)]
                 bank_ports.append(rp)
             ports.append(bank_ports)
-        for i in range(self._lanes):
+        for i in range(self.lanes):
             which = Signal(range(banks), name=f"r_bank{i}")
             with m.If(self.r_en):
                 m.d.sync += which.eq(self.r_addr[i][:2])

@@ -48,11 +48,11 @@ class PayloadUnpacker(wiring.Component):
     """
 
     def __init__(self, *, bits, lanes=1):
-        self._bits = check_int(bits, "bits", 1, 128)
-        self._lanes = check_int(lanes, "lanes", 1, 8)
+        self.bits = check_int(bits, "bits", 1, 128)
+        self.lanes = check_int(lanes, "lanes", 1, 8)
         self.Output = data.StructLayout({
-            "data": data.ArrayLayout(unsigned(self._bits), self._lanes),
-            "n": range(self._lanes + 1),
+            "data": data.ArrayLayout(unsigned(self.bits), self.lanes),
+            "n": range(self.lanes + 1),
         })
         super().__init__({
             "cmd": In(stream.Signature(unsigned(COUNT_WIDTH))),
@@ -61,17 +61,9 @@ class PayloadUnpacker(wiring.Component):
             "busy": Out(1),
         })
 
-    @property
-    def bits(self):
-        return self._bits
-
-    @property
-    def lanes(self):
-        return self._lanes
-
     def elaborate(self, platform):
         m = Module()
-        bits, lanes = self._bits, self._lanes
+        bits, lanes = self.bits, self.lanes
         cap = bits * lanes + CMD_WIDTH
         buf = Signal(cap)
         fill = Signal(range(cap + 1))

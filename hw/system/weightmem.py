@@ -47,8 +47,8 @@ class WeightMemory(wiring.Component):
     Command = data.StructLayout({"base": ADDR_WIDTH, "count": ADDR_WIDTH + 1})
 
     def __init__(self, *, shape, depth):
-        self._shape = shape
-        self._depth = check_int(depth, "depth", 1, 2**ADDR_WIDTH)
+        self.shape = shape
+        self.depth = check_int(depth, "depth", 1, 2**ADDR_WIDTH)
         super().__init__({
             "w_en": In(1),
             "w_addr": In(ADDR_WIDTH),
@@ -58,17 +58,9 @@ class WeightMemory(wiring.Component):
             "busy": Out(1),
         })
 
-    @property
-    def shape(self):
-        return self._shape
-
-    @property
-    def depth(self):
-        return self._depth
-
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=self._shape, depth=self._depth, init=[])
+        m.submodules.mem = mem = memory.Memory(shape=self.shape, depth=self.depth, init=[])
         wp = mem.write_port()
         rp = mem.read_port()
         m.d.comb += [wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data)]

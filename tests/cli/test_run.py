@@ -18,18 +18,6 @@ def cnn_file(tmp_path_factory, model_cache, digits):
     return path, result.model
 
 
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    from tessera.golden.data import load_digits_split
-
-    return load_digits_split()
-
-
 def test_run_the_cnn_on_the_system(cnn_file, digits, capsys):
     path, model = cnn_file
     assert main(["run", str(path), "--digits", "2", "--sim", "icarus", "--json"]) == 0
