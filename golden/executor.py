@@ -12,21 +12,26 @@ ready; so a program of instructions takes the sum of their cycles. With ``H =``
 :data:`~tessera.golden.isa.INSTRUCTION_WORDS` header words:
 
 =========  ==========================================================================
-LOAD       ``H + max(P, W) + 1``: ``P`` payload words, ``W`` memory writes (``ceil(count/4)``
-           into the activation memory, which takes four bytes a cycle; ``count`` elsewhere)
-CONV       ``H + 1 + gemm_cycles(M, K, N) + 1``: issue, the systolic engine's own count
+LOAD       ``H + 3 + max(P, W)``: ``P`` payload words, ``W`` write cycles (``ceil(count/4)``
+           into the activation memory, which takes four bytes a cycle; ``count`` elsewhere; a
+           space that does not exist drains as bytes)
+CONV       ``H + 3 + gemm_cycles(M, K, N)``: the systolic engine's own count
            (:func:`tessera.golden.systolic.gemm_cycles`, operands streamed from the on-chip
-           memories at one word a cycle), the last write
-FC         ``H + X + 1 + layer_cycles(...).total + 1``: ``X = ceil(cols / N) * ceil(N / 8)``
-           activation transfers into the sparse engine (eight lanes each), the RUN command,
-           the engine's own count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs
-           emitted), the last write
-POOL       ``H + OH * OW * C * k * k + 2``: one element read a cycle, two to drain
-READ       ``H + ceil(count / 4) + 1``
-STATS      ``H + 3 + logged``: the three header words and one per logged instruction
+           memories at one word a cycle)
+FC         ``H + 4 + X + layer_cycles(...).total``: ``X = ceil(cols / N) * ceil(N / 8)``
+           activation transfers into the sparse engine (eight lanes each) and the engine's own
+           count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted)
+POOL       ``H + 3 + OH * OW * C * k * k``: one element read a cycle
+READ       ``H + 2 + ceil(count / 4)``
+STATS      ``H + 1 + 3 + logged``: dispatch, the three counters, one per logged instruction
 BARRIER    ``H + 1``; NOP and a bad opcode too
 skipped    ``H + 1`` (a bad LOAD still takes its payload: its normal count)
 =========  ==========================================================================
+
+The overheads (``LOAD_OVERHEAD`` ...) are the command processor's (``hw/system/processor.py``):
+one dispatch cycle after the header, a unit's results written in the cycle they arrive, and
+the instruction's last cycle the first in which the processor sees its unit idle. The SPARSE
+error bit is the sparse engine's own sticky bit: STATS does not clear it, reset does.
 """
 
 from dataclasses import dataclass
