@@ -201,12 +201,13 @@ class CommandProcessor(wiring.Component):
         m.d.comb += ow.eq((conv.w + 2 * conv.padding - conv.kernel) // conv.stride + 1)
         conv_k = conv.kernel * conv.kernel * conv.c
         conv_m = conv.rows * ow
-        gemm = Signal(data.StructLayout({"m": 16, "n": 16}))
+        gemm_size = Signal(data.StructLayout({"m": 16, "n": 16}))
         out_base = Signal(ADDR_WIDTH + 1)
         m_idx, n_idx = Signal(16), Signal(16)      # the next result's (m, n)
         m0, n0 = Signal(16), Signal(16)
         results_left = Signal(32)
         fc_args = Signal.like(fc)
+        fc_run = Signal(sparse.run_layout)           # the RUN command's data field
         j_base = Signal(17)                        # a * N of the next ACT command
         group = Signal(range(max(2, -(-sp.n_pes // SPARSE_LANES))))
         local = Signal(ADDR_WIDTH)
@@ -239,7 +240,7 @@ class CommandProcessor(wiring.Component):
                         m.d.comb += [self.gemm_cmd.valid.eq(1), im2col.cmd.valid.eq(1),
                                      wmem.cmd.valid.eq(1), qmem.cmd.valid.eq(1)]
                         m.d.sync += [
-                            gemm.m.eq(conv_m), gemm.n.eq(conv.oc),
+                            gemm_size.m.eq(conv_m), gemm_size.n.eq(conv.oc),
                             out_base.eq(conv.out_base + conv.row0 * ow * conv.oc),
                             m_idx.eq(0), n_idx.eq(0), m0.eq(0), n0.eq(0),
                             results_left.eq(conv_m * conv.oc), state.eq(_State.CONV)]
@@ -248,7 +249,11 @@ class CommandProcessor(wiring.Component):
                         m.d.comb += retire.eq(1)
                     with m.Else():
                         m.d.sync += [fc_args.eq(fc), j_base.eq(0), group.eq(0), local.eq(0),
-                                     rows_done.eq(0), state.eq(_State.FC_ACT)]
+                                     rows_done.eq(0), state.eq(_State.FC_ACT),
+                                     fc_run.rows.eq(fc.rows), fc_run.ptr_base.eq(fc.ptr_base),
+                                     fc_run.param_base.eq(fc.param_base),
+                                     fc_run.relu.eq(fc.relu), fc_run.raw.eq(0),
+                                     fc_run.emit.eq(1)]
                 with m.Case(Opcode.POOL):
                     with m.If(bad):
                         m.d.comb += retire.eq(1)
@@ -323,16 +328,16 @@ class CommandProcessor(wiring.Component):
                              a_zero.eq(Cat(im2col.o.payload[i].zero for i in range(sys.rows)))]
             m.d.comb += self.gemm_o.ready.eq(1)
             with m.If(self.gemm_o.valid):
-                cn = Mux(gemm.n - n0 < sys.cols, gemm.n - n0, sys.cols)
-                mm = Mux(gemm.m - m0 < sys.tile_m, gemm.m - m0, sys.tile_m)
-                m.d.comb += [act.w_en.eq(1), act.w_addr.eq(out_base + m_idx * gemm.n + n_idx),
+                cn = Mux(gemm_size.n - n0 < sys.cols, gemm_size.n - n0, sys.cols)
+                mm = Mux(gemm_size.m - m0 < sys.tile_m, gemm_size.m - m0, sys.tile_m)
+                m.d.comb += [act.w_en.eq(1), act.w_addr.eq(out_base + m_idx * gemm_size.n + n_idx),
                              act.w_data[0].eq(self.gemm_o.payload[:8]), act.w_mask.eq(1)]
                 m.d.sync += results_left.eq(results_left - 1)
                 with m.If(n_idx + 1 < n0 + cn):
                     m.d.sync += n_idx.eq(n_idx + 1)
                 with m.Elif(m_idx + 1 < m0 + mm):
                     m.d.sync += [n_idx.eq(n0), m_idx.eq(m_idx + 1)]
-                with m.Elif(n0 + sys.cols < gemm.n):
+                with m.Elif(n0 + sys.cols < gemm_size.n):
                     m.d.sync += [n0.eq(n0 + sys.cols), n_idx.eq(n0 + sys.cols), m_idx.eq(m0)]
                 with m.Else():
                     m.d.sync += [n0.eq(0), n_idx.eq(0), m0.eq(m0 + mm), m_idx.eq(m0 + mm)]
@@ -381,13 +386,9 @@ class CommandProcessor(wiring.Component):
             with m.If(~feeding & advance):
                 m.d.sync += state.eq(_State.FC_RUN)
         with m.If(state == _State.FC_RUN):
-            run = Signal(sparse.run_layout)
-            m.d.comb += [run.rows.eq(fc_args.rows), run.ptr_base.eq(fc_args.ptr_base),
-                         run.param_base.eq(fc_args.param_base), run.relu.eq(fc_args.relu),
-                         run.emit.eq(1),
-                         self.sparse_i.valid.eq(1), self.sparse_i.payload.op.eq(sparse.Op.RUN),
+            m.d.comb += [self.sparse_i.valid.eq(1), self.sparse_i.payload.op.eq(sparse.Op.RUN),
                          self.sparse_i.payload.addr.eq(fc_args.cols),
-                         self.sparse_i.payload.data.eq(run.as_value())]
+                         self.sparse_i.payload.data.eq(fc_run.as_value())]
             with m.If(self.sparse_i.ready):
                 m.d.sync += state.eq(_State.FC_OUT)
         with m.If(state == _State.FC_OUT):

@@ -59,7 +59,7 @@ def args_layout(op):
 #: One instruction header: the opcode, then the arguments of that opcode.
 instruction_layout = data.StructLayout({
     "opcode": Opcode,
-    "args": data.UnionLayout({op.name.lower(): args_layout(op) for op in Op}),
+    "args": data.UnionLayout({op.name.lower(): args_layout(op) for op in Op if FIELD_BITS[op]}),
 })
 
 #: One word of the ``o`` stream.

@@ -69,7 +69,7 @@ class SystemTop(wiring.Component):
         m = Module()
         cfg = self.config
         m.submodules.processor = proc = CommandProcessor(cfg)
-        m.submodules.gemm = gemm = SystolicGemm.from_config(cfg.systolic)
+        m.submodules.systolic = gemm = SystolicGemm.from_config(cfg.systolic)
         m.submodules.sparse = sparse = SparseArray.from_config(cfg.sparse)
         wiring.connect(m, wiring.flipped(self.cmd), proc.cmd)
         wiring.connect(m, proc.o, wiring.flipped(self.o))
