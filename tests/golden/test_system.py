@@ -298,3 +298,9 @@ def test_read_and_pool_bounds_are_exact():
     assert ex.step(Read(4095, 2)).errors == Error.ADDRESS
     assert ex.step(Pool(4096 - 16, 0, h=4, w=4, c=1, kernel=2, stride=2)).errors == 0
     assert ex.step(Pool(4096 - 15, 0, h=4, w=4, c=1, kernel=2, stride=2)).errors == Error.ADDRESS
+
+
+def test_an_output_stationary_engine_is_refused():
+    with pytest.raises(TesseraError, match=r"^the system's systolic engine must be "
+                                           r"weight-stationary .*not 'os'$"):
+        SystemConfig(systolic=SystolicConfig(dataflow="os"))
