@@ -12,21 +12,26 @@ ready; so a program of instructions takes the sum of their cycles. With ``H =``
 :data:`~tessera.golden.isa.INSTRUCTION_WORDS` header words:
 
 =========  ==========================================================================
-LOAD       ``H + max(P, W) + 1``: ``P`` payload words, ``W`` memory writes (``ceil(count/4)``
-           into the activation memory, which takes four bytes a cycle; ``count`` elsewhere)
-CONV       ``H + 1 + gemm_cycles(M, K, N) + 1``: issue, the systolic engine's own count
+LOAD       ``H + 3 + max(P, W)``: ``P`` payload words, ``W`` write cycles (``ceil(count/4)``
+           into the activation memory, which takes four bytes a cycle; ``count`` elsewhere; a
+           space that does not exist drains as bytes)
+CONV       ``H + 3 + gemm_cycles(M, K, N)``: the systolic engine's own count
            (:func:`tessera.golden.systolic.gemm_cycles`, operands streamed from the on-chip
-           memories at one word a cycle), the last write
-FC         ``H + X + 1 + layer_cycles(...).total + 1``: ``X = ceil(cols / N) * ceil(N / 8)``
-           activation transfers into the sparse engine (eight lanes each), the RUN command,
-           the engine's own count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs
-           emitted), the last write
-POOL       ``H + OH * OW * C * k * k + 2``: one element read a cycle, two to drain
-READ       ``H + ceil(count / 4) + 1``
-STATS      ``H + 3 + logged``: the three header words and one per logged instruction
+           memories at one word a cycle)
+FC         ``H + 4 + X + layer_cycles(...).total``: ``X = ceil(cols / N) * ceil(N / 8)``
+           activation transfers into the sparse engine (eight lanes each) and the engine's own
+           count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted)
+POOL       ``H + 3 + OH * OW * C * k * k``: one element read a cycle
+READ       ``H + 2 + ceil(count / 4)``
+STATS      ``H + 1 + 3 + logged``: dispatch, the three counters, one per logged instruction
 BARRIER    ``H + 1``; NOP and a bad opcode too
 skipped    ``H + 1`` (a bad LOAD still takes its payload: its normal count)
 =========  ==========================================================================
+
+The overheads (``LOAD_OVERHEAD`` ...) are the command processor's (``hw/system/processor.py``):
+one dispatch cycle after the header, a unit's results written in the cycle they arrive, and
+the instruction's last cycle the first in which the processor sees its unit idle. The SPARSE
+error bit is the sparse engine's own sticky bit: STATS does not clear it, reset does.
 """
 
 from dataclasses import dataclass
@@ -55,8 +60,23 @@ __all__ = ["STATS_HEADER", "Executor", "ProgramRun", "Retired", "instruction_err
 
 #: The first words STATS sends, before the logged instructions' cycle counts.
 STATS_HEADER = ("cycles", "errors", "retired")
-#: Cycles for the max-pool unit to drain after its last read.
-POOL_LATENCY = 2
+#: A LOAD's cycles past its header and its payload or writes: dispatch, the unpacker's
+#: register, the cycle the processor sees it idle.
+LOAD_OVERHEAD = 3
+#: A CONV's past the engine's own count: dispatch (the engine's command), the last result's
+#: write, the cycle the processor sees the engine idle.
+CONV_OVERHEAD = 3
+#: An FC's past its activation transfers and the engine's own count: dispatch, the read
+#: latency of the first transfer, the RUN command, the last output's write, the idle cycle.
+FC_OVERHEAD = 4
+#: A STATS's past its header and its words: dispatch.
+STATS_OVERHEAD = 1
+#: A READ's: dispatch, the memory's read latency.
+READ_OVERHEAD = 2
+#: A POOL's: dispatch, the unit's read latency and last write, the idle cycle.
+POOL_OVERHEAD = 3
+#: Width the payload of a LOAD to a space that does not exist is drained as (one byte a word).
+UNKNOWN_SPACE_BITS = 8
 #: Lanes of one activation transfer into the sparse engine (its ACT command).
 SPARSE_ACT_LANES = 8
 #: Activation-memory bytes written a cycle by a LOAD.
@@ -97,8 +117,14 @@ def _pool_geometry(i):
     return (i.h - i.kernel) // i.stride + 1, (i.w - i.kernel) // i.stride + 1
 
 
-def _overlap(a0, a1, b0, b1):
-    return a0 < b1 and b0 < a1
+def _ranges(depth, in_base, in_size, out_base, out_size, *past_other_memories):
+    """ADDRESS if the input or output range runs past the activation memory, if they overlap,
+    or if any of ``past_other_memories`` is true; else 0."""
+    in_end, out_end = in_base + in_size, out_base + out_size
+    overlap = in_base < out_end and out_base < in_end
+    if in_end > depth or out_end > depth or overlap or any(past_other_memories):
+        return Error.ADDRESS
+    return 0
 
 
 def instruction_errors(instr, config):
@@ -132,38 +158,26 @@ def instruction_errors(instr, config):
         if (k > sys.max_k or instr.oc > sys.max_n or instr.rows * ow > sys.max_m
                 or instr.row0 + instr.rows > oh):
             return Error.GEOMETRY
-        in_end = instr.in_base + instr.h * instr.w * instr.c
-        out_end = instr.out_base + oh * ow * instr.oc
-        if (in_end > depth or out_end > depth
-                or instr.w_base + sys.b_words(k, instr.oc) > config.weight_depth
-                or instr.q_base + instr.oc > config.qparam_depth
-                or _overlap(instr.in_base, in_end, instr.out_base, out_end)):
-            return Error.ADDRESS
-        return 0
+        return _ranges(depth, instr.in_base, instr.h * instr.w * instr.c, instr.out_base,
+                       oh * ow * instr.oc,
+                       instr.w_base + sys.b_words(k, instr.oc) > config.weight_depth,
+                       instr.q_base + instr.oc > config.qparam_depth)
     if instr.op == Op.FC:
         sp = config.sparse
         if min(instr.cols, instr.rows) == 0:
             return Error.GEOMETRY
         if instr.cols > sp.n_pes * sp.act_depth or instr.rows > sp.n_pes * sp.act_depth:
             return Error.GEOMETRY
-        in_end, out_end = instr.in_base + instr.cols, instr.out_base + instr.rows
-        if (in_end > depth or out_end > depth
-                or instr.ptr_base + instr.cols + 1 > sp.ptr_depth
-                or instr.param_base + _ceil_div(instr.rows, sp.n_pes) > sp.param_depth
-                or _overlap(instr.in_base, in_end, instr.out_base, out_end)):
-            return Error.ADDRESS
-        return 0
+        return _ranges(depth, instr.in_base, instr.cols, instr.out_base, instr.rows,
+                       instr.ptr_base + instr.cols + 1 > sp.ptr_depth,
+                       instr.param_base + _ceil_div(instr.rows, sp.n_pes) > sp.param_depth)
     if instr.op == Op.POOL:
         geometry = _pool_geometry(instr)
         if geometry is None:
             return Error.GEOMETRY
         oh, ow = geometry
-        in_end = instr.in_base + instr.h * instr.w * instr.c
-        out_end = instr.out_base + oh * ow * instr.c
-        if in_end > depth or out_end > depth or _overlap(instr.in_base, in_end,
-                                                         instr.out_base, out_end):
-            return Error.ADDRESS
-        return 0
+        return _ranges(depth, instr.in_base, instr.h * instr.w * instr.c, instr.out_base,
+                       oh * ow * instr.c)
     if instr.op == Op.READ:
         return Error.ADDRESS if instr.addr + instr.count > depth else 0
     return 0
@@ -204,6 +218,11 @@ class Executor:
         self.spmat_v = np.zeros((sp.n_pes, capacity), dtype=np.int64)
         self.spmat_z = np.zeros((sp.n_pes, capacity), dtype=np.int64)
         self.sparam = np.zeros((sp.n_pes, sp.param_depth, 3), dtype=np.int64)
+        #: Which codebook entries were loaded since reset or the last write to entry 0 (the
+        #: sparse engine's rule: an entry that was not contributes nothing and is flagged).
+        self.codebook_known = np.zeros(2**sp.index_bits, dtype=bool)
+        #: The sparse engine's own sticky errors: cleared by reset only, not by STATS.
+        self.sparse_errors = 0
         self.outputs = []
         self.reset_counters()
 
@@ -234,10 +253,10 @@ class Executor:
             if len(self.log) < self.config.stats_depth:
                 self.log.append(cycles)
             return Retired(instr, cycles, int(bad))
-        words = [self.total, self.errors, self.retired, *self.log]
+        words = [self.total, self.errors | self.sparse_errors, self.retired, *self.log]
         self.outputs += [(OutKind.STATS, w & 0xFFFF_FFFF) for w in words]
         self.reset_counters()
-        return Retired(instr, INSTRUCTION_WORDS + len(words), 0)
+        return Retired(instr, INSTRUCTION_WORDS + STATS_OVERHEAD + len(words), 0)
 
     # -- instructions --------------------------------------------------------------------------
 
@@ -250,11 +269,11 @@ class Executor:
 
     def _load_cycles(self, instr):
         bits = (self.config.word_bits(instr.space)
-                if instr.space in {s.value for s in Space} else 0)
-        words = payload_words(instr.count, bits) if bits else 0
+                if instr.space in {s.value for s in Space} else UNKNOWN_SPACE_BITS)
+        words = payload_words(instr.count, bits)
         writes = (_ceil_div(instr.count, ACT_WRITE_LANES) if instr.space == Space.ACT
                   else instr.count)
-        return INSTRUCTION_WORDS + max(words, writes) + 1
+        return INSTRUCTION_WORDS + LOAD_OVERHEAD + max(words, writes)
 
     def _load(self, instr):
         cfg = self.config
@@ -277,6 +296,10 @@ class Executor:
                 target[a:b] = params
         elif space == Space.CODEBOOK:
             self.codebook[a:b] = [_signed(int(w), sp.weight_width) for w in words]
+            for address in range(a, b):
+                if address == 0:
+                    self.codebook_known[:] = False
+                self.codebook_known[address] = True
         elif space == Space.POINTER:
             mask = (1 << sp.ptr_bits) - 1
             for n, word in enumerate(words):
@@ -316,7 +339,7 @@ class Executor:
         start = instr.out_base + instr.row0 * ow * oc
         self.act[start:start + out.size] = out.ravel()
         timing = gemm_cycles(cfg, len(rows) * ow, k, oc)
-        return INSTRUCTION_WORDS + 1 + timing.cycles + 1
+        return INSTRUCTION_WORDS + CONV_OVERHEAD + timing.cycles
 
     def _fc(self, instr):
         sp = self.config.sparse
@@ -333,7 +356,7 @@ class Executor:
                 start, end = int(ptr[j]), int(ptr[j + 1])
                 if end < start or end > capacity:
                     if x[j]:
-                        self.errors |= Error.SPARSE
+                        self.sparse_errors |= Error.SPARSE
                     continue
                 entries[k, j] = end - start
                 if not x[j]:
@@ -342,9 +365,13 @@ class Executor:
                 for e in range(start, end):
                     pos += int(self.spmat_z[k, e]) + 1
                     if pos >= local_rows:
-                        self.errors |= Error.SPARSE
+                        self.sparse_errors |= Error.SPARSE
                         break
-                    acc[pos] += int(self.codebook[self.spmat_v[k, e]]) * int(x[j])
+                    v = int(self.spmat_v[k, e])
+                    if v and not self.codebook_known[v]:
+                        self.sparse_errors |= Error.SPARSE
+                        continue
+                    acc[pos] += int(self.codebook[v]) * int(x[j])
             if local_rows:
                 p = self.sparam[k, instr.param_base:instr.param_base + local_rows]
                 out[k::n] = requantize(wrap_int32(acc), p[:, 0], p[:, 1], p[:, 2],
@@ -353,7 +380,7 @@ class Executor:
         timing = layer_cycles(entries, x != 0, fifo_depth=sp.fifo_depth, rows=instr.rows,
                               emit=True)
         transfers = _ceil_div(instr.cols, n) * _ceil_div(n, SPARSE_ACT_LANES)
-        return INSTRUCTION_WORDS + transfers + 1 + timing.total + 1
+        return INSTRUCTION_WORDS + FC_OVERHEAD + transfers + timing.total
 
     def _pool(self, instr):
         oh, ow = _pool_geometry(instr)
@@ -364,7 +391,7 @@ class Executor:
             for q in range(ow):
                 out[r, q] = image[r * s:r * s + kk, q * s:q * s + kk].max(axis=(0, 1))
         self.act[instr.out_base:instr.out_base + out.size] = out.ravel()
-        return INSTRUCTION_WORDS + oh * ow * c * kk * kk + POOL_LATENCY
+        return INSTRUCTION_WORDS + oh * ow * c * kk * kk + POOL_OVERHEAD
 
     def _read(self, instr):
         values = self.act[instr.addr:instr.addr + instr.count].view(np.uint8).tolist()
@@ -372,7 +399,7 @@ class Executor:
         for i in range(0, len(values), 4):
             word = int.from_bytes(bytes(values[i:i + 4]), "little")
             self.outputs.append((OutKind.DATA, word))
-        return INSTRUCTION_WORDS + _ceil_div(instr.count, 4) + 1
+        return INSTRUCTION_WORDS + READ_OVERHEAD + _ceil_div(instr.count, 4)
 
 
 def _is_load(instr):

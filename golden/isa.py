@@ -11,7 +11,7 @@ Every instruction is :data:`INSTRUCTION_WORDS` 32-bit words on the ``cmd`` strea
 """
 
 import enum
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, make_dataclass
 
 import numpy as np
 
@@ -130,15 +130,12 @@ FIELD_BITS = {
 
 
 def _check_fields(instr):
-    for f in fields(instr):
-        if f.name == "payload":
-            continue
-        bits = FIELD_BITS[instr.op][f.name]
-        value = getattr(instr, f.name)
+    for name, bits in FIELD_BITS[instr.op].items():
+        value = getattr(instr, name)
         if isinstance(value, bool):
             value = int(value)
-        check_int(value, f"{type(instr).__name__.lower()} {f.name}", 0, 2**bits - 1)
-        object.__setattr__(instr, f.name, int(value))
+        check_int(value, f"{type(instr).__name__.lower()} {name}", 0, 2**bits - 1)
+        object.__setattr__(instr, name, int(value))
 
 
 @dataclass(frozen=True)
@@ -151,114 +148,61 @@ class _Instruction:
         return {name: getattr(self, name) for name in FIELD_BITS[self.op]}
 
 
-@dataclass(frozen=True)
-class Load(_Instruction):
-    """Write ``count`` words of ``space`` from ``addr`` (of PE ``pe`` for per-PE spaces).
+def _instruction(op, doc, defaults=(), extra=(), post_init=None):
+    """Make the frozen dataclass of opcode ``op``: one int field per :data:`FIELD_BITS` entry,
+    in order, the last ones with ``defaults`` (a dict), then ``extra`` fields."""
+    defaults = dict(defaults)
+    fields_ = [(name, int, field(default=defaults[name])) if name in defaults else (name, int)
+               for name in FIELD_BITS[op]]
+    namespace = {"op": op, "__doc__": doc, "__module__": __name__}
+    if post_init is not None:
+        namespace["__post_init__"] = post_init
+    return make_dataclass(op.name.capitalize(), [*fields_, *extra], bases=(_Instruction,),
+                          frozen=True, namespace=namespace)
+
+
+def _load_post_init(self):
+    _Instruction.__post_init__(self)
+    object.__setattr__(self, "payload", tuple(int(w) for w in self.payload))
+    if len(self.payload) != self.count:
+        raise TesseraError(f"load count is {self.count} but the payload holds "
+                           f"{len(self.payload)} words")
+
+
+Load = _instruction(Op.LOAD, """Write ``count`` words of ``space`` from ``addr`` (of PE ``pe``
+    for per-PE spaces).
 
     The payload is the ``count`` memory words packed from bit 0 upwards, contiguously, into
     :func:`payload_words` 32-bit words (zero-padded). ``payload`` holds the memory words
     (Python ints, unsigned, each below ``2**word_bits``).
-    """
+    """, {"pe": 0, "addr": 0, "count": 0},
+    [("payload", tuple, field(default=(), compare=False))], _load_post_init)
 
-    space: int
-    pe: int = 0
-    addr: int = 0
-    count: int = 0
-    payload: tuple = field(default=(), compare=False)
-    op = Op.LOAD
-
-    def __post_init__(self):
-        super().__post_init__()
-        object.__setattr__(self, "payload", tuple(int(w) for w in self.payload))
-        if len(self.payload) != self.count:
-            raise TesseraError(f"load count is {self.count} but the payload holds "
-                               f"{len(self.payload)} words")
-
-
-@dataclass(frozen=True)
-class Conv(_Instruction):
-    """A convolution (or, with a 1 x 1 image, an FC layer) on the systolic array.
+Conv = _instruction(Op.CONV, """A convolution (or, with a 1 x 1 image, an FC layer) on the
+    systolic array.
 
     Output rows ``row0 .. row0 + rows - 1`` of the NHWC int8 feature map are computed from the
     ``h x w x c`` input at ``in_base`` (im2col on chip: ``kernel``, ``stride``, zero
     ``padding``), the weights at ``w_base`` (``pack_b`` words) and the requantization parameters
     at ``q_base``, and written to ``out_base`` (the whole map's base) in NHWC order.
-    """
+    """, {"kernel": 1, "stride": 1, "padding": 0, "relu": 0, "row0": 0, "rows": 1})
 
-    in_base: int
-    out_base: int
-    w_base: int
-    q_base: int
-    h: int
-    w: int
-    c: int
-    oc: int
-    kernel: int = 1
-    stride: int = 1
-    padding: int = 0
-    relu: int = 0
-    row0: int = 0
-    rows: int = 1
-    op = Op.CONV
+Fc = _instruction(Op.FC, """A compressed FC layer on the sparse array: ``rows`` outputs from
+    ``cols`` inputs.""", {"relu": 0})
 
+Pool = _instruction(Op.POOL, """Max-pool ``kernel x kernel``, stride ``stride``, no padding, over
+    an NHWC int8 map.""", {"kernel": 2, "stride": 2})
 
-@dataclass(frozen=True)
-class Fc(_Instruction):
-    """A compressed FC layer on the sparse array: ``rows`` outputs from ``cols`` inputs."""
+Read = _instruction(Op.READ, """Send ``count`` int8 values of activation memory from ``addr``
+    to ``o``, four a word.""")
 
-    in_base: int
-    out_base: int
-    cols: int
-    rows: int
-    ptr_base: int
-    param_base: int
-    relu: int = 0
-    op = Op.FC
+Stats = _instruction(Op.STATS, """Send the counters to ``o`` and clear them (see
+    ``docs/system.md``).""")
 
+Barrier = _instruction(Op.BARRIER, """Send one BARRIER word carrying ``tag`` to ``o``: the host
+    knows what came before ended.""", {"tag": 0})
 
-@dataclass(frozen=True)
-class Pool(_Instruction):
-    """Max-pool ``kernel x kernel``, stride ``stride``, no padding, over an NHWC int8 map."""
-
-    in_base: int
-    out_base: int
-    h: int
-    w: int
-    c: int
-    kernel: int = 2
-    stride: int = 2
-    op = Op.POOL
-
-
-@dataclass(frozen=True)
-class Read(_Instruction):
-    """Send ``count`` int8 values of activation memory from ``addr`` to ``o``, four a word."""
-
-    addr: int
-    count: int
-    op = Op.READ
-
-
-@dataclass(frozen=True)
-class Stats(_Instruction):
-    """Send the counters to ``o`` and clear them (see ``docs/system.md``)."""
-
-    op = Op.STATS
-
-
-@dataclass(frozen=True)
-class Barrier(_Instruction):
-    """Send one BARRIER word carrying ``tag`` to ``o``: the host knows what came before ended."""
-
-    tag: int = 0
-    op = Op.BARRIER
-
-
-@dataclass(frozen=True)
-class Nop(_Instruction):
-    """Do nothing (an all-zero header)."""
-
-    op = Op.NOP
+Nop = _instruction(Op.NOP, """Do nothing (an all-zero header).""")
 
 
 @dataclass(frozen=True)

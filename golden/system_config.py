@@ -25,7 +25,8 @@ class SystemConfig:
     Parameters
     ----------
     systolic : SystolicConfig
-        The GEMM engine (array, dataflow, the largest GEMM its buffers hold).
+        The GEMM engine (array, the largest GEMM its buffers hold); weight-stationary, the
+        order of the on-chip im2col.
     sparse : SparseConfig
         The sparse PE array.
     act_depth : int
@@ -57,6 +58,10 @@ class SystemConfig:
         if self.systolic.acc_width != BIAS_BITS:
             raise TesseraError(f"the system's systolic engine must have acc_width = {BIAS_BITS} "
                                f"(int32 accumulators), not {self.systolic.acc_width}")
+        if self.systolic.dataflow != "ws":
+            raise TesseraError("the system's systolic engine must be weight-stationary (the "
+                               "order of its on-chip im2col), not "
+                               f"{self.systolic.dataflow!r}")
         if not isinstance(self.sparse, SparseConfig):
             raise TesseraError(f"sparse must be a SparseConfig, not {self.sparse!r}")
         check_int(self.act_depth, "act_depth", 16, 2**FIELD_BITS[Op.CONV]["in_base"])

@@ -58,6 +58,7 @@ COMMANDS = {
     "export": "export",
     "spmv": "spmv",
     "gemm": "gemm",
+    "run": "run",
     "cache": "cache",
 }
 

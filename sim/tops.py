@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from tessera.golden.config.sparse import SparseConfig
 from tessera.golden.config.systolic import SystolicConfig
+from tessera.golden.system_config import SystemConfig
 
 __all__ = ["TOPS", "Option", "SynthTarget", "Top", "resolve"]
 
@@ -281,5 +282,21 @@ TOPS = {
         },
         benchmarks=("spmv_golden", "sparse"),
         demo="tessera.sim.sparse:demo_section",
+    ),
+    "system": Top(
+        name="system",
+        help="both engines behind one command stream (tessera.hw.system.SystemTop)",
+        factory="tessera.hw.system.top:SystemTop",
+        config="tessera.golden.system_config:SystemConfig",
+        options=(
+            Option("act_depth", "activation-memory bytes, 16..65536",
+                   default=SystemConfig.act_depth),
+            Option("weight_depth", "dense weight-memory words, 1..65536",
+                   default=SystemConfig.weight_depth),
+            Option("qparam_depth", "systolic requantization rows, 1..1024",
+                   default=SystemConfig.qparam_depth),
+            Option("stats_depth", "instructions STATS logs, 1..1024",
+                   default=SystemConfig.stats_depth)),
+        demo="tessera.sim.system:demo_section",
     ),
 }

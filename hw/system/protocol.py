@@ -27,37 +27,24 @@ __all__ = ["HEADER_BITS", "Opcode", "OutputKind", "SpaceId", "args_layout",
 HEADER_BITS = INSTRUCTION_WORDS * CMD_WIDTH
 
 
-class Opcode(enum.Enum, shape=OPCODE_BITS):
-    """Opcodes (the values of :class:`tessera.golden.isa.Op`)."""
-
-    NOP = Op.NOP.value
-    LOAD = Op.LOAD.value
-    CONV = Op.CONV.value
-    FC = Op.FC.value
-    POOL = Op.POOL.value
-    READ = Op.READ.value
-    STATS = Op.STATS.value
-    BARRIER = Op.BARRIER.value
+def _mirror(name, source, shape, doc):
+    """Return an ``amaranth.lib.enum.Enum`` of ``shape`` with the members of ``source``."""
+    namespace = enum.EnumType.__prepare__(name, (enum.Enum,), shape=shape)
+    for member in source:
+        namespace[member.name] = member.value
+    namespace["__doc__"] = doc
+    namespace["__module__"] = __name__
+    namespace["__qualname__"] = name
+    return enum.EnumType(name, (enum.Enum,), namespace, shape=shape)
 
 
-class SpaceId(enum.Enum, shape=FIELD_BITS[Op.LOAD]["space"]):
-    """The memories a LOAD writes (the values of :class:`tessera.golden.isa.Space`)."""
-
-    ACT = Space.ACT.value
-    WEIGHT = Space.WEIGHT.value
-    QPARAM = Space.QPARAM.value
-    CODEBOOK = Space.CODEBOOK.value
-    POINTER = Space.POINTER.value
-    SPMAT = Space.SPMAT.value
-    SPARAM = Space.SPARAM.value
-
-
-class OutputKind(enum.Enum, shape=2):
-    """What an ``o`` word carries (the values of :class:`tessera.golden.isa.OutKind`)."""
-
-    DATA = OutKind.DATA.value
-    STATS = OutKind.STATS.value
-    BARRIER = OutKind.BARRIER.value
+#: Opcodes (the values of :class:`tessera.golden.isa.Op`).
+Opcode = _mirror("Opcode", Op, OPCODE_BITS, "Opcodes (the values of golden.isa.Op).")
+#: The memories a LOAD writes (the values of :class:`tessera.golden.isa.Space`).
+SpaceId = _mirror("SpaceId", Space, FIELD_BITS[Op.LOAD]["space"],
+                  "LOAD spaces (the values of golden.isa.Space).")
+#: What an ``o`` word carries (the values of :class:`tessera.golden.isa.OutKind`).
+OutputKind = _mirror("OutputKind", OutKind, 2, "Output kinds (the values of golden.isa.OutKind).")
 
 
 def args_layout(op):
@@ -72,7 +59,7 @@ def args_layout(op):
 #: One instruction header: the opcode, then the arguments of that opcode.
 instruction_layout = data.StructLayout({
     "opcode": Opcode,
-    "args": data.UnionLayout({op.name.lower(): args_layout(op) for op in Op}),
+    "args": data.UnionLayout({op.name.lower(): args_layout(op) for op in Op if FIELD_BITS[op]}),
 })
 
 #: One word of the ``o`` stream.

@@ -5,17 +5,18 @@ The same words go over every transport (co-simulation now, a serial port later).
 
 import numpy as np
 from tessera.golden.errors import TesseraError
+from tessera.golden.executor import instruction_errors
 from tessera.golden.isa import (
     CMD_WIDTH,
-    FIELD_BITS,
     INSTRUCTION_WORDS,
     Op,
     OutKind,
     Raw,
+    Read,
     Space,
     pack_payload,
 )
-from tessera.hw.system.protocol import Opcode, instruction_layout, output_layout
+from tessera.hw.system.protocol import Opcode, args_layout, instruction_layout, output_layout
 
 __all__ = ["decode_header", "decode_output", "encode", "encode_program", "header_bits"]
 
@@ -65,11 +66,12 @@ def decode_header(words):
     if opcode not in {o.value for o in Op}:
         return opcode, {}
     op = Op(opcode)
-    view = instruction_layout.from_bits(bits & ((1 << instruction_layout.size) - 1))
+    # Through the layout's offsets, not a view: a field may hold a value its enum lacks (a
+    # LOAD to a space that does not exist).
+    base = instruction_layout["args"].offset
     args = {}
-    for name in FIELD_BITS[op]:
-        value = getattr(getattr(view.args, op.name.lower()), name)
-        args[name] = value.value if hasattr(value, "value") else int(value)
+    for name, f in args_layout(op):
+        args[name] = (bits >> (base + f.offset)) & ((1 << f.width) - 1)
     return opcode, args
 
 
@@ -80,3 +82,55 @@ def decode_output(values):
         view = output_layout.from_bits(int(value))
         out.append((OutKind(view.kind.value), int(view.data)))
     return out
+
+
+# -- bytes: what a transport carries -------------------------------------------------------------
+
+#: Bytes of one ``o`` word on a transport: ``output_layout`` (34 bits), little-endian.
+OUTPUT_BYTES = -(-output_layout.size // 8)
+
+
+def command_bytes(words):
+    """Return ``cmd`` words as the bytes a transport carries: four a word, little-endian."""
+    return np.asarray(words, dtype="<u4").tobytes()
+
+
+def output_bytes(values):
+    """Return ``o`` payloads (ints) as transport bytes (:data:`OUTPUT_BYTES` each, LE)."""
+    return b"".join(int(v).to_bytes(OUTPUT_BYTES, "little") for v in values)
+
+
+def parse_output_bytes(data):
+    """Inverse of :func:`output_bytes`: (OutKind, data) pairs of whole words."""
+    n = len(data) // OUTPUT_BYTES
+    return decode_output(int.from_bytes(data[i * OUTPUT_BYTES:(i + 1) * OUTPUT_BYTES], "little")
+                         for i in range(n))
+
+
+def output_count(words, config):
+    """Return how many ``o`` words the system sends for these ``cmd`` words (a whole program).
+
+    Walks the headers as the command processor does: a LOAD's payload is skipped (its length
+    from the space's word width; a space that does not exist drains as bytes), READ sends
+    ``ceil(count / 4)`` (none when it fails the check), BARRIER one, STATS three plus the
+    instructions logged since the last.
+    """
+    count = retired = i = 0
+    words = [int(w) for w in words]
+    while i + INSTRUCTION_WORDS <= len(words):
+        opcode, args = decode_header(words[i:i + INSTRUCTION_WORDS])
+        i += INSTRUCTION_WORDS
+        if opcode == Op.LOAD:
+            space = args["space"]
+            bits = config.word_bits(space) if space in {s.value for s in Space} else 8
+            i += -(-args["count"] * bits // CMD_WIDTH)
+        elif opcode == Op.READ and not instruction_errors(Read(**args), config):
+            count += -(-args["count"] // 4)
+        elif opcode == Op.BARRIER:
+            count += 1
+        if opcode == Op.STATS:
+            count += 3 + min(retired, config.stats_depth)
+            retired = 0
+        else:
+            retired += 1
+    return count

@@ -84,6 +84,9 @@ def test_sim_demo_runs_and_matches():
     assert "[CONV]" in text and "matched golden: 512/512" in text
     assert "logits match golden run_int8: 12/12" in text                 # sparse array
     assert "counters match the golden cycle model: 36/36 layers" in text
+    assert "[System]" in text                                            # the system top
+    assert text.count("logits bit-exact against run_int8: True; cycles equal to the golden "
+                      "executor: True") == 2, text
     assert "PASS" in text
 
 

@@ -1,18 +1,7 @@
-"""Shared fixtures: one compressed MLP per test worker (float model cached in a temp dir)."""
+"""Shared fixtures: one compressed MLP per test worker (float model cached in a temp dir,
+``model_cache`` and ``digits`` from tests/conftest.py)."""
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="session")
-def digits():
-    from tessera.golden.data import load_digits_split
-
-    return load_digits_split()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from tessera.golden.compiler import compile_model
 from tessera.golden.errors import TesseraError
-from tessera.golden.executor import Executor, run_program
+from tessera.golden.executor import CONV_OVERHEAD, STATS_OVERHEAD, Executor, run_program
 from tessera.golden.gemm import conv_output_size
 from tessera.golden.inference import QLayer, QModel, run_int8
 from tessera.golden.isa import (
@@ -166,7 +166,7 @@ def test_stats_log_equals_retired_cycles():
     assert stats[0] == sum(r.cycles for r in before_stats)
     assert stats[1] == 0 and stats[2] == len(before_stats)
     assert stats[3:] == [r.cycles for r in before_stats]
-    assert retired[-1].cycles == INSTRUCTION_WORDS + len(stats)
+    assert retired[-1].cycles == INSTRUCTION_WORDS + STATS_OVERHEAD + len(stats)
     assert ex.outputs[-len(stats) - 1] == (OutKind.BARRIER, 0)
 
 
@@ -175,7 +175,7 @@ def test_conv_cycles_follow_the_engine_model():
     conv = Conv(0, 200, 0, 0, h=6, w=5, c=2, oc=6, kernel=3, stride=1, padding=1, rows=6)
     retired = ex.step(conv)
     timing = gemm_cycles(SMALL.systolic, 30, 18, 6)
-    assert retired.cycles == INSTRUCTION_WORDS + 2 + timing.cycles
+    assert retired.cycles == INSTRUCTION_WORDS + CONV_OVERHEAD + timing.cycles
 
 
 def test_load_payload_packing():
@@ -298,3 +298,9 @@ def test_read_and_pool_bounds_are_exact():
     assert ex.step(Read(4095, 2)).errors == Error.ADDRESS
     assert ex.step(Pool(4096 - 16, 0, h=4, w=4, c=1, kernel=2, stride=2)).errors == 0
     assert ex.step(Pool(4096 - 15, 0, h=4, w=4, c=1, kernel=2, stride=2)).errors == Error.ADDRESS
+
+
+def test_an_output_stationary_engine_is_refused():
+    with pytest.raises(TesseraError, match=r"^the system's systolic engine must be "
+                                           r"weight-stationary .*not 'os'$"):
+        SystemConfig(systolic=SystolicConfig(dataflow="os"))

@@ -1,0 +1,107 @@
+"""``tessera run MODEL.npz [--digits N | --input X.npy]``: a whole model on the simulated system.
+
+The model (from ``tessera compress -o``) is compiled for the system
+(:func:`tessera.golden.compiler.compile_model`), sent with its inputs over the co-simulation
+transport (:class:`tessera.sim.system.CosimTransport`) to :class:`tessera.hw.system.SystemTop`,
+and checked: the logits against the golden executor and ``run_int8``, every instruction's cycles
+against the executor. A mismatch exits 1.
+"""
+
+import json
+
+HELP = "run a compressed model on the simulated system (both engines), checked against golden"
+
+def add_arguments(parser):
+    from tessera.sim.tops import TOPS
+
+    parser.add_argument("model", metavar="MODEL.npz", help="a model file from `tessera compress`")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--digits", type=int, default=None, metavar="N",
+                        help="run the first N test digits of the model's split (default 10)")
+    source.add_argument("--input", metavar="X.npy",
+                        help="int8 inputs: one of the model's input shape, or a batch of them")
+    parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
+                        help="simulator (default: verilator)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    TOPS["system"].add_arguments(parser)
+
+
+def _inputs(args, model, info):
+    import numpy as np
+    from tessera.golden.errors import TesseraError
+
+    if args.input:
+        from tessera.sim.files import load_array
+
+        x = load_array(args.input, "X", max_elements=2**20)
+        shape = tuple(model.input_shape)
+        if x.dtype != np.int8:
+            raise TesseraError(f"X must be int8, not {x.dtype}")
+        if x.shape == shape:
+            x = x[None]
+        if x.shape[1:] != shape or not len(x):
+            raise TesseraError(f"X must have shape {shape} or (n, {', '.join(map(str, shape))}), "
+                               f"not {x.shape}")
+        return x, None
+    from tessera.golden.data import load_digits_split
+    from tessera.golden.errors import check_int
+
+    count = check_int(10 if args.digits is None else args.digits, "--digits", 1, 10_000)
+    settings = info.get("settings", {})
+    data = load_digits_split(settings.get("split_seed", 0), settings.get("test_fraction", 0.3))
+    x = model.quantize_input(data.x_test[:count])
+    return x, data.y_test[:len(x)]
+
+
+def run(args):
+    import numpy as np
+    from tessera.golden.compiler import compile_model
+    from tessera.golden.modelfile import load
+    from tessera.sim.system import CosimTransport, default_config, run_model
+    from tessera.sim.tops import TOPS
+
+    model, info = load(args.model)
+    config = default_config(**TOPS["system"].params(args))
+    program = compile_model(model, config)
+    x, labels = _inputs(args, model, info)
+    transport = CosimTransport(config, sim=args.sim)
+    result = run_model(program, x, transport)
+
+    logged = [len(log) for log in result.instruction_cycles]
+    layers = []
+    for plan in program.layers:
+        # An inference's log: the input LOAD, the body, READ, BARRIER (while within stats_depth).
+        indices = [1 + i for i in plan.instructions]
+        if all(i < min(logged) for i in indices):
+            cycles = float(np.mean([sum(log[i] for i in indices)
+                                    for log in result.instruction_cycles]))
+        else:
+            cycles = None
+        layers.append({"name": plan.name, "kind": plan.kind, "engine": plan.engine,
+                       "cycles": cycles})
+    summary = {
+        "model": model.name, "inputs": len(x), "predictions": result.predictions,
+        "matches_golden": result.matches_golden, "cycles_match": result.cycles_match,
+        "cycles": result.cycles, "errors": result.errors, "layers": layers,
+        "simulated_cycles": transport.simulated_cycles, "seconds": transport.seconds,
+        "sim": args.sim,
+    }
+    if labels is not None:
+        summary["accuracy"] = float(np.mean(np.asarray(result.predictions) == labels))
+    ok = result.matches_golden and result.cycles_match and result.errors == 0
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{model.name} on the system ({args.sim}): {len(x)} inputs, predictions "
+              f"{result.predictions}")
+        if labels is not None:
+            print(f"accuracy {summary['accuracy']:.2%}")
+        print(f"cycles per inference: mean {np.mean(result.cycles):.0f} "
+              f"(min {min(result.cycles)}, max {max(result.cycles)})")
+        for layer in layers:
+            shown = "-" if layer["cycles"] is None else f"{layer['cycles']:.0f}"
+            print(f"  {layer['name']:<12} {layer['kind']:<8} {layer['engine']:<9} {shown}")
+        print(f"logits bit-exact against golden: {result.matches_golden}; cycles equal to the "
+              f"executor: {result.cycles_match}; errors: {result.errors}")
+        print(f"simulated {transport.simulated_cycles} cycles in {transport.seconds:.1f} s")
+    return 0 if ok else 1
