@@ -29,13 +29,16 @@ from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume
 
 __all__ = [
-    "Proof", "Result", "assume_stream", "check_stream", "count", "drive", "elaborated", "find",
-    "past", "run", "run_many", "spec_rtlil", "tools_missing",
+    "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "check_stream", "count",
+    "drive", "elaborated", "find", "fsm_register", "in_state", "past", "pick", "proof", "run",
+    "run_many", "spec_rtlil", "tools_missing",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("TESSERA_FORMAL_DIR", ROOT / "build" / "formal"))
 MODES = ("prove", "bmc", "cover")
+#: What a property is about, in the order of the table.
+KINDS = ("stream", "conservation", "progress", "hazard", "cover")
 
 
 # -- spec helpers ---------------------------------------------------------------------------------
@@ -48,6 +51,31 @@ def elaborated(unit):
     """
     unit._MustUse__silence = True  # elaborated here, not by Fragment.get: not unused
     return unit.elaborate("formal")
+
+
+def breaks(unit):
+    """Decorator: make ``change(self, m)`` a broken variant of the unit class ``unit``.
+
+    The variant is a subclass whose ``elaborate`` calls the real one and then ``change``, which
+    re-drives one thing (a later assignment in the same module and domain wins); its docstring
+    is the change's, which says what it gets wrong.
+    """
+    def make(change):
+        def elaborate(self, platform):
+            m = unit.elaborate(self, platform)
+            change(self, m)
+            return m
+        return type(change.__name__, (unit,), {
+            "elaborate": elaborate, "__doc__": change.__doc__, "__module__": change.__module__,
+            "__qualname__": change.__qualname__})
+    return make
+
+
+def pick(variant, good, broken):
+    """Return ``good`` or ``broken`` for ``variant``, ``"good"`` or ``"broken"``."""
+    if variant not in ("good", "broken"):
+        raise ValueError(f"variant must be 'good' or 'broken', not {variant!r}")
+    return good if variant == "good" else broken
 
 
 def drive(m, *values):
@@ -134,6 +162,10 @@ class Proof:
         Steps from reset in which the broken variant must fail (bounded model checking).
         Default ``depth``. A ``prove`` is unbounded on the unit; its broken variant needs only
         one counterexample, which may lie deeper than the induction depth.
+    kind : str
+        One of :data:`KINDS`: what the property is about (the table's grouping).
+    slow : bool
+        Minutes on this machine: run only with ``python -m tests.formal --slow``.
     """
 
     name: str
@@ -145,10 +177,27 @@ class Proof:
     broken: str = ""
     why_bounded: str = ""
     fail_depth: int | None = None
+    kind: str = "stream"
+    slow: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+
+
+#: Every proof, in the order the spec modules declare them (:func:`proof` appends).
+REGISTRY = []
+
+
+def proof(name, unit, mode, depth, **fields):
+    """Decorator: declare the spec function below as the spec of a :class:`Proof` (same
+    arguments, ``spec`` aside) and add it to :data:`REGISTRY`."""
+    def register(spec):
+        REGISTRY.append(Proof(name, unit, mode, depth, spec, **fields))
+        return spec
+    return register
 
 
 @dataclass(frozen=True)
@@ -336,6 +385,18 @@ def run(proof, variant="good", *, build=BUILD):
     return run_many([(proof, variant)], build=build, parallel=1)[0]
 
 
+def _assigned(statement):
+    """The signals ``statement`` assigns, looking inside If/Switch cases; an FSM's ``m.next``
+    (resolved only when the fragment is built) assigns none yet."""
+    cases = getattr(statement, "cases", None)
+    if cases is not None:
+        for _patterns, statements, _src_loc in cases:
+            for inner in statements:
+                yield from _assigned(inner)
+    elif hasattr(statement, "lhs"):
+        yield from statement.lhs._lhs_signals()
+
+
 def find(module, name):
     """Return the signal called ``name`` that ``module``'s own statements assign.
 
@@ -346,7 +407,20 @@ def find(module, name):
     module._flush()  # close a trailing If/Elif chain, so that its statements are listed
     for statements in module._statements.values():
         for statement in statements:
-            for signal in statement._lhs_signals():
+            for signal in _assigned(statement):
                 if signal.name == name:
                     return signal
     raise LookupError(f"no signal {name!r} assigned in {module!r}")
+
+
+def fsm_register(module, *, fsm="fsm"):
+    """Return the state register of ``module``'s FSM (``m.FSM()``, named ``fsm``)."""
+    module._flush()
+    return module._generated[fsm]._data["signal"]
+
+
+def in_state(module, state, *, fsm="fsm"):
+    """Return a value that is high while ``module``'s FSM is in ``state``."""
+    register = fsm_register(module, fsm=fsm)
+    encoding = module._generated[fsm]._data["encoding"]
+    return register == encoding[state]

@@ -17,7 +17,18 @@ from tessera.hw.sparse.protocol import Error, Op, run_layout
 from tessera.hw.sparse.queue import ActivationQueue
 from tessera.hw.sparse.writeback import WriteBack
 
-from .harness import assume_stream, check_stream, count, drive, elaborated, find, past
+from .harness import (
+    assume_stream,
+    breaks,
+    check_stream,
+    count,
+    drive,
+    elaborated,
+    find,
+    past,
+    pick,
+    proof,
+)
 
 #: The smallest configuration that still has two PEs, two queue slots and two words of each
 #: memory: every control path of the array exists, and the state stays small enough to solve.
@@ -25,45 +36,39 @@ TINY = SparseConfig(n_pes=2, fifo_depth=2, act_depth=2, spmat_depth=2, ptr_depth
                     param_depth=2, entries_per_word=2)
 
 
-def _pick(variant, good, broken):
-    if variant not in ("good", "broken"):
-        raise ValueError(f"variant must be 'good' or 'broken', not {variant!r}")
-    return good if variant == "good" else broken
-
-
 # -- ActivationQueue ------------------------------------------------------------------------------
 
-class _QueueReadsUnasked(ActivationQueue):
+@breaks(ActivationQueue)
+def _QueueReadsUnasked(self, m):
     """Broken: pops its head whenever it has one, whether or not ``o.ready`` takes it."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += m.submodules.fifo.r_en.eq(1)
-        return m
+    m.d.comb += m.submodules.fifo.r_en.eq(1)
 
 
-class _QueueAcceptsWhenFull(ActivationQueue):
+@breaks(ActivationQueue)
+def _QueueAcceptsWhenFull(self, m):
     """Broken: ``i.ready`` always high, so a pair written into a full queue is lost."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.i.ready.eq(1)
-        return m
+    m.d.comb += self.i.ready.eq(1)
 
 
+@proof("queue_stream", "ActivationQueue(depth=4)", "prove", 4,
+       covers="o keeps valid and payload until ready",
+       broken="pops its head whether or not o.ready takes it")
 def queue_stream_spec(variant, *, depth=4):
     m = Module()
-    m.submodules.dut = dut = _pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
+    m.submodules.dut = dut = pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
     drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
     assume_stream(m, dut.i)
     check_stream(m, dut.o)
     return m
 
 
+@proof("queue_conservation", "ActivationQueue(depth=4)", "prove", 4, fail_depth=8,
+       kind="conservation", covers="pairs in = pairs out + level: nothing lost or duplicated",
+       broken="i.ready always high: a pair written into a full queue is lost")
 def queue_conservation_spec(variant, *, depth=4):
     """Pairs in = pairs out + pairs held, counted modulo 2**width."""
     m = Module()
-    m.submodules.dut = dut = _pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
+    m.submodules.dut = dut = pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
     drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
     assume_stream(m, dut.i)
     width = ceil_log2(depth + 1) + 1
@@ -74,10 +79,13 @@ def queue_conservation_spec(variant, *, depth=4):
     return m
 
 
+@proof("queue_full", "ActivationQueue(depth=4)", "cover", 8, kind="cover",
+       covers="a full queue; a pair taken right after the queue was full",
+       broken="pops unasked, so it never fills")
 def queue_full_cover_spec(variant, *, depth=4):
     """A full queue is reachable, and so is a pair taken in the cycle after it was full."""
     m = Module()
-    cls = _pick(variant, ActivationQueue, _QueueReadsUnasked)
+    cls = pick(variant, ActivationQueue, _QueueReadsUnasked)
     m.submodules.dut = dut = cls(depth=depth)
     drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
     assume_stream(m, dut.i)
@@ -91,18 +99,18 @@ def queue_full_cover_spec(variant, *, depth=4):
 
 # -- NonZeroDetector ------------------------------------------------------------------------------
 
-class _DetectorTakesUnasked(NonZeroDetector):
+@breaks(NonZeroDetector)
+def _DetectorTakesUnasked(self, m):
     """Broken: marks its offer sent whether or not ``o.ready`` took it."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += find(m, "take").eq(self.o.valid)
-        return m
+    m.d.comb += find(m, "take").eq(self.o.valid)
 
 
+@proof("detector_stream", "NonZeroDetector(TINY)", "prove", 6, fail_depth=8,
+       covers="o keeps valid and payload until ready (start only when idle)",
+       broken="marks its offer sent without o.ready")
 def detector_stream_spec(variant, *, config=TINY):
     m = Module()
-    cls = _pick(variant, NonZeroDetector, _DetectorTakesUnasked)
+    cls = pick(variant, NonZeroDetector, _DetectorTakesUnasked)
     m.submodules.dut = dut = cls(config)
     drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
     # The array starts a layer only when the detector is idle (commands wait while one runs).
@@ -111,21 +119,27 @@ def detector_stream_spec(variant, *, config=TINY):
     return m
 
 
-class _DetectorForgetsSent(NonZeroDetector):
+@breaks(NonZeroDetector)
+def _DetectorForgetsSent(self, m):
     """Broken: forgets which non-zeros of its group it sent, so it offers one again."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.sync += find(m, "sent").eq(0)
-        return m
+    m.d.sync += find(m, "sent").eq(0)
 
 
+@proof("detector_order", "NonZeroDetector(TINY)", "prove", 3, fail_depth=10,
+       kind="conservation",
+       covers="non-zeros leave once each, in increasing column order, below cols",
+       broken="forgets which non-zeros it sent (one leaves twice)")
 def detector_order_spec(variant, *, config=TINY):
     """Columns leave in strictly increasing order within a layer, each below ``cols``, and
-    only non-zero values leave: no column is sent twice."""
+    only non-zero values leave: no column is sent twice.
+
+    Unbounded: besides the property, the spec asserts the invariants that make it inductive,
+    which tie the spec's last column to the detector's group registers (each one holds from
+    reset and is kept by every step that keeps the others).
+    """
     m = Module()
-    cls = _pick(variant, NonZeroDetector, _DetectorForgetsSent)
-    m.submodules.dut = dut = cls(config)
+    dut = pick(variant, NonZeroDetector, _DetectorForgetsSent)(config)
+    m.submodules.dut = inner = elaborated(dut)
     drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
     m.d.comb += Assume(~dut.start | dut.idle)
     cols = Signal.like(dut.cols, name="layer_cols")
@@ -141,23 +155,45 @@ def detector_order_spec(variant, *, config=TINY):
         m.d.comb += Assert(dut.o.payload.value != 0)
         with m.If(any_sent):
             m.d.comb += Assert(dut.o.payload.col > last)
+    # The invariants: the group being read and the group held lie past the last column sent,
+    # below cols, one group apart; of the group held, only lanes past it are still pending.
+    n = config.n_pes
+    det = {name: find(inner, name) for name in (
+        "cols", "next_base", "reading", "reading_base", "base", "held", "inside", "pending")}
+    m.d.comb += [
+        Assert(det["cols"] == cols),
+        Assert(det["next_base"] < cols + n),
+        Assert(~(det["held"] & det["reading"])),
+        Assert(~any_sent | (last < det["next_base"])),
+    ]
+    with m.If(det["reading"]):
+        m.d.comb += [Assert(det["reading_base"] + n == det["next_base"]),
+                     Assert(det["reading_base"] < cols),
+                     Assert(~any_sent | (last < det["reading_base"]))]
+    with m.If(det["held"]):
+        m.d.comb += Assert(det["base"] + n == det["next_base"])
+        for k in range(n):
+            with m.If(det["inside"][k]):
+                m.d.comb += Assert(det["base"] + k < cols)
+            with m.If(det["pending"][k] & any_sent):
+                m.d.comb += Assert(det["base"] + k > last)
     return m
 
 
 # -- PointerReadUnit ------------------------------------------------------------------------------
 
-class _PointerOverwritesSpan(PointerReadUnit):
+@breaks(PointerReadUnit)
+def _PointerOverwritesSpan(self, m):
     """Broken: the read stage moves on whether or not the span stage is free."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += find(m, "advance").eq(find(m, "read_valid"))
-        return m
+    m.d.comb += find(m, "advance").eq(find(m, "read_valid"))
 
 
+@proof("pointer_stream", "PointerReadUnit(TINY)", "prove", 4, fail_depth=8,
+       covers="o keeps valid and payload until ready, for any pointer writes",
+       broken="the read stage overwrites a stalled span")
 def pointer_stream_spec(variant, *, config=TINY):
     m = Module()
-    cls = _pick(variant, PointerReadUnit, _PointerOverwritesSpan)
+    cls = pick(variant, PointerReadUnit, _PointerOverwritesSpan)
     m.submodules.dut = dut = cls(config)
     drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.base, dut.i.valid, dut.i.payload,
           dut.o.ready)
@@ -168,18 +204,19 @@ def pointer_stream_spec(variant, *, config=TINY):
 
 # -- WriteBack ------------------------------------------------------------------------------------
 
-class _WriteBackIgnoresReady(WriteBack):
+@breaks(WriteBack)
+def _WriteBackIgnoresReady(self, m):
     """Broken: the post-processor's output is taken even when ``o`` is stalled."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += m.submodules.postproc.o.ready.eq(1)
-        return m
+    m.d.comb += m.submodules.postproc.o.ready.eq(1)
 
 
+@proof("writeback_stream", "WriteBack(TINY)", "prove", 10, fail_depth=16,
+       covers="o keeps valid and payload until ready (layer fields change only at a start, "
+              "which waits for o to be taken)",
+       broken="the post-processor's output is taken while o is stalled")
 def writeback_stream_spec(variant, *, config=TINY):
     m = Module()
-    cls = _pick(variant, WriteBack, _WriteBackIgnoresReady)
+    cls = pick(variant, WriteBack, _WriteBackIgnoresReady)
     m.submodules.dut = dut = cls(config, pe=0)
     drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
           dut.o.ready)
@@ -196,13 +233,10 @@ def writeback_stream_spec(variant, *, config=TINY):
 
 # -- ArithmeticUnit: forwarding against a model that stalls instead ---------------------------
 
-class _ArithForgetsOlderBypass(ArithmeticUnit):
+@breaks(ArithmeticUnit)
+def _ArithForgetsOlderBypass(self, m):
     """Broken: the bypass of the sum written two cycles ago is gone (the stale read wins)."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.sync += find(m, "fwd2_valid").eq(0)
-        return m
+    m.d.sync += find(m, "fwd2_valid").eq(0)
 
 
 #: TINY with two-bit codebook weights: the products stay small for the solver; the forwarding
@@ -210,6 +244,13 @@ class _ArithForgetsOlderBypass(ArithmeticUnit):
 TINY_ARITH = SparseConfig(**{**TINY.params(), "weight_width": 2})
 
 
+@proof("arith_forwarding", "ArithmeticUnit(TINY_ARITH)", "bmc", 10, kind="hazard",
+       covers="accumulators written back = a model that applies each entry at once "
+              "(any codes, rows and hazards)",
+       broken="the two-cycle bypass is gone (the stale read wins)",
+       why_bounded="the accumulators are a memory whose rows Amaranth 0.5 cannot name in a "
+                   "property (rows are simulator-only), so no invariant can tie them to the "
+                   "model, which induction needs")
 def arith_forwarding_spec(variant, *, config=TINY_ARITH):
     """The accumulators the unit writes back equal a model that applies every entry at once.
 
@@ -218,7 +259,7 @@ def arith_forwarding_spec(variant, *, config=TINY_ARITH):
     and clears it (in the model too). Any codes, rows and entry sequences.
     """
     m = Module()
-    cls = _pick(variant, ArithmeticUnit, _ArithForgetsOlderBypass)
+    cls = pick(variant, ArithmeticUnit, _ArithForgetsOlderBypass)
     m.submodules.dut = dut = cls(config)
     drive(m, dut.i.valid, dut.i.payload, dut.wb_en, dut.wb_addr)
     depth = config.act_depth
@@ -249,37 +290,28 @@ def arith_forwarding_spec(variant, *, config=TINY_ARITH):
 
 # -- SparseArray ----------------------------------------------------------------------------------
 
-class _ArrayBroadcastSkipsLastPE(SparseArray):
+@breaks(SparseArray)
+def _ArrayBroadcastSkipsLastPE(self, m):
     """Broken: the last PE's queue is never offered the broadcast."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += m.submodules[f"pe{self.config.n_pes - 1}"].q.valid.eq(0)
-        return m
+    m.d.comb += m.submodules[f"pe{self.config.n_pes - 1}"].q.valid.eq(0)
 
 
-class _ArraySkipsNothing(SparseArray):
+@breaks(SparseArray)
+def _ArraySkipsNothing(self, m):
     """Broken: a RUN that does not fit the memories starts all the same (no RUN error)."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += find(m, "run_ok").eq(1)
-        return m
+    m.d.comb += find(m, "run_ok").eq(1)
 
 
-class _ArrayWaitsForever(SparseArray):
+@breaks(SparseArray)
+def _ArrayWaitsForever(self, m):
     """Broken: write-back waits for one more PE than there is (a layer never ends)."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        state = find(m, "state")
-        with m.If(state == 3):  # WRITEBACK: never leaves
-            m.d.sync += state.eq(3)
-        return m
+    state = find(m, "state")
+    with m.If(state == 3):  # WRITEBACK: never leaves
+        m.d.sync += state.eq(3)
 
 
 def _array(m, variant, broken_cls, config):
-    cls = _pick(variant, SparseArray, broken_cls)
+    cls = pick(variant, SparseArray, broken_cls)
     dut = cls(**config.params())
     m.submodules.dut = inner = elaborated(dut)
     drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
@@ -287,6 +319,11 @@ def _array(m, variant, broken_cls, config):
     return dut, inner
 
 
+@proof("array_broadcast", "SparseArray(TINY)", "prove", 2, fail_depth=10,
+       kind="conservation",
+       covers="every non-zero sent enters every PE's queue exactly once, also when a queue "
+              "is full",
+       broken="the last PE's queue is never offered the broadcast")
 def array_broadcast_spec(variant, *, config=TINY):
     """Every non-zero the detector sends enters every PE's queue exactly once."""
     m = Module()
@@ -301,6 +338,12 @@ def array_broadcast_spec(variant, *, config=TINY):
     return m
 
 
+@proof("array_stream", "SparseArray(TINY)", "bmc", 18, slow=True,
+       covers="o keeps valid and payload until ready (STATS words and a layer's first outputs)",
+       broken="the gather moves past a PE whose output o did not take",
+       why_bounded="induction stops at states where a PE counts its write-back done while an "
+                   "output still waits, unreachable but excluded only by invariants inside "
+                   "every PE; 18 steps reach the first output of a layer stalled")
 def array_stream_spec(variant, *, config=TINY):
     """The array's ``o`` follows the valid/ready rule (outputs and STATS words)."""
     m = Module()
@@ -309,18 +352,19 @@ def array_stream_spec(variant, *, config=TINY):
     return m
 
 
-class _ArrayWritesBackUnasked(SparseArray):
+@breaks(SparseArray)
+def _ArrayWritesBackUnasked(self, m):
     """Broken: the gather moves to the next PE whether or not ``o`` took the output."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        turn = find(m, "turn")
-        state = find(m, "state")
-        with m.If(state == 3):
-            m.d.sync += turn.eq(Mux(turn == self.config.n_pes - 1, 0, turn + 1))
-        return m
+    turn = find(m, "turn")
+    state = find(m, "state")
+    with m.If(state == 3):
+        m.d.sync += turn.eq(Mux(turn == self.config.n_pes - 1, 0, turn + 1))
 
 
+@proof("array_errors", "SparseArray(TINY)", "prove", 2, fail_depth=6, kind="progress",
+       covers="a bad write or RUN sets its sticky bit, is skipped, and the array stays ready; "
+              "error bits stay set until STATS",
+       broken="a RUN that does not fit starts all the same")
 def array_errors_spec(variant, *, config=TINY):
     """A bad command raises its sticky error bit, is skipped, and the next one is taken.
 
@@ -368,6 +412,9 @@ def _bad_commands(m, config, accept, cmd):
     return bad_config, bad_run
 
 
+@proof("array_cover", "SparseArray(TINY)", "cover", 16, kind="cover", slow=True,
+       covers="each error bit; a full queue inside the array; a layer that ends",
+       broken="write-back never ends")
 def array_cover_spec(variant, *, config=TINY):
     """Each error bit, a full queue and the end of a layer are reachable."""
     m = Module()

@@ -7,7 +7,18 @@ from tessera.hw.systolic.buffer import OperandBuffer
 from tessera.hw.systolic.sequencer import WSSequencer
 from tessera.hw.systolic.top import SystolicGemm
 
-from .harness import assume_stream, check_stream, count, drive, elaborated, find, past
+from .harness import (
+    assume_stream,
+    breaks,
+    check_stream,
+    count,
+    drive,
+    elaborated,
+    find,
+    past,
+    pick,
+    proof,
+)
 
 __all__ = [
     "buffer_conservation_spec", "gemm_bank_spec", "gemm_progress_spec", "gemm_stream_spec",
@@ -15,21 +26,27 @@ __all__ = [
 ]
 
 
-class _BufferCountsUnwritten(OperandBuffer):
+#: Why the engine's proofs are bounded.
+_GEMM = ("the engine's state (three operand memories, the accumulator bank, the array's "
+         "pipelines) is too large for induction to close in minutes; the depth covers a whole "
+         "GEMM of the small configuration")
+
+
+@breaks(OperandBuffer)
+def _BufferCountsUnwritten(self, m):
     """Broken: ``count`` also moves on a word offered while the buffer is full (not stored)."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        with m.If(~self.clear & self.w.valid & ~self.w.ready):
-            m.d.sync += self.count.eq(self.count + 1)
-        return m
+    with m.If(~self.clear & self.w.valid & ~self.w.ready):
+        m.d.sync += self.count.eq(self.count + 1)
 
 
+@proof("buffer_conservation", "OperandBuffer(depth=4)", "prove", 3, fail_depth=8,
+       kind="conservation",
+       covers="count = words accepted since clear, at most depth: nothing lost or doubled",
+       broken="count moves on for a word offered to a full buffer (not stored)")
 def buffer_conservation_spec(variant, *, depth=4):
     """``count`` = words accepted since ``clear``, never above ``limit`` or ``depth``."""
     m = Module()
-    cls = {"good": OperandBuffer, "broken": _BufferCountsUnwritten}[variant]
-    dut = cls(shape=4, depth=depth)
+    dut = pick(variant, OperandBuffer, _BufferCountsUnwritten)(shape=4, depth=depth)
     m.submodules.dut = elaborated(dut)
     drive(m, dut.w.valid, dut.w.payload, dut.clear, dut.limit, dut.raddr, dut.ren)
     assume_stream(m, dut.w)
@@ -65,24 +82,18 @@ TINY_N3 = {**TINY, "max_n": 3}
 TINY_CYCLES = 28
 
 
-class _GemmIgnoresRelease(SystolicGemm):
+@breaks(SystolicGemm)
+def _GemmIgnoresRelease(self, m):
     """Broken: the sequencer is told both bank halves are always free (the drain's release
     is ignored), so it writes a half the drain has not read yet."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += m.submodules.sequencer.release.eq(0b11)
-        return m
+    m.d.comb += m.submodules.sequencer.release.eq(0b11)
 
 
-class _SequencerLoadsEarly(WSSequencer):
+@breaks(WSSequencer)
+def _SequencerLoadsEarly(self, m):
     """Broken: the next tile starts shifting in right after a swap, before the swap's token
     has reached the last row."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.sync += find(m, "swap_wait").eq(0)
-        return m
+    m.d.sync += find(m, "swap_wait").eq(0)
 
 
 class _GemmLoadsEarly(SystolicGemm):
@@ -97,29 +108,22 @@ class _GemmLoadsEarly(SystolicGemm):
             top.WSSequencer = saved
 
 
-class _GemmIgnoresStall(SystolicGemm):
+@breaks(SystolicGemm)
+def _GemmIgnoresStall(self, m):
     """Broken: the post-processor's output moves on whether or not ``o`` took it."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += m.submodules.postproc.o.ready.eq(1)
-        return m
+    m.d.comb += m.submodules.postproc.o.ready.eq(1)
 
 
-class _GemmLosesCount(SystolicGemm):
+@breaks(SystolicGemm)
+def _GemmLosesCount(self, m):
     """Broken: results handed over are not subtracted from the in-flight count, so the end
     condition (one result left) never comes for a GEMM of more than one result."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        in_flight = find(m, "in_flight")
-        m.d.sync += in_flight.eq(in_flight + m.submodules.drain.issue)
-        return m
+    in_flight = find(m, "in_flight")
+    m.d.sync += in_flight.eq(in_flight + m.submodules.drain.issue)
 
 
 def _gemm(m, variant, broken_cls, params):
-    cls = {"good": SystolicGemm, "broken": broken_cls}[variant]
-    dut = cls(**params)
+    dut = pick(variant, SystolicGemm, broken_cls)(**params)
     m.submodules.dut = inner = elaborated(dut)
     drive(m, dut.cmd.valid, dut.cmd.payload, dut.a.valid, dut.a.payload, dut.b.valid,
           dut.b.payload, dut.q.valid, dut.q.payload, dut.o.ready)
@@ -128,6 +132,9 @@ def _gemm(m, variant, broken_cls, params):
     return dut, inner
 
 
+@proof("gemm_stream", "SystolicGemm(TINY)", "bmc", 22, why_bounded=_GEMM,
+       covers="o keeps valid and payload until ready, for operand streams that follow the rule",
+       broken="the post-processor's output moves on while o is stalled")
 def gemm_stream_spec(variant, *, params=TINY):
     m = Module()
     dut, _inner = _gemm(m, variant, _GemmIgnoresStall, params)
@@ -135,6 +142,9 @@ def gemm_stream_spec(variant, *, params=TINY):
     return m
 
 
+@proof("gemm_bank", "SystolicGemm(TINY_N3)", "bmc", 24, kind="hazard", why_bounded=_GEMM,
+       covers="the drain never reads a bank half while an entry of it is being written",
+       broken="the drain's release is ignored (both halves always free)")
 def gemm_bank_spec(variant, *, params=TINY_N3):
     """The drain never reads a bank half while an entry of it is being written.
 
@@ -159,6 +169,10 @@ def gemm_bank_spec(variant, *, params=TINY_N3):
     return m
 
 
+@proof("gemm_weights", "SystolicGemm(TINY3)", "bmc", 20, kind="hazard", why_bounded=_GEMM,
+       covers="the weight double buffer swaps only a whole tile, and no shift follows a swap "
+              "until its token has reached the last row",
+       broken="the next tile shifts in right after a swap")
 def gemm_weights_spec(variant, *, params=TINY3):
     """The weight double buffer never swaps while in use.
 
@@ -189,6 +203,10 @@ def gemm_weights_spec(variant, *, params=TINY3):
     return m
 
 
+@proof("gemm_progress", "SystolicGemm(TINY)", "bmc", 32, kind="progress", why_bounded=_GEMM,
+       covers="any command, bad ones too, ends within the golden model's longest GEMM "
+              "(28 cycles), streams never waiting",
+       broken="results handed over are not counted out (busy never falls)")
 def gemm_progress_spec(variant, *, params=TINY, bound=TINY_CYCLES):
     """Every command ends within ``bound`` cycles: ``busy`` falls, whatever the command holds.
 
