@@ -108,7 +108,7 @@ class LinkTransmitter(wiring.Component):
             m.d.sync += idle.eq(idle + 1)
 
         # -- the emitter: one frame at a time, bytes straight from its state -------------------
-        kind, seq = Signal(4), Signal(4)
+        kind, seq = Signal(4, name="kind"), Signal(4, name="seq")
         length = Signal(16)
         value = Signal(16)                   # a control frame's payload
         pointer = Signal(bits)               # the payload byte being sent

@@ -75,8 +75,9 @@ def rx_conservation_spec(variant):
     the frame being stored never reaches the bytes not yet read (the credit check).
 
     The invariants that close the induction: the three pointers keep their order (``head``,
-    ``committed``, ``spec``) within one ring's size, no frame is being stored outside the
-    payload and CRC states, and a frame being stored still has room for the rest of it.
+    ``committed``, ``spec``) within one ring's size, ``spec`` moves past ``committed`` only in
+    the payload and CRC states of a DATA frame being stored, and a frame being stored still
+    has room for the rest of it.
     """
     m = Module()
     dut, inner = _rx(m, variant, _RxIgnoresCredit)
@@ -94,10 +95,14 @@ def rx_conservation_spec(variant):
         Assert(dut.credit == depth - unread),
     ]
     framing = in_state(inner, "PAYLOAD") | in_state(inner, "CRC_LOW") | in_state(inner, "CRC_HIGH")
-    with m.If(~framing):
+    with m.If(~framing | ~store):
         m.d.comb += Assert(spec == committed)
-    with m.If(in_state(inner, "PAYLOAD") & store):
-        m.d.comb += Assert(stored + left <= depth)
+    with m.If(framing & store):
+        m.d.comb += Assert(find(inner, "kind") == Kind.DATA)
+    with m.If(in_state(inner, "PAYLOAD")):
+        m.d.comb += Assert(left != 0)
+        with m.If(store):
+            m.d.comb += Assert(stored + left <= depth)
     m.d.comb += Cover(stored == depth)
     return m
 
