@@ -27,11 +27,13 @@ from amaranth import ClockDomain, Module, Signal, Value
 from amaranth.asserts import AnySeq, Initial  # their public home in 0.5 (not amaranth.hdl)
 from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In
 
 __all__ = [
-    "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "check_stream", "count",
-    "drive", "elaborated", "find", "fsm_register", "in_state", "past", "pick", "proof", "run",
-    "run_many", "spec_rtlil", "tools_missing",
+    "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "check_stream", "contract",
+    "count", "drive", "elaborated", "find", "fsm_register", "in_state", "past", "pick", "proof",
+    "run", "run_many", "spec_rtlil", "tools_missing",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,6 +125,42 @@ def check_stream(m, stream, *, name="o"):
     with m.If(stalled):
         m.d.comb += Assert(kept)
     return stalled
+
+
+def contract(unit, *, module=None):
+    """Return a spec of ``unit``'s stream contracts, from its signature alone.
+
+    Every input is free; every ``In`` stream is assumed to follow the valid/ready rule and
+    every ``Out`` stream is checked against it (:func:`assume_stream`, :func:`check_stream`),
+    its ``ready`` free. ``module`` is ``unit`` elaborated (:func:`elaborated`) when the caller
+    wants its internals; the spec adds it. A unit whose other inputs have a protocol of their
+    own needs a spec that assumes it.
+    """
+    m = Module()
+    m.submodules.dut = unit if module is None else module
+    for name, member in unit.signature.members.items():
+        port = getattr(unit, name)
+        kind = _stream_signature(member)
+        if kind is not None and member.flow == In:
+            drive(m, port.valid, port.payload)
+            assume_stream(m, port, name=name)
+        elif kind is not None:
+            if not kind.always_ready:
+                drive(m, port.ready)
+            check_stream(m, port, name=name)
+        elif member.flow == In:
+            drive(m, port)
+    return m
+
+
+def _stream_signature(member):
+    """The :class:`amaranth.lib.stream.Signature` of a signature member, or None."""
+    if not member.is_signature:
+        return None
+    signature = member.signature
+    if isinstance(signature, wiring.FlippedSignature):
+        signature = signature.flip()
+    return signature if isinstance(signature, stream.Signature) else None
 
 
 def count(m, event, width, *, name):

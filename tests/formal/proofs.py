@@ -5,7 +5,13 @@ decorator, with its broken variant (``@breaks(Unit)``) beside it: a new unit nee
 module entry, nothing here unless it is a new module (add it to the import below).
 """
 
-from . import spec_link, spec_shared, spec_sparse, spec_systolic, spec_uart  # noqa: F401
+from . import (  # noqa: F401  (each registers its proofs)
+    spec_link,
+    spec_shared,
+    spec_sparse,
+    spec_systolic,
+    spec_uart,
+)
 from .harness import KINDS, REGISTRY
 
 __all__ = ["PROOFS", "SLOW_PROOFS"]

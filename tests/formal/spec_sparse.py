@@ -412,7 +412,7 @@ def _bad_commands(m, config, accept, cmd):
     return bad_config, bad_run
 
 
-@proof("array_cover", "SparseArray(TINY)", "cover", 16, kind="cover", slow=True,
+@proof("array_cover", "SparseArray(TINY)", "cover", 24, kind="cover", slow=True,
        covers="each error bit; a full queue inside the array; a layer that ends",
        broken="write-back never ends")
 def array_cover_spec(variant, *, config=TINY):
@@ -428,4 +428,69 @@ def array_cover_spec(variant, *, config=TINY):
         Cover(~queue.ready),
         Cover(was_writeback & (state == 1)),
     ]
+    return m
+
+
+#: The fair environment of the progress proofs: ``o.ready`` is never low for more than this
+#: many cycles in a row.
+FAIR_WAIT = 1
+#: STATS words of TINY: cycles, write-back cycles, errors, non-zeros, then busy and stall per PE.
+STATS_WORDS = 4 + 2 * TINY.n_pes
+#: The longest any command but a RUN keeps the array busy, in the fair environment: a STATS
+#: readout, each word waiting at most FAIR_WAIT cycles for o.ready (configuration writes, bad
+#: RUNs and NOPs keep it ready: array_errors). The post-reset sweep (act_depth cycles) is
+#: shorter. array_progress proves it enough; test_formal checks that one cycle less is not.
+PROGRESS_CYCLES = STATS_WORDS * (FAIR_WAIT + 1)
+
+
+@breaks(SparseArray)
+def _ArrayStatsNeverEnds(self, m):
+    """Broken: the STATS readout never returns to IDLE (the word counter wraps)."""
+    state = find(m, "state")
+    with m.If(state == 4):  # STATS
+        m.d.sync += state.eq(4)
+
+
+def _fair(m, stream):
+    """Assume that the consumer of ``stream`` is fair: ``ready`` is low at most ``FAIR_WAIT``
+    cycles in a row."""
+    waited = Signal(range(FAIR_WAIT + 1), name="ready_waited")
+    with m.If(stream.ready):
+        m.d.sync += waited.eq(0)
+    with m.Elif(waited != FAIR_WAIT):
+        m.d.sync += waited.eq(waited + 1)
+    m.d.comb += Assume(stream.ready | (waited != FAIR_WAIT))
+
+
+def _busy_for(m, busy, bound):
+    """A counter of the cycles ``busy`` has been high before this one (saturating past
+    ``bound``)."""
+    busy_for = Signal(range(bound + 2), name="busy_for")
+    with m.If(~busy):
+        m.d.sync += busy_for.eq(0)
+    with m.Elif(busy_for <= bound):
+        m.d.sync += busy_for.eq(busy_for + 1)
+    return busy_for
+
+
+@proof("array_progress", "SparseArray(TINY)", "bmc", PROGRESS_CYCLES + 8, kind="progress",
+       covers=f"any command but a RUN that starts a layer is done within {PROGRESS_CYCLES} "
+              f"cycles (a STATS readout) with o.ready low at most {FAIR_WAIT} cycle in a row; "
+              "the array then takes the next command",
+       broken="the STATS readout never returns to IDLE",
+       why_bounded="induction needs the PEs' post-reset sweep counters, inside units the array "
+                   "instantiates as components; the depth covers the sweep and a whole STATS "
+                   "readout that starts right after it")
+def array_progress_spec(variant, *, config=TINY, bound=PROGRESS_CYCLES, runs=False):
+    """``busy`` (``i.ready`` low) never lasts more than ``bound`` cycles, for any commands
+    but a RUN that starts a layer (array_layer_progress bounds those), in a fair
+    environment."""
+    m = Module()
+    dut, inner = _array(m, variant, _ArrayStatsNeverEnds, config)
+    _fair(m, dut.o)
+    if not runs:
+        m.d.comb += Assume(~find(inner, "start"))
+    busy_for = _busy_for(m, dut.busy, bound)
+    with m.If(dut.busy):
+        m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]
     return m
