@@ -31,9 +31,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In
 
 __all__ = [
-    "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "check_stream", "contract",
-    "count", "drive", "elaborated", "find", "fsm_register", "in_state", "past", "pick", "proof",
-    "run", "run_many", "spec_rtlil", "tools_missing",
+    "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "busy_for", "check_stream",
+    "contract", "count", "drive", "elaborated", "fair_ready", "find", "fsm_register", "in_state",
+    "past", "pick", "proof", "run", "run_many", "spec_rtlil", "tools_missing",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +161,29 @@ def _stream_signature(member):
     if isinstance(signature, wiring.FlippedSignature):
         signature = signature.flip()
     return signature if isinstance(signature, stream.Signature) else None
+
+
+def fair_ready(m, stream, wait):
+    """Assume that the consumer of ``stream`` is fair: ``ready`` is low at most ``wait``
+    cycles in a row (the bounded form of "ready infinitely often")."""
+    waited = Signal(range(wait + 1), name="ready_waited")
+    with m.If(stream.ready):
+        m.d.sync += waited.eq(0)
+    with m.Elif(waited != wait):
+        m.d.sync += waited.eq(waited + 1)
+    m.d.comb += Assume(stream.ready | (waited != wait))
+
+
+def busy_for(m, busy, bound):
+    """Return a counter of the cycles ``busy`` has been high before this one (it stops past
+    ``bound``): ``Assert(~busy | (busy_for(...) < bound))`` says busy lasts at most ``bound``
+    cycles."""
+    counter = Signal(range(bound + 2), name="busy_for")
+    with m.If(~busy):
+        m.d.sync += counter.eq(0)
+    with m.Elif(counter <= bound):
+        m.d.sync += counter.eq(counter + 1)
+    return counter
 
 
 def count(m, event, width, *, name):

@@ -17,18 +17,7 @@ from tessera.hw.sparse.protocol import Error, Op, run_layout
 from tessera.hw.sparse.queue import ActivationQueue
 from tessera.hw.sparse.writeback import WriteBack
 
-from .harness import (
-    assume_stream,
-    breaks,
-    check_stream,
-    count,
-    drive,
-    elaborated,
-    find,
-    past,
-    pick,
-    proof,
-)
+from . import harness as h
 
 #: The smallest configuration that still has two PEs, two queue slots and two words of each
 #: memory: every control path of the array exists, and the state stays small enough to solve.
@@ -38,58 +27,58 @@ TINY = SparseConfig(n_pes=2, fifo_depth=2, act_depth=2, spmat_depth=2, ptr_depth
 
 # -- ActivationQueue ------------------------------------------------------------------------------
 
-@breaks(ActivationQueue)
+@h.breaks(ActivationQueue)
 def _QueueReadsUnasked(self, m):
     """Broken: pops its head whenever it has one, whether or not ``o.ready`` takes it."""
     m.d.comb += m.submodules.fifo.r_en.eq(1)
 
 
-@breaks(ActivationQueue)
+@h.breaks(ActivationQueue)
 def _QueueAcceptsWhenFull(self, m):
     """Broken: ``i.ready`` always high, so a pair written into a full queue is lost."""
     m.d.comb += self.i.ready.eq(1)
 
 
-@proof("queue_stream", "ActivationQueue(depth=4)", "prove", 4,
+@h.proof("queue_stream", "ActivationQueue(depth=4)", "prove", 4,
        covers="o keeps valid and payload until ready",
        broken="pops its head whether or not o.ready takes it")
 def queue_stream_spec(variant, *, depth=4):
     m = Module()
-    m.submodules.dut = dut = pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
-    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    assume_stream(m, dut.i)
-    check_stream(m, dut.o)
+    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
+    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    h.assume_stream(m, dut.i)
+    h.check_stream(m, dut.o)
     return m
 
 
-@proof("queue_conservation", "ActivationQueue(depth=4)", "prove", 4, fail_depth=8,
+@h.proof("queue_conservation", "ActivationQueue(depth=4)", "prove", 4, fail_depth=8,
        kind="conservation", covers="pairs in = pairs out + level: nothing lost or duplicated",
        broken="i.ready always high: a pair written into a full queue is lost")
 def queue_conservation_spec(variant, *, depth=4):
     """Pairs in = pairs out + pairs held, counted modulo 2**width."""
     m = Module()
-    m.submodules.dut = dut = pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
-    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    assume_stream(m, dut.i)
+    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
+    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    h.assume_stream(m, dut.i)
     width = ceil_log2(depth + 1) + 1
-    pushed = count(m, dut.i.valid & dut.i.ready, width, name="pushed")
-    popped = count(m, dut.o.valid & dut.o.ready, width, name="popped")
+    pushed = h.count(m, dut.i.valid & dut.i.ready, width, name="pushed")
+    popped = h.count(m, dut.o.valid & dut.o.ready, width, name="popped")
     m.d.comb += Assert((pushed - popped)[:width] == dut.level)
     m.d.comb += Cover(dut.level == depth)
     return m
 
 
-@proof("queue_full", "ActivationQueue(depth=4)", "cover", 8, kind="cover",
+@h.proof("queue_full", "ActivationQueue(depth=4)", "cover", 8, kind="cover",
        covers="a full queue; a pair taken right after the queue was full",
        broken="pops unasked, so it never fills")
 def queue_full_cover_spec(variant, *, depth=4):
     """A full queue is reachable, and so is a pair taken in the cycle after it was full."""
     m = Module()
-    cls = pick(variant, ActivationQueue, _QueueReadsUnasked)
+    cls = h.pick(variant, ActivationQueue, _QueueReadsUnasked)
     m.submodules.dut = dut = cls(depth=depth)
-    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    assume_stream(m, dut.i)
-    was_full = past(m, dut.level == depth, name="was_full")
+    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    h.assume_stream(m, dut.i)
+    was_full = h.past(m, dut.level == depth, name="was_full")
     m.d.comb += [
         Cover(dut.level == depth),
         Cover(was_full & dut.i.valid & dut.i.ready),
@@ -99,33 +88,33 @@ def queue_full_cover_spec(variant, *, depth=4):
 
 # -- NonZeroDetector ------------------------------------------------------------------------------
 
-@breaks(NonZeroDetector)
+@h.breaks(NonZeroDetector)
 def _DetectorTakesUnasked(self, m):
     """Broken: marks its offer sent whether or not ``o.ready`` took it."""
-    m.d.comb += find(m, "take").eq(self.o.valid)
+    m.d.comb += h.find(m, "take").eq(self.o.valid)
 
 
-@proof("detector_stream", "NonZeroDetector(TINY)", "prove", 6, fail_depth=8,
+@h.proof("detector_stream", "NonZeroDetector(TINY)", "prove", 6, fail_depth=8,
        covers="o keeps valid and payload until ready (start only when idle)",
        broken="marks its offer sent without o.ready")
 def detector_stream_spec(variant, *, config=TINY):
     m = Module()
-    cls = pick(variant, NonZeroDetector, _DetectorTakesUnasked)
+    cls = h.pick(variant, NonZeroDetector, _DetectorTakesUnasked)
     m.submodules.dut = dut = cls(config)
-    drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
+    h.drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
     # The array starts a layer only when the detector is idle (commands wait while one runs).
     m.d.comb += Assume(~dut.start | dut.idle)
-    check_stream(m, dut.o)
+    h.check_stream(m, dut.o)
     return m
 
 
-@breaks(NonZeroDetector)
+@h.breaks(NonZeroDetector)
 def _DetectorForgetsSent(self, m):
     """Broken: forgets which non-zeros of its group it sent, so it offers one again."""
-    m.d.sync += find(m, "sent").eq(0)
+    m.d.sync += h.find(m, "sent").eq(0)
 
 
-@proof("detector_order", "NonZeroDetector(TINY)", "prove", 3, fail_depth=10,
+@h.proof("detector_order", "NonZeroDetector(TINY)", "prove", 3, fail_depth=10,
        kind="conservation",
        covers="non-zeros leave once each, in increasing column order, below cols",
        broken="forgets which non-zeros it sent (one leaves twice)")
@@ -138,9 +127,9 @@ def detector_order_spec(variant, *, config=TINY):
     reset and is kept by every step that keeps the others).
     """
     m = Module()
-    dut = pick(variant, NonZeroDetector, _DetectorForgetsSent)(config)
-    m.submodules.dut = inner = elaborated(dut)
-    drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
+    dut = h.pick(variant, NonZeroDetector, _DetectorForgetsSent)(config)
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
     m.d.comb += Assume(~dut.start | dut.idle)
     cols = Signal.like(dut.cols, name="layer_cols")
     last = Signal(len(dut.cols) + 1, name="last_col")
@@ -158,7 +147,7 @@ def detector_order_spec(variant, *, config=TINY):
     # The invariants: the group being read and the group held lie past the last column sent,
     # below cols, one group apart; of the group held, only lanes past it are still pending.
     n = config.n_pes
-    det = {name: find(inner, name) for name in (
+    det = {name: h.find(inner, name) for name in (
         "cols", "next_base", "reading", "reading_base", "base", "held", "inside", "pending")}
     m.d.comb += [
         Assert(det["cols"] == cols),
@@ -182,43 +171,43 @@ def detector_order_spec(variant, *, config=TINY):
 
 # -- PointerReadUnit ------------------------------------------------------------------------------
 
-@breaks(PointerReadUnit)
+@h.breaks(PointerReadUnit)
 def _PointerOverwritesSpan(self, m):
     """Broken: the read stage moves on whether or not the span stage is free."""
-    m.d.comb += find(m, "advance").eq(find(m, "read_valid"))
+    m.d.comb += h.find(m, "advance").eq(h.find(m, "read_valid"))
 
 
-@proof("pointer_stream", "PointerReadUnit(TINY)", "prove", 4, fail_depth=8,
+@h.proof("pointer_stream", "PointerReadUnit(TINY)", "prove", 4, fail_depth=8,
        covers="o keeps valid and payload until ready, for any pointer writes",
        broken="the read stage overwrites a stalled span")
 def pointer_stream_spec(variant, *, config=TINY):
     m = Module()
-    cls = pick(variant, PointerReadUnit, _PointerOverwritesSpan)
+    cls = h.pick(variant, PointerReadUnit, _PointerOverwritesSpan)
     m.submodules.dut = dut = cls(config)
-    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.base, dut.i.valid, dut.i.payload,
+    h.drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.base, dut.i.valid, dut.i.payload,
           dut.o.ready)
-    assume_stream(m, dut.i)
-    check_stream(m, dut.o)
+    h.assume_stream(m, dut.i)
+    h.check_stream(m, dut.o)
     return m
 
 
 # -- WriteBack ------------------------------------------------------------------------------------
 
-@breaks(WriteBack)
+@h.breaks(WriteBack)
 def _WriteBackIgnoresReady(self, m):
     """Broken: the post-processor's output is taken even when ``o`` is stalled."""
     m.d.comb += m.submodules.postproc.o.ready.eq(1)
 
 
-@proof("writeback_stream", "WriteBack(TINY)", "prove", 10, fail_depth=16,
+@h.proof("writeback_stream", "WriteBack(TINY)", "prove", 10, fail_depth=16,
        covers="o keeps valid and payload until ready (layer fields change only at a start, "
               "which waits for o to be taken)",
        broken="the post-processor's output is taken while o is stalled")
 def writeback_stream_spec(variant, *, config=TINY):
     m = Module()
-    cls = pick(variant, WriteBack, _WriteBackIgnoresReady)
+    cls = h.pick(variant, WriteBack, _WriteBackIgnoresReady)
     m.submodules.dut = dut = cls(config, pe=0)
-    drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
+    h.drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
           dut.o.ready)
     # The layer's fields are a register of the array, written only when a layer starts, and a
     # layer starts only when the last one's outputs are all taken (the array is idle).
@@ -227,16 +216,16 @@ def writeback_stream_spec(variant, *, config=TINY):
     with m.If(dut.start):
         m.d.sync += layer.eq(AnySeq(len(layer.as_value())))
     m.d.comb += dut.layer.eq(layer)
-    check_stream(m, dut.o)
+    h.check_stream(m, dut.o)
     return m
 
 
 # -- ArithmeticUnit: forwarding against a model that stalls instead ---------------------------
 
-@breaks(ArithmeticUnit)
+@h.breaks(ArithmeticUnit)
 def _ArithForgetsOlderBypass(self, m):
     """Broken: the bypass of the sum written two cycles ago is gone (the stale read wins)."""
-    m.d.sync += find(m, "fwd2_valid").eq(0)
+    m.d.sync += h.find(m, "fwd2_valid").eq(0)
 
 
 #: TINY with two-bit codebook weights: the products stay small for the solver; the forwarding
@@ -244,7 +233,7 @@ def _ArithForgetsOlderBypass(self, m):
 TINY_ARITH = SparseConfig(**{**TINY.params(), "weight_width": 2})
 
 
-@proof("arith_forwarding", "ArithmeticUnit(TINY_ARITH)", "bmc", 10, kind="hazard",
+@h.proof("arith_forwarding", "ArithmeticUnit(TINY_ARITH)", "bmc", 10, kind="hazard",
        covers="accumulators written back = a model that applies each entry at once "
               "(any codes, rows and hazards)",
        broken="the two-cycle bypass is gone (the stale read wins)",
@@ -259,9 +248,9 @@ def arith_forwarding_spec(variant, *, config=TINY_ARITH):
     and clears it (in the model too). Any codes, rows and entry sequences.
     """
     m = Module()
-    cls = pick(variant, ArithmeticUnit, _ArithForgetsOlderBypass)
+    cls = h.pick(variant, ArithmeticUnit, _ArithForgetsOlderBypass)
     m.submodules.dut = dut = cls(config)
-    drive(m, dut.i.valid, dut.i.payload, dut.wb_en, dut.wb_addr)
+    h.drive(m, dut.i.valid, dut.i.payload, dut.wb_en, dut.wb_addr)
     depth = config.act_depth
     model = [Signal(signed(32), name=f"model{r}") for r in range(depth)]
     p = dut.i.payload
@@ -281,45 +270,45 @@ def arith_forwarding_spec(variant, *, config=TINY_ARITH):
     # Write-back's read lands one cycle after wb_en: compare it with the model at the read.
     at_read = Signal(signed(32), name="model_at_read")
     m.d.comb += at_read.eq(Array(model)[dut.wb_addr])
-    expected = past(m, at_read, name="expected")
-    with m.If(past(m, dut.wb_en, name="read")):
+    expected = h.past(m, at_read, name="expected")
+    with m.If(h.past(m, dut.wb_en, name="read")):
         m.d.comb += Assert(dut.wb_data == expected.as_signed())
-    m.d.comb += Cover(past(m, dut.wb_en) & (dut.wb_data != 0))
+    m.d.comb += Cover(h.past(m, dut.wb_en) & (dut.wb_data != 0))
     return m
 
 
 # -- SparseArray ----------------------------------------------------------------------------------
 
-@breaks(SparseArray)
+@h.breaks(SparseArray)
 def _ArrayBroadcastSkipsLastPE(self, m):
     """Broken: the last PE's queue is never offered the broadcast."""
     m.d.comb += m.submodules[f"pe{self.config.n_pes - 1}"].q.valid.eq(0)
 
 
-@breaks(SparseArray)
+@h.breaks(SparseArray)
 def _ArraySkipsNothing(self, m):
     """Broken: a RUN that does not fit the memories starts all the same (no RUN error)."""
-    m.d.comb += find(m, "run_ok").eq(1)
+    m.d.comb += h.find(m, "run_ok").eq(1)
 
 
-@breaks(SparseArray)
+@h.breaks(SparseArray)
 def _ArrayWaitsForever(self, m):
     """Broken: write-back waits for one more PE than there is (a layer never ends)."""
-    state = find(m, "state")
+    state = h.find(m, "state")
     with m.If(state == 3):  # WRITEBACK: never leaves
         m.d.sync += state.eq(3)
 
 
 def _array(m, variant, broken_cls, config):
-    cls = pick(variant, SparseArray, broken_cls)
+    cls = h.pick(variant, SparseArray, broken_cls)
     dut = cls(**config.params())
-    m.submodules.dut = inner = elaborated(dut)
-    drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    assume_stream(m, dut.i)
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    h.assume_stream(m, dut.i)
     return dut, inner
 
 
-@proof("array_broadcast", "SparseArray(TINY)", "prove", 2, fail_depth=10,
+@h.proof("array_broadcast", "SparseArray(TINY)", "prove", 2, fail_depth=10,
        kind="conservation",
        covers="every non-zero sent enters every PE's queue exactly once, also when a queue "
               "is full",
@@ -330,15 +319,15 @@ def array_broadcast_spec(variant, *, config=TINY):
     _dut, inner = _array(m, variant, _ArrayBroadcastSkipsLastPE, config)
     det = inner.submodules.detector
     width = 4
-    sent = count(m, det.o.valid & det.o.ready, width, name="sent")
+    sent = h.count(m, det.o.valid & det.o.ready, width, name="sent")
     for k in range(config.n_pes):
         q = inner.submodules[f"pe{k}"].q
-        got = count(m, q.valid & q.ready, width, name=f"queued{k}")
+        got = h.count(m, q.valid & q.ready, width, name=f"queued{k}")
         m.d.comb += Assert(got == sent)
     return m
 
 
-@proof("array_stream", "SparseArray(TINY)", "bmc", 18, slow=True,
+@h.proof("array_stream", "SparseArray(TINY)", "bmc", 18, slow=True,
        covers="o keeps valid and payload until ready (STATS words and a layer's first outputs)",
        broken="the gather moves past a PE whose output o did not take",
        why_bounded="induction stops at states where a PE counts its write-back done while an "
@@ -348,20 +337,20 @@ def array_stream_spec(variant, *, config=TINY):
     """The array's ``o`` follows the valid/ready rule (outputs and STATS words)."""
     m = Module()
     dut, _inner = _array(m, variant, _ArrayWritesBackUnasked, config)
-    check_stream(m, dut.o)
+    h.check_stream(m, dut.o)
     return m
 
 
-@breaks(SparseArray)
+@h.breaks(SparseArray)
 def _ArrayWritesBackUnasked(self, m):
     """Broken: the gather moves to the next PE whether or not ``o`` took the output."""
-    turn = find(m, "turn")
-    state = find(m, "state")
+    turn = h.find(m, "turn")
+    state = h.find(m, "state")
     with m.If(state == 3):
         m.d.sync += turn.eq(Mux(turn == self.config.n_pes - 1, 0, turn + 1))
 
 
-@proof("array_errors", "SparseArray(TINY)", "prove", 2, fail_depth=6, kind="progress",
+@h.proof("array_errors", "SparseArray(TINY)", "prove", 2, fail_depth=6, kind="progress",
        covers="a bad write or RUN sets its sticky bit, is skipped, and the array stays ready; "
               "error bits stay set until STATS",
        broken="a RUN that does not fit starts all the same")
@@ -377,14 +366,14 @@ def array_errors_spec(variant, *, config=TINY):
     accept = dut.i.valid & dut.i.ready
     cmd = dut.i.payload
     bad_config, bad_run = _bad_commands(m, config, accept, cmd)
-    after_bad_config = past(m, bad_config, name="after_bad_config")
-    after_bad_run = past(m, bad_run, name="after_bad_run")
+    after_bad_config = h.past(m, bad_config, name="after_bad_config")
+    after_bad_run = h.past(m, bad_run, name="after_bad_run")
     with m.If(after_bad_config):
         m.d.comb += [Assert(dut.error[0]), Assert(dut.i.ready)]
     with m.If(after_bad_run):
         m.d.comb += [Assert(dut.error[1]), Assert(dut.i.ready)]
-    stats_end = past(m, find(inner, "clear_errors"), name="stats_end")
-    before = past(m, dut.error, name="error_before")
+    stats_end = h.past(m, h.find(inner, "clear_errors"), name="stats_end")
+    before = h.past(m, dut.error, name="error_before")
     with m.If(~stats_end):
         m.d.comb += Assert((before & ~dut.error) == 0)
     return m
@@ -412,7 +401,7 @@ def _bad_commands(m, config, accept, cmd):
     return bad_config, bad_run
 
 
-@proof("array_cover", "SparseArray(TINY)", "cover", 17, kind="cover", slow=True,
+@h.proof("array_cover", "SparseArray(TINY)", "cover", 17, kind="cover", slow=True,
        covers="each error bit; a layer that ends",
        broken="write-back never ends")
 def array_cover_spec(variant, *, config=TINY):
@@ -421,10 +410,10 @@ def array_cover_spec(variant, *, config=TINY):
     set-up and compute, minutes of solving; queue_full covers the queue on its own.)"""
     m = Module()
     dut, inner = _array(m, variant, _ArrayWaitsForever, config)
-    state = find(inner, "state")
+    state = h.find(inner, "state")
     for bit in Error:
         m.d.comb += Cover(dut.error[bit.bit_length() - 1])
-    was_writeback = past(m, state == 3, name="was_writeback")
+    was_writeback = h.past(m, state == 3, name="was_writeback")
     m.d.comb += Cover(was_writeback & (state == 1))
     return m
 
@@ -441,37 +430,15 @@ STATS_WORDS = 4 + 2 * TINY.n_pes
 PROGRESS_CYCLES = STATS_WORDS * (FAIR_WAIT + 1)
 
 
-@breaks(SparseArray)
+@h.breaks(SparseArray)
 def _ArrayStatsNeverEnds(self, m):
     """Broken: the STATS readout never returns to IDLE (the word counter wraps)."""
-    state = find(m, "state")
+    state = h.find(m, "state")
     with m.If(state == 4):  # STATS
         m.d.sync += state.eq(4)
 
 
-def _fair(m, stream):
-    """Assume that the consumer of ``stream`` is fair: ``ready`` is low at most ``FAIR_WAIT``
-    cycles in a row."""
-    waited = Signal(range(FAIR_WAIT + 1), name="ready_waited")
-    with m.If(stream.ready):
-        m.d.sync += waited.eq(0)
-    with m.Elif(waited != FAIR_WAIT):
-        m.d.sync += waited.eq(waited + 1)
-    m.d.comb += Assume(stream.ready | (waited != FAIR_WAIT))
-
-
-def _busy_for(m, busy, bound):
-    """A counter of the cycles ``busy`` has been high before this one (saturating past
-    ``bound``)."""
-    busy_for = Signal(range(bound + 2), name="busy_for")
-    with m.If(~busy):
-        m.d.sync += busy_for.eq(0)
-    with m.Elif(busy_for <= bound):
-        m.d.sync += busy_for.eq(busy_for + 1)
-    return busy_for
-
-
-@proof("array_progress", "SparseArray(TINY)", "bmc", PROGRESS_CYCLES + 8, kind="progress",
+@h.proof("array_progress", "SparseArray(TINY)", "bmc", PROGRESS_CYCLES + 8, kind="progress",
        covers=f"any command but a RUN that starts a layer is done within {PROGRESS_CYCLES} "
               f"cycles (a STATS readout) with o.ready low at most {FAIR_WAIT} cycle in a row; "
               "the array then takes the next command",
@@ -485,10 +452,10 @@ def array_progress_spec(variant, *, config=TINY, bound=PROGRESS_CYCLES, runs=Fal
     environment."""
     m = Module()
     dut, inner = _array(m, variant, _ArrayStatsNeverEnds, config)
-    _fair(m, dut.o)
+    h.fair_ready(m, dut.o, FAIR_WAIT)
     if not runs:
-        m.d.comb += Assume(~find(inner, "start"))
-    busy_for = _busy_for(m, dut.busy, bound)
+        m.d.comb += Assume(~h.find(inner, "start"))
+    busy_for = h.busy_for(m, dut.busy, bound)
     with m.If(dut.busy):
         m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]
     return m

@@ -7,18 +7,7 @@ from tessera.hw.systolic.buffer import OperandBuffer
 from tessera.hw.systolic.sequencer import WSSequencer
 from tessera.hw.systolic.top import SystolicGemm
 
-from .harness import (
-    assume_stream,
-    breaks,
-    check_stream,
-    count,
-    drive,
-    elaborated,
-    find,
-    past,
-    pick,
-    proof,
-)
+from . import harness as h
 
 __all__ = [
     "buffer_conservation_spec", "gemm_bank_spec", "gemm_progress_spec", "gemm_stream_spec",
@@ -32,27 +21,27 @@ _GEMM = ("the engine's state (three operand memories, the accumulator bank, the 
          "GEMM of the small configuration")
 
 
-@breaks(OperandBuffer)
+@h.breaks(OperandBuffer)
 def _BufferCountsUnwritten(self, m):
     """Broken: ``count`` also moves on a word offered while the buffer is full (not stored)."""
     with m.If(~self.clear & self.w.valid & ~self.w.ready):
         m.d.sync += self.count.eq(self.count + 1)
 
 
-@proof("buffer_conservation", "OperandBuffer(depth=4)", "prove", 3, fail_depth=8,
+@h.proof("buffer_conservation", "OperandBuffer(depth=4)", "prove", 3, fail_depth=8,
        kind="conservation",
        covers="count = words accepted since clear, at most depth: nothing lost or doubled",
        broken="count moves on for a word offered to a full buffer (not stored)")
 def buffer_conservation_spec(variant, *, depth=4):
     """``count`` = words accepted since ``clear``, never above ``limit`` or ``depth``."""
     m = Module()
-    dut = pick(variant, OperandBuffer, _BufferCountsUnwritten)(shape=4, depth=depth)
-    m.submodules.dut = elaborated(dut)
-    drive(m, dut.w.valid, dut.w.payload, dut.clear, dut.limit, dut.raddr, dut.ren)
-    assume_stream(m, dut.w)
+    dut = h.pick(variant, OperandBuffer, _BufferCountsUnwritten)(shape=4, depth=depth)
+    m.submodules.dut = h.elaborated(dut)
+    h.drive(m, dut.w.valid, dut.w.payload, dut.clear, dut.limit, dut.raddr, dut.ren)
+    h.assume_stream(m, dut.w)
     # The engine sets limit at a command and only raises it during the load, up to depth.
     m.d.comb += Assume(dut.limit <= depth)
-    accepted = count(m, dut.w.valid & dut.w.ready & ~dut.clear, 8, name="accepted")
+    accepted = h.count(m, dut.w.valid & dut.w.ready & ~dut.clear, 8, name="accepted")
     with m.If(dut.clear):
         m.d.sync += accepted.eq(0)
     m.d.comb += [
@@ -82,18 +71,18 @@ TINY_N3 = {**TINY, "max_n": 3}
 TINY_CYCLES = 28
 
 
-@breaks(SystolicGemm)
+@h.breaks(SystolicGemm)
 def _GemmIgnoresRelease(self, m):
     """Broken: the sequencer is told both bank halves are always free (the drain's release
     is ignored), so it writes a half the drain has not read yet."""
     m.d.comb += m.submodules.sequencer.release.eq(0b11)
 
 
-@breaks(WSSequencer)
+@h.breaks(WSSequencer)
 def _SequencerLoadsEarly(self, m):
     """Broken: the next tile starts shifting in right after a swap, before the swap's token
     has reached the last row."""
-    m.d.sync += find(m, "swap_wait").eq(0)
+    m.d.sync += h.find(m, "swap_wait").eq(0)
 
 
 class _GemmLoadsEarly(SystolicGemm):
@@ -108,31 +97,31 @@ class _GemmLoadsEarly(SystolicGemm):
             top.WSSequencer = saved
 
 
-@breaks(SystolicGemm)
+@h.breaks(SystolicGemm)
 def _GemmIgnoresStall(self, m):
     """Broken: the post-processor's output moves on whether or not ``o`` took it."""
     m.d.comb += m.submodules.postproc.o.ready.eq(1)
 
 
-@breaks(SystolicGemm)
+@h.breaks(SystolicGemm)
 def _GemmLosesCount(self, m):
     """Broken: results handed over are not subtracted from the in-flight count, so the end
     condition (one result left) never comes for a GEMM of more than one result."""
-    in_flight = find(m, "in_flight")
+    in_flight = h.find(m, "in_flight")
     m.d.sync += in_flight.eq(in_flight + m.submodules.drain.issue)
 
 
 def _gemm(m, variant, broken_cls, params):
-    dut = pick(variant, SystolicGemm, broken_cls)(**params)
-    m.submodules.dut = inner = elaborated(dut)
-    drive(m, dut.cmd.valid, dut.cmd.payload, dut.a.valid, dut.a.payload, dut.b.valid,
+    dut = h.pick(variant, SystolicGemm, broken_cls)(**params)
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.cmd.valid, dut.cmd.payload, dut.a.valid, dut.a.payload, dut.b.valid,
           dut.b.payload, dut.q.valid, dut.q.payload, dut.o.ready)
     for name in ("cmd", "a", "b", "q"):
-        assume_stream(m, getattr(dut, name), name=name)
+        h.assume_stream(m, getattr(dut, name), name=name)
     return dut, inner
 
 
-@proof("gemm_stream", "SystolicGemm(TINY)", "bmc", 25, why_bounded=_GEMM,
+@h.proof("gemm_stream", "SystolicGemm(TINY)", "bmc", 25, why_bounded=_GEMM,
        covers="o and the drain's o keep valid and payload until ready (any commands, any "
               "o.ready, operands always valid)",
        broken="the post-processor's output moves on while o is stalled")
@@ -143,12 +132,12 @@ def gemm_stream_spec(variant, *, params=TINY):
     m = Module()
     dut, inner = _gemm(m, variant, _GemmIgnoresStall, params)
     m.d.comb += [Assume(dut.a.valid), Assume(dut.b.valid), Assume(dut.q.valid)]
-    check_stream(m, dut.o)
-    check_stream(m, inner.submodules.drain.o, name="drain")
+    h.check_stream(m, dut.o)
+    h.check_stream(m, inner.submodules.drain.o, name="drain")
     return m
 
 
-@proof("gemm_bank", "SystolicGemm(TINY_N3)", "bmc", 24, kind="hazard", why_bounded=_GEMM,
+@h.proof("gemm_bank", "SystolicGemm(TINY_N3)", "bmc", 24, kind="hazard", why_bounded=_GEMM,
        covers="the drain never reads a bank half while an entry of it is being written",
        broken="the drain's release is ignored (both halves always free)")
 def gemm_bank_spec(variant, *, params=TINY_N3):
@@ -165,8 +154,8 @@ def gemm_bank_spec(variant, *, params=TINY_N3):
     pending = [(bank.valid, bank.addr >= half)]
     for step in range(bank.cols + 1):
         valid, upper = pending[-1]
-        pending.append((past(m, valid, name=f"w_valid{step}"),
-                        past(m, upper, name=f"w_upper{step}")))
+        pending.append((h.past(m, valid, name=f"w_valid{step}"),
+                        h.past(m, upper, name=f"w_upper{step}")))
     read_upper = bank.raddr >= half
     for valid, upper in pending:
         with m.If(bank.ren & valid):
@@ -175,7 +164,7 @@ def gemm_bank_spec(variant, *, params=TINY_N3):
     return m
 
 
-@proof("gemm_weights", "SystolicGemm(TINY3)", "bmc", 20, kind="hazard", why_bounded=_GEMM,
+@h.proof("gemm_weights", "SystolicGemm(TINY3)", "bmc", 20, kind="hazard", why_bounded=_GEMM,
        covers="the weight double buffer swaps only a whole tile, and no shift follows a swap "
               "until its token has reached the last row",
        broken="the next tile shifts in right after a swap")
@@ -205,11 +194,11 @@ def gemm_weights_spec(variant, *, params=TINY3):
     with m.If(array.shift):
         m.d.comb += Assert(~array.first | (rows == 1))
         m.d.comb += Assert(since >= rows - 1)
-    m.d.comb += Cover(past(m, array.first) & past(m, array.first, name="first2") == 0)
+    m.d.comb += Cover(h.past(m, array.first) & h.past(m, array.first, name="first2") == 0)
     return m
 
 
-@proof("gemm_progress", "SystolicGemm(TINY)", "bmc", 32, kind="progress", why_bounded=_GEMM,
+@h.proof("gemm_progress", "SystolicGemm(TINY)", "bmc", 32, kind="progress", why_bounded=_GEMM,
        covers="any command, bad ones too, ends within the golden model's longest GEMM "
               "(28 cycles), streams never waiting",
        broken="results handed over are not counted out (busy never falls)")

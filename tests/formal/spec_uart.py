@@ -9,19 +9,7 @@ from amaranth.hdl import Assert, Cover
 from tessera.golden.uart import FRAME_BITS, MIN_DIVISOR
 from tessera.hw.uart import UARTReceiver, UARTTransmitter
 
-from .harness import (
-    breaks,
-    check_stream,
-    count,
-    drive,
-    elaborated,
-    find,
-    fsm_register,
-    in_state,
-    past,
-    pick,
-    proof,
-)
+from . import harness as h
 
 __all__ = [
     "rx_conservation_spec", "rx_errors_cover_spec", "rx_resync_spec", "rx_stream_spec",
@@ -37,31 +25,31 @@ RESYNC_CYCLES = 2 + 9 * DIVISOR
 
 
 def _rx(m, variant, broken):
-    dut = pick(variant, UARTReceiver, broken)(divisor=DIVISOR)
-    m.submodules.dut = inner = elaborated(dut)
-    drive(m, dut.rx, dut.o.ready)
+    dut = h.pick(variant, UARTReceiver, broken)(divisor=DIVISOR)
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.rx, dut.o.ready)
     return dut, inner
 
 
-@breaks(UARTReceiver)
+@h.breaks(UARTReceiver)
 def _RxOverwritesWaiting(self, m):
     """Broken: a byte whose stop bit is sampled replaces the one still waiting on ``o``."""
-    shreg = find(m, "shreg")
-    with m.If(in_state(m, "STOP") & (find(m, "count") == 0)):
+    shreg = h.find(m, "shreg")
+    with m.If(h.in_state(m, "STOP") & (h.find(m, "count") == 0)):
         m.d.sync += self.o.payload.eq(shreg)
 
 
-@proof("uart_rx_stream", f"UARTReceiver(divisor={DIVISOR})", "prove", 4, fail_depth=96,
+@h.proof("uart_rx_stream", f"UARTReceiver(divisor={DIVISOR})", "prove", 4, fail_depth=96,
        covers="o keeps valid and payload until ready, whatever the line does",
        broken="a new byte replaces the one still waiting on o")
 def rx_stream_spec(variant):
     m = Module()
     dut, _inner = _rx(m, variant, _RxOverwritesWaiting)
-    check_stream(m, dut.o)
+    h.check_stream(m, dut.o)
     return m
 
 
-@breaks(UARTReceiver)
+@h.breaks(UARTReceiver)
 def _RxDropsSilently(self, m):
     """Broken: a byte dropped because the last one still waits is not flagged."""
     m.d.sync += self.err.overflow.eq(0)
@@ -70,10 +58,10 @@ def _RxDropsSilently(self, m):
 def _stop_sampled_high(inner):
     """The cycle in which a stop bit is sampled high: a byte is complete."""
     line = inner.submodules.sync.o  # the line after the synchronizer
-    return in_state(inner, "STOP") & (find(inner, "count") == 0) & line
+    return h.in_state(inner, "STOP") & (h.find(inner, "count") == 0) & line
 
 
-@proof("uart_rx_conservation", f"UARTReceiver(divisor={DIVISOR})", "prove", 4, fail_depth=96,
+@h.proof("uart_rx_conservation", f"UARTReceiver(divisor={DIVISOR})", "prove", 4, fail_depth=96,
        kind="conservation",
        covers="bytes with a good stop bit = bytes out + the byte waiting + overflow strobes",
        broken="a byte dropped on overflow is not flagged")
@@ -83,22 +71,22 @@ def rx_conservation_spec(variant):
     m = Module()
     dut, inner = _rx(m, variant, _RxDropsSilently)
     width = 4
-    framed = count(m, _stop_sampled_high(inner), width, name="framed")
-    taken = count(m, dut.o.valid & dut.o.ready, width, name="taken")
-    dropped = count(m, dut.err.overflow, width, name="dropped")
+    framed = h.count(m, _stop_sampled_high(inner), width, name="framed")
+    taken = h.count(m, dut.o.valid & dut.o.ready, width, name="taken")
+    dropped = h.count(m, dut.err.overflow, width, name="dropped")
     m.d.comb += Assert((framed - taken - dropped)[:width] == dut.o.valid + dut.err.overflow)
     return m
 
 
-@breaks(UARTReceiver)
+@h.breaks(UARTReceiver)
 def _RxStuckInBreak(self, m):
     """Broken: after a low stop bit the receiver never leaves BREAK (it does not resync)."""
-    state = fsm_register(m)
-    with m.If(in_state(m, "BREAK")):
+    state = h.fsm_register(m)
+    with m.If(h.in_state(m, "BREAK")):
         m.d.sync += state.eq(state)
 
 
-@proof("uart_rx_resync", f"UARTReceiver(divisor={DIVISOR})", "prove", RESYNC_CYCLES + 2,
+@h.proof("uart_rx_resync", f"UARTReceiver(divisor={DIVISOR})", "prove", RESYNC_CYCLES + 2,
        fail_depth=RESYNC_CYCLES + 48, kind="progress",
        covers=f"after the line has been high {RESYNC_CYCLES} cycles the receiver is idle, "
               "ready for a start bit, whatever came before (garbage, a break, a bad stop bit)",
@@ -114,15 +102,15 @@ def rx_resync_spec(variant, *, bound=RESYNC_CYCLES):
     with m.Elif(high_for != bound):
         m.d.sync += high_for.eq(high_for + 1)
     with m.If(high_for == bound):
-        m.d.comb += Assert(in_state(inner, "IDLE"))
+        m.d.comb += Assert(h.in_state(inner, "IDLE"))
     # The invariants: the state is one of the five, and a start bit's wait is half a bit.
-    m.d.comb += Assert(fsm_register(inner) < 5)
-    with m.If(in_state(inner, "START")):
-        m.d.comb += Assert(find(inner, "count") < DIVISOR // 2)
+    m.d.comb += Assert(h.fsm_register(inner) < 5)
+    with m.If(h.in_state(inner, "START")):
+        m.d.comb += Assert(h.find(inner, "count") < DIVISOR // 2)
     return m
 
 
-@proof("uart_rx_errors", f"UARTReceiver(divisor={DIVISOR})", "cover", 140, kind="cover",
+@h.proof("uart_rx_errors", f"UARTReceiver(divisor={DIVISOR})", "cover", 140, kind="cover",
        covers="a framing error and an overflow, each followed by a byte received",
        broken="after a low stop bit it never leaves BREAK")
 def rx_errors_cover_spec(variant):
@@ -130,7 +118,7 @@ def rx_errors_cover_spec(variant):
     (it resynchronises)."""
     m = Module()
     dut, _inner = _rx(m, variant, _RxStuckInBreak)
-    arrived = dut.o.valid & ~past(m, dut.o.valid, name="was_valid")
+    arrived = dut.o.valid & ~h.past(m, dut.o.valid, name="was_valid")
     for name in ("frame", "overflow"):
         strobe = getattr(dut.err, name)
         seen = Signal(name=f"seen_{name}")
@@ -142,13 +130,13 @@ def rx_errors_cover_spec(variant):
 
 # -- UARTTransmitter ------------------------------------------------------------------------------
 
-@breaks(UARTTransmitter)
+@h.breaks(UARTTransmitter)
 def _TxCutsStopBit(self, m):
     """Broken: takes the next byte at the end of any bit (the stop bit of a frame is lost)."""
-    m.d.comb += self.i.ready.eq(~find(m, "busy") | (find(m, "count") == 0))
+    m.d.comb += self.i.ready.eq(~h.find(m, "busy") | (h.find(m, "count") == 0))
 
 
-@proof("uart_tx_frame", f"UARTTransmitter(divisor={DIVISOR})", "prove", 4, fail_depth=12,
+@h.proof("uart_tx_frame", f"UARTTransmitter(divisor={DIVISOR})", "prove", 4, fail_depth=12,
        kind="conservation",
        covers="every byte taken leaves as its 8N1 frame, bit for bit, divisor cycles a bit; the "
               "next is taken only in the stop bit's last cycle (none lost, none cut)",
@@ -162,9 +150,9 @@ def tx_frame_spec(variant):
     closes.
     """
     m = Module()
-    dut = pick(variant, UARTTransmitter, _TxCutsStopBit)(divisor=DIVISOR)
-    m.submodules.dut = inner = elaborated(dut)
-    drive(m, dut.i.valid, dut.i.payload)
+    dut = h.pick(variant, UARTTransmitter, _TxCutsStopBit)(divisor=DIVISOR)
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.i.valid, dut.i.payload)
     active = Signal(name="active")
     frame = Signal(FRAME_BITS - 1, name="frame")        # the data bits, then the stop bit
     bit = Signal(range(FRAME_BITS), name="bit")         # 0: the start bit
@@ -183,12 +171,12 @@ def tx_frame_spec(variant):
     m.d.comb += expected.eq(~active | Cat(C(0, 1), frame).bit_select(bit, 1))
     m.d.comb += [Assert(dut.tx == expected), Assert(dut.i.ready == (~active | last))]
     # The invariants.
-    m.d.comb += [Assert(find(inner, "busy") == active), Assert(bit < FRAME_BITS)]
+    m.d.comb += [Assert(h.find(inner, "busy") == active), Assert(bit < FRAME_BITS)]
     with m.If(active):
         m.d.comb += [
-            Assert(find(inner, "count") == DIVISOR - 1 - cycle),
-            Assert(find(inner, "remaining") == FRAME_BITS - 1 - bit),
-            Assert(find(inner, "shreg") == (frame >> bit)),
+            Assert(h.find(inner, "count") == DIVISOR - 1 - cycle),
+            Assert(h.find(inner, "remaining") == FRAME_BITS - 1 - bit),
+            Assert(h.find(inner, "shreg") == (frame >> bit)),
             Assert(frame[-1]),                          # the stop bit is high
         ]
     m.d.comb += Cover(last)
