@@ -110,7 +110,7 @@ def rx_resync_spec(variant, *, bound=RESYNC_CYCLES):
     return m
 
 
-@h.proof("uart_rx_errors", f"UARTReceiver(divisor={DIVISOR})", "cover", 140, kind="cover",
+@h.proof("uart_rx_errors", f"UARTReceiver(divisor={DIVISOR})", "cover", 120, kind="cover",
        covers="a framing error and an overflow, each followed by a byte received",
        broken="after a low stop bit it never leaves BREAK")
 def rx_errors_cover_spec(variant):
