@@ -137,6 +137,18 @@ def gemm_stream_spec(variant, *, params=TINY):
     return m
 
 
+#: TINY, output-stationary (no accumulator bank: the array holds the sums).
+TINY_OS = {**TINY, "dataflow": "os", "acc_depth": None}
+
+
+@h.proof("gemm_os_stream", "SystolicGemm(TINY_OS)", "bmc", 27, why_bounded=_GEMM,
+         covers="the output-stationary engine's o and its drain's o keep valid and payload "
+                "until ready (any commands and o.ready, operands always valid)",
+         broken="the post-processor's output moves on while o is stalled")
+def gemm_os_stream_spec(variant):
+    return gemm_stream_spec(variant, params=TINY_OS)
+
+
 @h.proof("gemm_bank", "SystolicGemm(TINY_N3)", "bmc", 24, kind="hazard", why_bounded=_GEMM,
        covers="the drain never reads a bank half while an entry of it is being written",
        broken="the drain's release is ignored (both halves always free)")
