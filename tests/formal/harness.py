@@ -32,8 +32,9 @@ from amaranth.lib.wiring import In
 
 __all__ = [
     "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "busy_for", "check_stream",
-    "contract", "count", "drive", "elaborated", "fair_ready", "find", "fsm_register", "in_state",
-    "past", "pick", "proof", "run", "run_many", "spec_rtlil", "tools_missing",
+    "contract", "count", "drive", "elaborated", "elaborated_inside", "fair_ready", "find",
+    "fsm_register", "in_state", "past", "pick", "proof", "run", "run_many", "spec_rtlil",
+    "tools_missing",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,15 @@ def elaborated(unit):
     """
     unit._MustUse__silence = True  # elaborated here, not by Fragment.get: not unused
     return unit.elaborate("formal")
+
+
+def elaborated_inside(module, name):
+    """Elaborate the submodule ``name`` of ``module`` (itself from :func:`elaborated`) in
+    place, and return its Module: a spec can then name the signals of a unit inside a unit."""
+    unit, src_loc = module._named_submodules[name]
+    inner = elaborated(unit)
+    module._named_submodules[name] = (inner, src_loc)
+    return inner
 
 
 def breaks(unit):

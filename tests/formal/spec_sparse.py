@@ -169,6 +169,41 @@ def detector_order_spec(variant, *, config=TINY):
     return m
 
 
+#: The longest the detector stays busy after ``start`` for a layer that fits TINY (at most
+#: ``max_acts`` columns: two groups), its consumer fair (``o.ready`` low at most one cycle in a
+#: row): per group its read, its register, and each of its non-zeros offered for at most two
+#: cycles; the next group's read overlaps the last take of the one before, so one cycle less.
+#: detector_progress proves it enough; test_formal checks that one cycle less is not.
+DETECTOR_CYCLES = 2 * (2 + TINY.n_pes * 2) - 1
+
+
+@h.breaks(NonZeroDetector)
+def _DetectorRereadsGroups(self, m):
+    """Broken: a group whose non-zeros are all sent is read again instead of the next."""
+    next_base = h.find(m, "next_base")
+    m.d.sync += next_base.eq(next_base)
+
+
+@h.proof("detector_progress", "NonZeroDetector(TINY)", "prove", DETECTOR_CYCLES + 2,
+         fail_depth=DETECTOR_CYCLES + 8, kind="progress",
+         covers=f"a layer that fits (at most max_acts columns) is done (idle) within "
+                f"{DETECTOR_CYCLES} cycles of start, o.ready low at most one cycle in a row",
+         broken="reads the same group again and again")
+def detector_progress_spec(variant, *, config=TINY, bound=DETECTOR_CYCLES):
+    """The compute phase's first half: the detector sends every non-zero and falls idle
+    within ``bound`` cycles (the PEs' pipelines are the second half, not proven)."""
+    m = Module()
+    dut = h.pick(variant, NonZeroDetector, _DetectorRereadsGroups)(config)
+    m.submodules.dut = dut
+    h.drive(m, dut.start, dut.cols, dut.lanes, dut.o.ready)
+    m.d.comb += [Assume(~dut.start | dut.idle), Assume(~dut.start | (dut.cols <= config.max_acts))]
+    h.fair_ready(m, dut.o, FAIR_WAIT)
+    busy_for = h.busy_for(m, ~dut.idle, bound)
+    with m.If(~dut.idle):
+        m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]
+    return m
+
+
 # -- PointerReadUnit ------------------------------------------------------------------------------
 
 @h.breaks(PointerReadUnit)
@@ -217,6 +252,66 @@ def writeback_stream_spec(variant, *, config=TINY):
         m.d.sync += layer.eq(AnySeq(len(layer.as_value())))
     m.d.comb += dut.layer.eq(layer)
     h.check_stream(m, dut.o)
+    return m
+
+
+#: The longest a PE's write-back runs (``active`` high, not ``done``) for a layer that fits
+#: TINY (at most ``max_acts`` rows: two per PE), ``o.ready`` low at most one cycle in a row:
+#: the first row's read, register and post-processor, then each row leaving in at most two
+#: cycles. writeback_progress proves it enough; test_formal checks that one cycle less is not.
+WRITEBACK_CYCLES = 2 + 6 + TINY.max_acts // TINY.n_pes * 2
+
+
+@h.breaks(WriteBack)
+def _WriteBackLosesRow(self, m):
+    """Broken: the post-processor's output is never counted out, so write-back never ends."""
+    out_global = h.find(m, "out_global")
+    m.d.sync += out_global.eq(out_global)
+
+
+@h.proof("writeback_progress", "WriteBack(TINY)", "prove", WRITEBACK_CYCLES + 2,
+         fail_depth=WRITEBACK_CYCLES + 8, kind="progress",
+         covers=f"a layer that fits (at most max_acts rows) is written back (done) within "
+                f"{WRITEBACK_CYCLES} active cycles, o.ready low at most one cycle in a row",
+         broken="outputs are not counted out (done never comes)")
+def writeback_progress_spec(variant, *, config=TINY, bound=WRITEBACK_CYCLES):
+    """The write-back phase of one PE ends within ``bound`` cycles. The array's protocol is
+    assumed: a layer starts (its fields set) while write-back is inactive and nothing waits on
+    ``o``; then ``active`` rises and stays high until ``done``."""
+    m = Module()
+    dut = h.pick(variant, WriteBack, _WriteBackLosesRow)(config, pe=0)
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
+            dut.o.ready)
+    layer = Signal.like(dut.layer, name="layer")
+    with m.If(dut.start):
+        m.d.sync += layer.eq(AnySeq(len(layer.as_value())))
+    m.d.comb += dut.layer.eq(layer)
+    running = ~dut.done & dut.active
+    m.d.comb += [
+        Assume(~dut.start | (~dut.o.valid & ~dut.active)),
+        Assume(layer.rows <= config.max_acts),
+        Assume(~h.past(m, running, name="was_running") | dut.active),
+    ]
+    h.fair_ready(m, dut.o, FAIR_WAIT)
+    busy_for = h.busy_for(m, running, bound)
+    with m.If(running):
+        m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]
+    # The invariants: the row counters agree with their global rows, and the rows read but
+    # not yet out are exactly those in the read ports, the registers and the post-processor.
+    n = config.n_pes
+    wb = {name: h.find(inner, name) for name in (
+        "rd_local", "rd_global", "out_local", "out_global", "held", "staged")}
+    postproc = inner.submodules.postproc
+    stages = h.find(h.elaborated_inside(inner, "postproc"), "valid")
+    in_flight = (wb["held"] + wb["staged"] + sum(stages[k] for k in range(len(stages)))
+                 + postproc.o.valid)
+    m.d.comb += [
+        Assert(wb["rd_global"] == wb["rd_local"] * n),
+        Assert(wb["out_global"] == wb["out_local"] * n),
+        Assert(wb["rd_local"] - wb["out_local"] == in_flight),
+        Assert(wb["rd_global"] < layer.rows + n),
+    ]
     return m
 
 

@@ -31,6 +31,8 @@ def test_proof(proof):
 TIGHT = {
     "uart_rx_resync": (spec_uart.rx_resync_spec, spec_uart.RESYNC_CYCLES, 100),
     "array_progress": (spec_sparse.array_progress_spec, spec_sparse.PROGRESS_CYCLES, 24),
+    "detector_progress": (spec_sparse.detector_progress_spec, spec_sparse.DETECTOR_CYCLES, 30),
+    "writeback_progress": (spec_sparse.writeback_progress_spec, spec_sparse.WRITEBACK_CYCLES, 30),
     "gemm_progress": (spec_systolic.gemm_progress_spec, spec_systolic.TINY_CYCLES, 32),
 }
 
