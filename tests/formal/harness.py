@@ -33,8 +33,8 @@ from amaranth.lib.wiring import In
 __all__ = [
     "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "busy_for", "check_stream",
     "contract", "count", "drive", "elaborated", "elaborated_inside", "fair_ready", "find",
-    "fsm_register", "in_state", "past", "pick", "proof", "run", "run_many", "spec_rtlil",
-    "tools_missing",
+    "frozen", "fsm_register", "in_state", "past", "pick", "progress", "proof", "run", "run_many",
+    "spec_rtlil", "tools_missing",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +81,17 @@ def breaks(unit):
             "elaborate": elaborate, "__doc__": change.__doc__, "__module__": change.__module__,
             "__qualname__": change.__qualname__})
     return make
+
+
+def frozen(unit, name, doc):
+    """A broken variant of ``unit`` (see :func:`breaks`) whose register ``name`` keeps its
+    value for ever; ``doc`` says what that breaks."""
+    def change(self, m):
+        register = find(m, name)
+        m.d.sync += register.eq(register)
+    change.__doc__ = doc
+    change.__name__ = change.__qualname__ = f"{unit.__name__}Frozen_{name}"
+    return breaks(unit)(change)
 
 
 def pick(variant, good, broken):
@@ -202,6 +213,14 @@ def count(m, event, width, *, name):
     with m.If(event):
         m.d.sync += reg.eq(reg + 1)
     return reg
+
+
+def progress(name, unit, bound, *, fail_depth=None, **fields):
+    """:func:`proof` for a bounded-liveness property proved by k-induction: ``bound`` cycles
+    of progress, an induction depth of ``bound + 2`` and, for its broken variant, a
+    counterexample within ``bound + 8`` steps from reset unless ``fail_depth`` says more."""
+    return proof(name, unit, "prove", bound + 2, kind="progress",
+                 fail_depth=fail_depth or bound + 8, **fields)
 
 
 # -- proofs and their runs ------------------------------------------------------------------------

@@ -177,18 +177,14 @@ def detector_order_spec(variant, *, config=TINY):
 DETECTOR_CYCLES = 2 * (2 + TINY.n_pes * 2) - 1
 
 
-@h.breaks(NonZeroDetector)
-def _DetectorRereadsGroups(self, m):
-    """Broken: a group whose non-zeros are all sent is read again instead of the next."""
-    next_base = h.find(m, "next_base")
-    m.d.sync += next_base.eq(next_base)
+_DetectorRereadsGroups = h.frozen(NonZeroDetector, "next_base", (
+    "Broken: a group whose non-zeros are all sent is read again instead of the next."))
 
 
-@h.proof("detector_progress", "NonZeroDetector(TINY)", "prove", DETECTOR_CYCLES + 2,
-         fail_depth=DETECTOR_CYCLES + 8, kind="progress",
-         covers=f"a layer that fits (at most max_acts columns) is done (idle) within "
-                f"{DETECTOR_CYCLES} cycles of start, o.ready low at most one cycle in a row",
-         broken="reads the same group again and again")
+@h.progress("detector_progress", "NonZeroDetector(TINY)", DETECTOR_CYCLES, broken=(
+    "reads the same group again and again"), covers=(
+    f"a layer of at most max_acts columns is sent and idle {DETECTOR_CYCLES} cycles after start, "
+    "o.ready low at most one cycle in a row"))
 def detector_progress_spec(variant, *, config=TINY, bound=DETECTOR_CYCLES):
     """The compute phase's first half: the detector sends every non-zero and falls idle
     within ``bound`` cycles (the PEs' pipelines are the second half, not proven)."""
@@ -262,18 +258,14 @@ def writeback_stream_spec(variant, *, config=TINY):
 WRITEBACK_CYCLES = 2 + 6 + TINY.max_acts // TINY.n_pes * 2
 
 
-@h.breaks(WriteBack)
-def _WriteBackLosesRow(self, m):
-    """Broken: the post-processor's output is never counted out, so write-back never ends."""
-    out_global = h.find(m, "out_global")
-    m.d.sync += out_global.eq(out_global)
+_WriteBackLosesRow = h.frozen(WriteBack, "out_global", (
+    "Broken: the post-processor's output is never counted out, so write-back never ends."))
 
 
-@h.proof("writeback_progress", "WriteBack(TINY)", "prove", WRITEBACK_CYCLES + 2,
-         fail_depth=WRITEBACK_CYCLES + 8, kind="progress",
-         covers=f"a layer that fits (at most max_acts rows) is written back (done) within "
-                f"{WRITEBACK_CYCLES} active cycles, o.ready low at most one cycle in a row",
-         broken="outputs are not counted out (done never comes)")
+@h.progress("writeback_progress", "WriteBack(TINY)", WRITEBACK_CYCLES,
+            covers=f"a layer that fits (at most max_acts rows) is written back (done) within "
+                   f"{WRITEBACK_CYCLES} active cycles, o.ready low at most one cycle in a row",
+            broken="outputs are not counted out (done never comes)")
 def writeback_progress_spec(variant, *, config=TINY, bound=WRITEBACK_CYCLES):
     """The write-back phase of one PE ends within ``bound`` cycles. The array's protocol is
     assumed: a layer starts (its fields set) while write-back is inactive and nothing waits on

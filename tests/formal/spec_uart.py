@@ -86,11 +86,12 @@ def _RxStuckInBreak(self, m):
         m.d.sync += state.eq(state)
 
 
-@h.proof("uart_rx_resync", f"UARTReceiver(divisor={DIVISOR})", "prove", RESYNC_CYCLES + 2,
-       fail_depth=RESYNC_CYCLES + 48, kind="progress",
-       covers=f"after the line has been high {RESYNC_CYCLES} cycles the receiver is idle, "
-              "ready for a start bit, whatever came before (garbage, a break, a bad stop bit)",
-       broken="after a low stop bit it never leaves BREAK")
+@h.progress("uart_rx_resync", f"UARTReceiver(divisor={DIVISOR})", RESYNC_CYCLES,
+            fail_depth=RESYNC_CYCLES + 48,
+            covers=f"after the line has been high {RESYNC_CYCLES} cycles the receiver is idle, "
+                   "ready for a start bit, whatever came before (garbage, a break, a bad stop "
+                   "bit)",
+            broken="after a low stop bit it never leaves BREAK")
 def rx_resync_spec(variant, *, bound=RESYNC_CYCLES):
     """A bounded liveness property: any line, then ``bound`` cycles of high line, and the
     receiver waits in IDLE for the next start bit."""
