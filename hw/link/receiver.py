@@ -111,8 +111,8 @@ class LinkReceiver(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
 
         # -- replies: one ACK and one HELLO may wait; a later ACK replaces a waiting one -----
-        want_ack, ack_seq = Signal(), Signal(4)
-        want_hello, hello_seq = Signal(), Signal(4)
+        want_ack, ack_seq = Signal(name="want_ack"), Signal(4, name="ack_seq")
+        want_hello, hello_seq = Signal(name="want_hello"), Signal(4, name="hello_seq")
         with m.If(self.reply.valid & self.reply.ready):
             m.d.sync += self.reply.valid.eq(0)
         with m.If(~self.reply.valid | self.reply.ready):
@@ -128,8 +128,8 @@ class LinkReceiver(wiring.Component):
         byte = self.i.payload
         take = self.i.valid
         crc = Signal(16)
-        kind, seq = Signal(4), Signal(4)
-        length, count = Signal(16), Signal(16)
+        kind, seq = Signal(4, name="kind"), Signal(4, name="seq")
+        length, count = Signal(16, name="length"), Signal(16, name="count")
         store = Signal()                    # this DATA frame's payload goes into the ring
         received_crc = Signal(8)
         expected = Signal(4)

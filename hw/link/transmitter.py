@@ -108,7 +108,7 @@ class LinkTransmitter(wiring.Component):
             m.d.sync += idle.eq(idle + 1)
 
         # -- the emitter: one frame at a time, bytes straight from its state -------------------
-        kind, seq = Signal(4), Signal(4)
+        kind, seq = Signal(4, name="kind"), Signal(4, name="seq")
         length = Signal(16)
         value = Signal(16)                   # a control frame's payload
         pointer = Signal(bits)               # the payload byte being sent
@@ -129,9 +129,13 @@ class LinkTransmitter(wiring.Component):
         available = (written - framed)[:bits]
         m.d.comb += new_length.eq(Mux(available >= self._max_payload, self._max_payload,
                                       available))
+        # A new session (strobed now, or waiting for the frame under way) applies in this
+        # cycle when the emitter is idle: no DATA frame may start from the session it drops.
+        session = Signal()                   # a new session waits for the frame under way
+        dropping = session | self.new_session
         can_frame = ((unacked < window) & (available != 0)
                      & ((available >= self._max_payload) | (idle == self._flush_cycles))
-                     & (resend == 0) & (pop == 0))
+                     & (resend == 0) & (pop == 0) & ~dropping)
 
         def start(frame_kind, frame_seq, frame_length, frame_value=0):
             m.d.sync += [kind.eq(frame_kind), seq.eq(frame_seq), length.eq(frame_length),
@@ -150,7 +154,7 @@ class LinkTransmitter(wiring.Component):
                     with m.Else():
                         start(Kind.ACK, self.reply.payload.seq, 2,
                               Mux(self.credit > 0xFFFF, 0xFFFF, self.credit))
-                with m.Elif(resend != 0):
+                with m.Elif((resend != 0) & ~dropping):
                     index = (base_seq + (unacked - resend))[:4]
                     offset = Signal(bits)
                     m.d.comb += offset.eq(sum((Mux(k < unacked - resend, lengths[
@@ -225,10 +229,9 @@ class LinkTransmitter(wiring.Component):
                 m.d.sync += [waiting.eq(0), resend.eq(unacked)]
             with m.Else():
                 m.d.sync += waiting.eq(waiting + 1)
-        session = Signal()                   # a new session waits for the frame under way
         with m.If(self.new_session):
             m.d.sync += session.eq(1)
-        with m.If((session | self.new_session) & ~busy_data):
+        with m.If(dropping & ~busy_data):
             m.d.sync += [base.eq(written), framed.eq(written), base_seq.eq(0), unacked.eq(0),
                          pop.eq(0), resend.eq(0), waiting.eq(0), session.eq(0)]
         return m

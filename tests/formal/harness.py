@@ -27,15 +27,21 @@ from amaranth import ClockDomain, Module, Signal, Value
 from amaranth.asserts import AnySeq, Initial  # their public home in 0.5 (not amaranth.hdl)
 from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In
 
 __all__ = [
-    "Proof", "Result", "assume_stream", "check_stream", "count", "drive", "elaborated", "find",
-    "past", "run", "run_many", "spec_rtlil", "tools_missing",
+    "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "busy_for", "check_stream",
+    "contract", "count", "drive", "elaborated", "elaborated_inside", "fair_ready", "find",
+    "frozen", "fsm_register", "in_state", "past", "pick", "progress", "proof", "run", "run_many",
+    "spec_rtlil", "tools_missing",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("TESSERA_FORMAL_DIR", ROOT / "build" / "formal"))
 MODES = ("prove", "bmc", "cover")
+#: What a property is about, in the order of the table.
+KINDS = ("stream", "conservation", "progress", "hazard", "cover")
 
 
 # -- spec helpers ---------------------------------------------------------------------------------
@@ -48,6 +54,51 @@ def elaborated(unit):
     """
     unit._MustUse__silence = True  # elaborated here, not by Fragment.get: not unused
     return unit.elaborate("formal")
+
+
+def elaborated_inside(module, name):
+    """Elaborate the submodule ``name`` of ``module`` (itself from :func:`elaborated`) in
+    place, and return its Module: a spec can then name the signals of a unit inside a unit."""
+    unit, src_loc = module._named_submodules[name]
+    inner = elaborated(unit)
+    module._named_submodules[name] = (inner, src_loc)
+    return inner
+
+
+def breaks(unit):
+    """Decorator: make ``change(self, m)`` a broken variant of the unit class ``unit``.
+
+    The variant is a subclass whose ``elaborate`` calls the real one and then ``change``, which
+    re-drives one thing (a later assignment in the same module and domain wins); its docstring
+    is the change's, which says what it gets wrong.
+    """
+    def make(change):
+        def elaborate(self, platform):
+            m = unit.elaborate(self, platform)
+            change(self, m)
+            return m
+        return type(change.__name__, (unit,), {
+            "elaborate": elaborate, "__doc__": change.__doc__, "__module__": change.__module__,
+            "__qualname__": change.__qualname__})
+    return make
+
+
+def frozen(unit, name, doc):
+    """A broken variant of ``unit`` (see :func:`breaks`) whose register ``name`` keeps its
+    value for ever; ``doc`` says what that breaks."""
+    def change(self, m):
+        register = find(m, name)
+        m.d.sync += register.eq(register)
+    change.__doc__ = doc
+    change.__name__ = change.__qualname__ = f"{unit.__name__}Frozen_{name}"
+    return breaks(unit)(change)
+
+
+def pick(variant, good, broken):
+    """Return ``good`` or ``broken`` for ``variant``, ``"good"`` or ``"broken"``."""
+    if variant not in ("good", "broken"):
+        raise ValueError(f"variant must be 'good' or 'broken', not {variant!r}")
+    return good if variant == "good" else broken
 
 
 def drive(m, *values):
@@ -97,12 +148,79 @@ def check_stream(m, stream, *, name="o"):
     return stalled
 
 
+def contract(unit, *, module=None):
+    """Return a spec of ``unit``'s stream contracts, from its signature alone.
+
+    Every input is free; every ``In`` stream is assumed to follow the valid/ready rule and
+    every ``Out`` stream is checked against it (:func:`assume_stream`, :func:`check_stream`),
+    its ``ready`` free. ``module`` is ``unit`` elaborated (:func:`elaborated`) when the caller
+    wants its internals; the spec adds it. A unit whose other inputs have a protocol of their
+    own needs a spec that assumes it.
+    """
+    m = Module()
+    m.submodules.dut = unit if module is None else module
+    for name, member in unit.signature.members.items():
+        port = getattr(unit, name)
+        kind = _stream_signature(member)
+        if kind is not None and member.flow == In:
+            drive(m, port.valid, port.payload)
+            assume_stream(m, port, name=name)
+        elif kind is not None:
+            if not kind.always_ready:
+                drive(m, port.ready)
+            check_stream(m, port, name=name)
+        elif member.flow == In:
+            drive(m, port)
+    return m
+
+
+def _stream_signature(member):
+    """The :class:`amaranth.lib.stream.Signature` of a signature member, or None."""
+    if not member.is_signature:
+        return None
+    signature = member.signature
+    if isinstance(signature, wiring.FlippedSignature):
+        signature = signature.flip()
+    return signature if isinstance(signature, stream.Signature) else None
+
+
+def fair_ready(m, stream, wait):
+    """Assume that the consumer of ``stream`` is fair: ``ready`` is low at most ``wait``
+    cycles in a row (the bounded form of "ready infinitely often")."""
+    waited = Signal(range(wait + 1), name="ready_waited")
+    with m.If(stream.ready):
+        m.d.sync += waited.eq(0)
+    with m.Elif(waited != wait):
+        m.d.sync += waited.eq(waited + 1)
+    m.d.comb += Assume(stream.ready | (waited != wait))
+
+
+def busy_for(m, busy, bound):
+    """Return a counter of the cycles ``busy`` has been high before this one (it stops past
+    ``bound``): ``Assert(~busy | (busy_for(...) < bound))`` says busy lasts at most ``bound``
+    cycles."""
+    counter = Signal(range(bound + 2), name="busy_for")
+    with m.If(~busy):
+        m.d.sync += counter.eq(0)
+    with m.Elif(counter <= bound):
+        m.d.sync += counter.eq(counter + 1)
+    return counter
+
+
 def count(m, event, width, *, name):
     """A wrapping counter of the steps in which ``event`` is high."""
     reg = Signal(width, name=name)
     with m.If(event):
         m.d.sync += reg.eq(reg + 1)
     return reg
+
+
+def progress(name, unit, bound, *, fail_depth=None, **fields):
+    """:func:`proof` for a bounded-liveness property proved by k-induction: ``bound`` cycles
+    of progress, an induction depth of ``bound + 2`` and, for its broken variant, a
+    counterexample within ``bound + 8`` steps from reset unless ``fail_depth`` says more."""
+    return proof(name, unit, "prove", bound + 2, kind="progress",
+                 fail_depth=fail_depth or bound + 8, **fields)
 
 
 # -- proofs and their runs ------------------------------------------------------------------------
@@ -134,6 +252,10 @@ class Proof:
         Steps from reset in which the broken variant must fail (bounded model checking).
         Default ``depth``. A ``prove`` is unbounded on the unit; its broken variant needs only
         one counterexample, which may lie deeper than the induction depth.
+    kind : str
+        One of :data:`KINDS`: what the property is about (the table's grouping).
+    slow : bool
+        Minutes on this machine: run only with ``python -m tests.formal --slow``.
     """
 
     name: str
@@ -145,10 +267,27 @@ class Proof:
     broken: str = ""
     why_bounded: str = ""
     fail_depth: int | None = None
+    kind: str = "stream"
+    slow: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+
+
+#: Every proof, in the order the spec modules declare them (:func:`proof` appends).
+REGISTRY = []
+
+
+def proof(name, unit, mode, depth, **fields):
+    """Decorator: declare the spec function below as the spec of a :class:`Proof` (same
+    arguments, ``spec`` aside) and add it to :data:`REGISTRY`."""
+    def register(spec):
+        REGISTRY.append(Proof(name, unit, mode, depth, spec, **fields))
+        return spec
+    return register
 
 
 @dataclass(frozen=True)
@@ -336,6 +475,18 @@ def run(proof, variant="good", *, build=BUILD):
     return run_many([(proof, variant)], build=build, parallel=1)[0]
 
 
+def _assigned(statement):
+    """The signals ``statement`` assigns, looking inside If/Switch cases; an FSM's ``m.next``
+    (resolved only when the fragment is built) assigns none yet."""
+    cases = getattr(statement, "cases", None)
+    if cases is not None:
+        for _patterns, statements, _src_loc in cases:
+            for inner in statements:
+                yield from _assigned(inner)
+    elif hasattr(statement, "lhs"):
+        yield from statement.lhs._lhs_signals()
+
+
 def find(module, name):
     """Return the signal called ``name`` that ``module``'s own statements assign.
 
@@ -346,7 +497,20 @@ def find(module, name):
     module._flush()  # close a trailing If/Elif chain, so that its statements are listed
     for statements in module._statements.values():
         for statement in statements:
-            for signal in statement._lhs_signals():
+            for signal in _assigned(statement):
                 if signal.name == name:
                     return signal
     raise LookupError(f"no signal {name!r} assigned in {module!r}")
+
+
+def fsm_register(module, *, fsm="fsm"):
+    """Return the state register of ``module``'s FSM (``m.FSM()``, named ``fsm``)."""
+    module._flush()
+    return module._generated[fsm]._data["signal"]
+
+
+def in_state(module, state, *, fsm="fsm"):
+    """Return a value that is high while ``module``'s FSM is in ``state``."""
+    register = fsm_register(module, fsm=fsm)
+    encoding = module._generated[fsm]._data["encoding"]
+    return register == encoding[state]

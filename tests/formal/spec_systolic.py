@@ -7,7 +7,7 @@ from tessera.hw.systolic.buffer import OperandBuffer
 from tessera.hw.systolic.sequencer import WSSequencer
 from tessera.hw.systolic.top import SystolicGemm
 
-from .harness import assume_stream, check_stream, count, drive, elaborated, find, past
+from . import harness as h
 
 __all__ = [
     "buffer_conservation_spec", "gemm_bank_spec", "gemm_progress_spec", "gemm_stream_spec",
@@ -15,27 +15,33 @@ __all__ = [
 ]
 
 
-class _BufferCountsUnwritten(OperandBuffer):
+#: Why the engine's proofs are bounded.
+_GEMM = ("the engine's state (three operand memories, the accumulator bank, the array's "
+         "pipelines) is too large for induction to close in minutes; the depth covers a whole "
+         "GEMM of the small configuration")
+
+
+@h.breaks(OperandBuffer)
+def _BufferCountsUnwritten(self, m):
     """Broken: ``count`` also moves on a word offered while the buffer is full (not stored)."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        with m.If(~self.clear & self.w.valid & ~self.w.ready):
-            m.d.sync += self.count.eq(self.count + 1)
-        return m
+    with m.If(~self.clear & self.w.valid & ~self.w.ready):
+        m.d.sync += self.count.eq(self.count + 1)
 
 
+@h.proof("buffer_conservation", "OperandBuffer(depth=4)", "prove", 3, fail_depth=8,
+       kind="conservation",
+       covers="count = words accepted since clear, at most depth: nothing lost or doubled",
+       broken="count moves on for a word offered to a full buffer (not stored)")
 def buffer_conservation_spec(variant, *, depth=4):
     """``count`` = words accepted since ``clear``, never above ``limit`` or ``depth``."""
     m = Module()
-    cls = {"good": OperandBuffer, "broken": _BufferCountsUnwritten}[variant]
-    dut = cls(shape=4, depth=depth)
-    m.submodules.dut = elaborated(dut)
-    drive(m, dut.w.valid, dut.w.payload, dut.clear, dut.limit, dut.raddr, dut.ren)
-    assume_stream(m, dut.w)
+    dut = h.pick(variant, OperandBuffer, _BufferCountsUnwritten)(shape=4, depth=depth)
+    m.submodules.dut = h.elaborated(dut)
+    h.drive(m, dut.w.valid, dut.w.payload, dut.clear, dut.limit, dut.raddr, dut.ren)
+    h.assume_stream(m, dut.w)
     # The engine sets limit at a command and only raises it during the load, up to depth.
     m.d.comb += Assume(dut.limit <= depth)
-    accepted = count(m, dut.w.valid & dut.w.ready & ~dut.clear, 8, name="accepted")
+    accepted = h.count(m, dut.w.valid & dut.w.ready & ~dut.clear, 8, name="accepted")
     with m.If(dut.clear):
         m.d.sync += accepted.eq(0)
     m.d.comb += [
@@ -65,24 +71,18 @@ TINY_N3 = {**TINY, "max_n": 3}
 TINY_CYCLES = 28
 
 
-class _GemmIgnoresRelease(SystolicGemm):
+@h.breaks(SystolicGemm)
+def _GemmIgnoresRelease(self, m):
     """Broken: the sequencer is told both bank halves are always free (the drain's release
     is ignored), so it writes a half the drain has not read yet."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += m.submodules.sequencer.release.eq(0b11)
-        return m
+    m.d.comb += m.submodules.sequencer.release.eq(0b11)
 
 
-class _SequencerLoadsEarly(WSSequencer):
+@h.breaks(WSSequencer)
+def _SequencerLoadsEarly(self, m):
     """Broken: the next tile starts shifting in right after a swap, before the swap's token
     has reached the last row."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.sync += find(m, "swap_wait").eq(0)
-        return m
+    m.d.sync += h.find(m, "swap_wait").eq(0)
 
 
 class _GemmLoadsEarly(SystolicGemm):
@@ -97,44 +97,61 @@ class _GemmLoadsEarly(SystolicGemm):
             top.WSSequencer = saved
 
 
-class _GemmIgnoresStall(SystolicGemm):
+@h.breaks(SystolicGemm)
+def _GemmIgnoresStall(self, m):
     """Broken: the post-processor's output moves on whether or not ``o`` took it."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += m.submodules.postproc.o.ready.eq(1)
-        return m
+    m.d.comb += m.submodules.postproc.o.ready.eq(1)
 
 
-class _GemmLosesCount(SystolicGemm):
+@h.breaks(SystolicGemm)
+def _GemmLosesCount(self, m):
     """Broken: results handed over are not subtracted from the in-flight count, so the end
     condition (one result left) never comes for a GEMM of more than one result."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        in_flight = find(m, "in_flight")
-        m.d.sync += in_flight.eq(in_flight + m.submodules.drain.issue)
-        return m
+    in_flight = h.find(m, "in_flight")
+    m.d.sync += in_flight.eq(in_flight + m.submodules.drain.issue)
 
 
 def _gemm(m, variant, broken_cls, params):
-    cls = {"good": SystolicGemm, "broken": broken_cls}[variant]
-    dut = cls(**params)
-    m.submodules.dut = inner = elaborated(dut)
-    drive(m, dut.cmd.valid, dut.cmd.payload, dut.a.valid, dut.a.payload, dut.b.valid,
+    dut = h.pick(variant, SystolicGemm, broken_cls)(**params)
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.cmd.valid, dut.cmd.payload, dut.a.valid, dut.a.payload, dut.b.valid,
           dut.b.payload, dut.q.valid, dut.q.payload, dut.o.ready)
     for name in ("cmd", "a", "b", "q"):
-        assume_stream(m, getattr(dut, name), name=name)
+        h.assume_stream(m, getattr(dut, name), name=name)
     return dut, inner
 
 
+@h.proof("gemm_stream", "SystolicGemm(TINY)", "bmc", 25, why_bounded=_GEMM,
+       covers="o and the drain's o keep valid and payload until ready (any commands, any "
+              "o.ready, operands always valid)",
+       broken="the post-processor's output moves on while o is stalled")
 def gemm_stream_spec(variant, *, params=TINY):
+    """The engine's ``o``, and inside it the drain's ``o`` (the post-processor's input), for
+    any commands and any ``o.ready``; the operand streams always valid (the solver's time
+    grows fast with free ones, and the stall logic under test is on the result side)."""
     m = Module()
-    dut, _inner = _gemm(m, variant, _GemmIgnoresStall, params)
-    check_stream(m, dut.o)
+    dut, inner = _gemm(m, variant, _GemmIgnoresStall, params)
+    m.d.comb += [Assume(dut.a.valid), Assume(dut.b.valid), Assume(dut.q.valid)]
+    h.check_stream(m, dut.o)
+    h.check_stream(m, inner.submodules.drain.o, name="drain")
     return m
 
 
+#: TINY, output-stationary (no accumulator bank: the array holds the sums).
+TINY_OS = {**TINY, "dataflow": "os", "acc_depth": None}
+
+
+@h.proof("gemm_os_stream", "SystolicGemm(TINY_OS)", "bmc", 27, why_bounded=_GEMM,
+         covers="the output-stationary engine's o and its drain's o keep valid and payload "
+                "until ready (any commands and o.ready, operands always valid)",
+         broken="the post-processor's output moves on while o is stalled")
+def gemm_os_stream_spec(variant):
+    return gemm_stream_spec(variant, params=TINY_OS)
+
+
+@h.proof("gemm_bank", "SystolicGemm(TINY_N3)", "bmc", 24, kind="hazard", why_bounded=_GEMM,
+       covers="the drain never reads a bank half while an entry of it is being written",
+       broken="the drain's release is ignored (both halves always free)")
 def gemm_bank_spec(variant, *, params=TINY_N3):
     """The drain never reads a bank half while an entry of it is being written.
 
@@ -149,8 +166,8 @@ def gemm_bank_spec(variant, *, params=TINY_N3):
     pending = [(bank.valid, bank.addr >= half)]
     for step in range(bank.cols + 1):
         valid, upper = pending[-1]
-        pending.append((past(m, valid, name=f"w_valid{step}"),
-                        past(m, upper, name=f"w_upper{step}")))
+        pending.append((h.past(m, valid, name=f"w_valid{step}"),
+                        h.past(m, upper, name=f"w_upper{step}")))
     read_upper = bank.raddr >= half
     for valid, upper in pending:
         with m.If(bank.ren & valid):
@@ -159,6 +176,10 @@ def gemm_bank_spec(variant, *, params=TINY_N3):
     return m
 
 
+@h.proof("gemm_weights", "SystolicGemm(TINY3)", "bmc", 20, kind="hazard", why_bounded=_GEMM,
+       covers="the weight double buffer swaps only a whole tile, and no shift follows a swap "
+              "until its token has reached the last row",
+       broken="the next tile shifts in right after a swap")
 def gemm_weights_spec(variant, *, params=TINY3):
     """The weight double buffer never swaps while in use.
 
@@ -185,10 +206,14 @@ def gemm_weights_spec(variant, *, params=TINY3):
     with m.If(array.shift):
         m.d.comb += Assert(~array.first | (rows == 1))
         m.d.comb += Assert(since >= rows - 1)
-    m.d.comb += Cover(past(m, array.first) & past(m, array.first, name="first2") == 0)
+    m.d.comb += Cover(h.past(m, array.first) & h.past(m, array.first, name="first2") == 0)
     return m
 
 
+@h.proof("gemm_progress", "SystolicGemm(TINY)", "bmc", 32, kind="progress", why_bounded=_GEMM,
+       covers="any command, bad ones too, ends within the golden model's longest GEMM "
+              "(28 cycles), streams never waiting",
+       broken="results handed over are not counted out (busy never falls)")
 def gemm_progress_spec(variant, *, params=TINY, bound=TINY_CYCLES):
     """Every command ends within ``bound`` cycles: ``busy`` falls, whatever the command holds.
 

@@ -4,10 +4,13 @@ One test per proof (so that pytest-xdist spreads them over the cores); ``make fo
 same table and prints it. See docs/formal.md.
 """
 
+import functools
+
 import pytest
 
-from .harness import Proof, find, run_many, tools_missing
-from .proofs import PROOFS
+from . import spec_sparse, spec_systolic, spec_uart
+from .harness import KINDS, Proof, find, run, run_many, tools_missing
+from .proofs import PROOFS, SLOW_PROOFS
 
 
 @pytest.mark.parametrize("proof", PROOFS, ids=[p.name for p in PROOFS])
@@ -23,19 +26,48 @@ def test_proof(proof):
         f"the property does not catch it; logs in {broken.folder}")
 
 
+#: The bounds of the progress proofs are the least that hold: one cycle less fails, from
+#: reset, within these steps (spec, bound, steps).
+TIGHT = {
+    "uart_rx_resync": (spec_uart.rx_resync_spec, spec_uart.RESYNC_CYCLES, 100),
+    "array_progress": (spec_sparse.array_progress_spec, spec_sparse.PROGRESS_CYCLES, 24),
+    "detector_progress": (spec_sparse.detector_progress_spec, spec_sparse.DETECTOR_CYCLES, 30),
+    "writeback_progress": (spec_sparse.writeback_progress_spec, spec_sparse.WRITEBACK_CYCLES, 30),
+    "gemm_progress": (spec_systolic.gemm_progress_spec, spec_systolic.TINY_CYCLES, 32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIGHT))
+def test_progress_bound_is_tight(name):
+    spec, bound, steps = TIGHT[name]
+    tighter = Proof(f"{name}_tighter", "", "bmc", steps,
+                    functools.partial(_good_with_bound, spec, bound - 1))
+    result = run(tighter)
+    assert result.status == "FAIL", (
+        f"{name} also holds with a bound of {bound - 1}: {result.status}; see {result.folder}")
+
+
+def _good_with_bound(spec, bound, _variant):
+    return spec("good", bound=bound)
+
+
 def test_proof_table_is_well_formed():
-    names = [p.name for p in PROOFS]
+    proofs = PROOFS + SLOW_PROOFS
+    names = [p.name for p in proofs]
     assert len(set(names)) == len(names), "two proofs share a name"
-    for proof in PROOFS:
+    assert [KINDS.index(p.kind) for p in PROOFS] == sorted(KINDS.index(p.kind) for p in PROOFS)
+    for proof in proofs:
         assert proof.covers and proof.broken, f"{proof.name} lacks its description"
         assert proof.depth >= 1
         if proof.mode == "bmc":
             assert proof.why_bounded, f"{proof.name} is bounded without saying why"
 
 
-def test_proof_rejects_unknown_mode():
+def test_proof_rejects_unknown_mode_and_kind():
     with pytest.raises(ValueError, match=r"^mode must be one of"):
         Proof("x", "unit", "simulate", 1, spec=None)
+    with pytest.raises(ValueError, match=r"^kind must be one of"):
+        Proof("x", "unit", "bmc", 1, spec=None, kind="speed")
 
 
 def test_find_names_a_missing_signal():

@@ -134,6 +134,44 @@ def test_new_session_drops_what_was_not_acknowledged():
     assert data[-2:] == [(0, bytes(range(16))), (1, bytes(range(16, 20)))]
 
 
+def test_new_session_as_a_frame_would_start():
+    """Regression (found by the formal proof link_tx_stream): a new session strobed in the cycle
+    in which the idle transmitter would start a DATA frame dropped the results but sent the
+    frame all the same, numbered as the new session's first, from bytes outside the ring's
+    live part (which the next results then overwrote while it was on the line)."""
+    dut = LinkTransmitter(buffer_bytes=BUFFER, max_payload=PAYLOAD, window=WINDOW,
+                          results_bytes=RING, retransmit_cycles=RETRANSMIT, flush_cycles=FLUSH)
+    out = bytearray()
+
+    async def bench(ctx):
+        async def cycle():
+            if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
+                out.append(ctx.get(dut.o.payload))
+            await ctx.tick()
+
+        ctx.set(dut.o.ready, 0)                   # the HELLO out of reset waits on the line
+        ctx.set(dut.i.valid, 1)
+        for byte in range(PAYLOAD):               # a whole frame's worth of results
+            ctx.set(dut.i.payload, byte)
+            await cycle()
+        ctx.set(dut.i.valid, 0)
+        ctx.set(dut.o.ready, 1)
+        while len(out) < 8:                       # the HELLO's 8 bytes go
+            await cycle()
+        ctx.set(dut.new_session, 1)               # idle now, a frame ready to start
+        await cycle()
+        ctx.set(dut.new_session, 0)
+        for _ in range(4 * PAYLOAD):
+            await cycle()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    frames = Deframer(0xFFFF).feed(bytes(out))
+    assert frames == [Frame(Kind.HELLO, 0, BUFFER.to_bytes(2, "little"))]
+
+
 def test_replies_carry_the_credit_and_the_buffer_size():
     dut = LinkTransmitter(buffer_bytes=BUFFER, max_payload=PAYLOAD, window=WINDOW,
                           results_bytes=RING, retransmit_cycles=RETRANSMIT, flush_cycles=FLUSH)
