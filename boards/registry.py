@@ -36,7 +36,7 @@ class CoreSpec:
 
     def describe(self):
         fields = ", ".join(f"{k}={v}" for k, v in self.config.params().items()
-                           if v != getattr(type(self.config), k, None))
+                           if k == "n_pes" or v != getattr(type(self.config), k, None))
         return f"{self.factory.rpartition(':')[2]}({fields})"
 
 

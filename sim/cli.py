@@ -59,6 +59,7 @@ COMMANDS = {
     "spmv": "spmv",
     "gemm": "gemm",
     "cache": "cache",
+    "board": "board",
 }
 
 EXIT_FAILED = 1
