@@ -58,26 +58,14 @@ _ECP5_CORE = _sparse(n_pes=4)
 class Board:
     """A board tessera builds for.
 
-    Parameters
-    ----------
-    name : str
-        The name the commands take.
-    platform : str
-        ``module:Class`` of its amaranth-boards platform.
-    description : str
-        The board, its FPGA and its USB-serial bridge.
-    clock_hz : int
-        The oscillator, which clocks the core and the link (no PLL yet).
-    baud : int
-        The UART's rate; ``clock_hz`` must divide it within 1% (:func:`divisor_for`).
-    core : CoreSpec
-        The core behind the link.
-    loader : str
-        openFPGALoader's name for the board (``-b``).
-    link : dict
-        :class:`tessera.hw.link.LinkDevice`'s buffer sizes.
-    family : str
-        ``ice40`` or ``ecp5``.
+    Its fields: ``name`` (what the commands take); ``platform`` (``module:Class`` of its
+    amaranth-boards platform); ``description`` (the board, its FPGA, its USB-serial bridge);
+    ``clock_hz`` (the oscillator); ``baud`` (the UART's rate, which the core's clock must divide
+    within 1%, :func:`divisor_for`); ``core`` (the :class:`CoreSpec` behind the link);
+    ``loader`` (openFPGALoader's ``-b`` name); ``family`` (``ice40`` or ``ecp5``); ``link``
+    (:class:`tessera.hw.link.LinkDevice`'s buffer sizes); ``pll_hz`` (the core's clock from a
+    PLL, ECP5 only, where the design does not close timing at the oscillator's; None runs the
+    core from the oscillator).
     """
 
     name: str
@@ -89,19 +77,25 @@ class Board:
     loader: str
     family: str
     link: dict = field(default_factory=dict)
+    pll_hz: int | None = None
+
+    @property
+    def core_hz(self):
+        """The clock of the core and the link: the PLL's, or the oscillator's."""
+        return self.pll_hz or self.clock_hz
 
     @property
     def divisor(self):
         """Clock cycles per UART bit."""
-        return divisor_for(self.clock_hz, self.baud)
+        return divisor_for(self.core_hz, self.baud)
 
     def link_params(self):
         """The :class:`tessera.hw.link.LinkDevice` parameters: buffer sizes, and times in
         cycles (a frame under way is abandoned after 1 ms of quiet line; results go again
         after 100 ms without acknowledgement; a partial result frame leaves after 100 bit
         times without a new result byte)."""
-        return {"divisor": self.divisor, "quiet_cycles": self.clock_hz // 1000,
-                "retransmit_cycles": self.clock_hz // 10, "flush_cycles": 100 * self.divisor,
+        return {"divisor": self.divisor, "quiet_cycles": self.core_hz // 1000,
+                "retransmit_cycles": self.core_hz // 10, "flush_cycles": 100 * self.divisor,
                 **self.link}
 
     def platform_class(self):
@@ -132,7 +126,9 @@ BOARDS = {b.name: b for b in (
           "ecp5", _ECP5_LINK),
     Board("ecpix5-85f", "amaranth_boards.ecpix5:ECPIX585Platform",
           "LambdaConcept ECPIX-5: ECP5 LFE5UM5G-85F, FT2232H", 100_000_000, 2_000_000,
-          _ECP5_CORE, "ecpix5", "ecp5", _ECP5_LINK),
+          _ECP5_CORE, "ecpix5", "ecp5", _ECP5_LINK,
+          # The link's transmitter limits the device to 65 MHz on the ECP5 (ULX3S-85F build).
+          pll_hz=50_000_000),
 )}
 
 

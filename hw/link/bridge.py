@@ -12,15 +12,26 @@ from tessera.golden.link import word_bytes
 __all__ = ["BytesToWords", "WordsToBytes"]
 
 
-class BytesToWords(wiring.Component):
+class _Bridge(wiring.Component):
+    """What both directions share: the word width and the bytes a word takes."""
+
+    def __init__(self, width, word_in):
+        self._bytes = word_bytes(width)
+        self._width = width
+        wide, narrow = stream.Signature(width), stream.Signature(8)
+        super().__init__({"i": In(wide if word_in else narrow),
+                          "o": Out(narrow if word_in else wide)})
+
+    @property
+    def width(self):
+        return self._width
+
+
+class BytesToWords(_Bridge):
     """Gather ``ceil(width / 8)`` bytes, first byte lowest, into one ``width``-bit word.
 
-    Bits of the last byte above ``width`` are dropped (:func:`tessera.golden.link.bytes_to_words`).
-
-    Parameters
-    ----------
-    width : int
-        The word width, 1..65536.
+    ``width`` is 1..65536. Bits of the last byte above ``width`` are dropped
+    (:func:`tessera.golden.link.bytes_to_words`).
 
     Members
     -------
@@ -32,18 +43,12 @@ class BytesToWords(wiring.Component):
     """
 
     def __init__(self, width):
-        self._bytes = word_bytes(width)
-        self._width = width
-        super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(width))})
-
-    @property
-    def width(self):
-        return self._width
+        super().__init__(width, word_in=False)
 
     def elaborate(self, platform):
         m = Module()
+        shreg = Signal(8 * self._bytes)            # the newest byte enters at the top
         n = self._bytes
-        shreg = Signal(8 * n)                      # the newest byte enters at the top
         count = Signal(range(n + 1))
         full = count == n
         m.d.comb += [self.o.valid.eq(full), self.o.payload.eq(shreg[:self._width]),
@@ -60,14 +65,9 @@ class BytesToWords(wiring.Component):
         return m
 
 
-class WordsToBytes(wiring.Component):
-    """Send each ``width``-bit word as ``ceil(width / 8)`` bytes, lowest first, the bits above
-    ``width`` zero.
-
-    Parameters
-    ----------
-    width : int
-        The word width, 1..65536.
+class WordsToBytes(_Bridge):
+    """Send each ``width``-bit word (``width`` 1..65536) as ``ceil(width / 8)`` bytes, lowest
+    first, the bits above ``width`` zero.
 
     Members
     -------
@@ -79,24 +79,17 @@ class WordsToBytes(wiring.Component):
     """
 
     def __init__(self, width):
-        self._bytes = word_bytes(width)
-        self._width = width
-        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(8))})
-
-    @property
-    def width(self):
-        return self._width
+        super().__init__(width, word_in=True)
 
     def elaborate(self, platform):
         m = Module()
-        n = self._bytes
-        shreg = Signal(8 * n)
-        left = Signal(range(n + 1))               # bytes of the word still to send
+        shreg = Signal(8 * self._bytes)
+        left = Signal(range(self._bytes + 1))     # bytes of the word still to send
         give = self.o.valid & self.o.ready
         m.d.comb += [self.o.valid.eq(left != 0), self.o.payload.eq(shreg[:8]),
                      self.i.ready.eq((left == 0) | ((left == 1) & self.o.ready))]
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [shreg.eq(self.i.payload), left.eq(n)]
+            m.d.sync += [shreg.eq(self.i.payload), left.eq(self._bytes)]
         with m.Elif(give):
             m.d.sync += [shreg.eq(shreg >> 8), left.eq(left - 1)]
         return m

@@ -21,9 +21,18 @@ def test_registry():
     # Exact divisors: the board's clock divides its baud rate.
     assert {name: b.divisor for name, b in BOARDS.items()} == {
         "icebreaker": 4, "icesugar": 104, "ulx3s-25f": 25, "ulx3s-45f": 25, "ulx3s-85f": 25,
-        "ecpix5-85f": 50}
+        "ecpix5-85f": 25}
     with pytest.raises(TesseraError, match="unknown board 'nope': choose one of icebreaker"):
         board("nope")
+
+
+def test_ecp5_pll_dividers():
+    from tessera.boards.pll import ecp5_pll_dividers
+
+    clki, clkfb, clkop = ecp5_pll_dividers(100_000_000, 50_000_000)
+    assert 100 * clkfb / clki == 50 and 400 <= 50 * clkop <= 800
+    with pytest.raises(TesseraError, match="cannot make exactly 33333333 Hz"):
+        ecp5_pll_dividers(25_000_000, 33_333_333)
 
 
 @pytest.mark.parametrize("name", list(BOARDS))
@@ -44,6 +53,8 @@ def test_board_top_elaborates(name):
         assert f'LOCATE COMP "uart_0__rx__io" SITE "{rx}"' in constraints
         assert f'LOCATE COMP "uart_0__tx__io" SITE "{tx}"' in constraints
     assert "tessera.il" in plan.files
+    if spec.pll_hz:
+        assert "EHXPLLL" in plan.files["tessera.il"]
 
 
 def test_cores_hold_the_mlp():
