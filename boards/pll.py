@@ -56,7 +56,7 @@ class ECP5PLL(Elaboratable):
         clki, clkfb, clkop = ecp5_pll_dividers(in_hz, self.out_hz)
         m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(platform.default_clk,
                                                                        dir="-"))
-        clk_out, locked = Signal(), Signal()
+        clk_out, locked = Signal(name="pll_clkop"), Signal(name="pll_lock")
         m.submodules.pll = Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=str(in_hz // 1_000_000),

@@ -49,9 +49,10 @@ def run_mlp(transport, name, *, samples=4, seed=0, model=None, host_timeouts=Non
               for m, layer in zip(matrices, model.layers)]
     load_words = list(program.words)
 
-    buffer = spec.link_params().get("buffer_bytes", 1024)
-    link = HostLink(transport, max_payload=max(16, buffer // 2), clock=clock,
-                    **(host_timeouts or {}))
+    # Frames of half the board's command buffer (at most its max_payload): two in flight.
+    device = spec.link_params()
+    payload = min(device.get("buffer_bytes", 1024) // 2, device.get("max_payload", 1024))
+    link = HostLink(transport, max_payload=payload, clock=clock, **(host_timeouts or {}))
     widths = stream_widths(spec.core.create())
     core = CoreLink(link, *widths)
     start = clock()

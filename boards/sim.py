@@ -24,7 +24,7 @@ from .registry import board, board_device
 __all__ = ["HOST_TIMEOUTS", "SimulatedBoard"]
 
 #: :class:`tessera.sim.link.HostLink` timeouts (wall seconds) for a simulated board.
-HOST_TIMEOUTS = {"retransmit_after": 30.0, "quiet_after": 2.0, "tries": 4}
+HOST_TIMEOUTS = {"retransmit_after": 60.0, "quiet_after": 2.0, "tries": 4}
 
 
 class SimulatedBoard:
