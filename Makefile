@@ -15,7 +15,7 @@ export TESSERA_BUILD_DIR ?= $(CURDIR)/build
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup sim test verilog lint bench synth clean system formal
+.PHONY: help setup sim test verilog lint bench synth clean system formal boards
 
 help:  ## List the targets
 	@echo "tessera make targets:"
@@ -68,7 +68,8 @@ setup: $(STAMP) system  ## Create .venv, install tessera, Icarus Verilog and lib
 sim: setup  ## Run the main job: the co-simulation demo on Verilator
 	$(BIN)/tessera sim
 
-test: setup  ## Run every test (golden, cocotb on Icarus and Verilator, CLI) in parallel
+# The synth extra too: tests/boards builds real bitstreams for iCEBreaker and ULX3S-85F.
+test: setup $(SYNTH_STAMP)  ## Run every test (golden, cocotb on Icarus and Verilator, CLI) in parallel
 	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 formal: setup  ## Run every formal proof and its broken variant; print the table
@@ -86,6 +87,9 @@ bench: setup  ## Run the benchmarks; figures printed and written to build/bench/
 
 synth: setup $(SYNTH_STAMP)  ## Out-of-context FPGA synthesis (installs the YoWASP tools on first use)
 	$(BIN)/python -m tessera.boards.synth
+
+boards: setup $(SYNTH_STAMP)  ## Build every board's bitstream into build/boards/NAME (YoWASP tools)
+	$(BIN)/python -m tessera.boards.build
 
 clean:  ## Remove build outputs (build/); `rm -rf .venv` removes the environment too
 	rm -rf build .pytest_cache .hypothesis

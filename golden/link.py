@@ -40,8 +40,11 @@ __all__ = [
     "Deframer",
     "Frame",
     "Kind",
+    "bytes_to_words",
     "crc16",
     "encode",
+    "word_bytes",
+    "words_to_bytes",
 ]
 
 #: The byte that starts every frame.
@@ -298,3 +301,43 @@ class BoardLink:
 
     def _send(self, frame):
         self._line += encode(frame)
+
+
+# -- the payload: a core's words as bytes --------------------------------------------------------
+
+def word_bytes(width):
+    """Return the bytes one ``width``-bit word takes in a link payload: ``ceil(width / 8)``."""
+    return -(-check_int(width, "word width", 1, 1 << 16) // 8)
+
+
+def words_to_bytes(words, width):
+    """Return the payload bytes of ``words``: each word little-endian in :func:`word_bytes`
+    bytes, its bits above ``width`` cleared (so a negative word is its two's complement).
+
+    This is how the host puts a core's command words on the link and how the board's bridge
+    (:class:`tessera.hw.link.WordsToBytes`) puts the core's output words on it.
+    """
+    size, mask = word_bytes(width), (1 << width) - 1
+    return b"".join((int(word) & mask).to_bytes(size, "little") for word in words)
+
+
+def bytes_to_words(data, width, *, signed=False):
+    """Return the ``width``-bit words of ``data`` (:func:`words_to_bytes`' inverse; the bits of
+    the last byte above ``width`` are ignored, as the board's :class:`tessera.hw.link.BytesToWords`
+    ignores them). ``signed`` reads each word as two's complement.
+
+    Raises
+    ------
+    TesseraError
+        If ``data`` is not a whole number of words.
+    """
+    size = word_bytes(width)
+    if len(data) % size:
+        raise TesseraError(f"{len(data)} bytes are not a whole number of {width}-bit words "
+                           f"({size} bytes each)")
+    mask, top = (1 << width) - 1, 1 << (width - 1)
+    words = []
+    for at in range(0, len(data), size):
+        word = int.from_bytes(data[at:at + size], "little") & mask
+        words.append(word - (word & top) * 2 if signed else word)
+    return words

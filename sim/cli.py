@@ -60,6 +60,7 @@ COMMANDS = {
     "gemm": "gemm",
     "run": "run",
     "cache": "cache",
+    "board": "board",
 }
 
 EXIT_FAILED = 1

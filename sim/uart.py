@@ -12,19 +12,32 @@ class UartSource:
     """Drive the line ``signal`` with bytes, ``divisor`` cycles of ``clock`` a bit.
 
     Bytes are written whole frames at a time and in the order :meth:`write` was called; the line
-    idles high between calls.
+    idles high between calls. Given the clock's ``period_ns``, each bit costs one timer instead
+    of ``divisor`` clock edges (the line then changes half a period after an edge, as it would
+    from a host's clock).
     """
 
-    def __init__(self, signal, clock, divisor):
+    def __init__(self, signal, clock, divisor, *, period_ns=None):
         self.signal, self.clock, self.divisor = signal, clock, divisor
+        self.period_ns = period_ns
         self.signal.value = 1
+
+    async def _bit_time(self, bits=1):
+        from cocotb.triggers import ClockCycles, Timer
+
+        if self.period_ns is None:
+            await ClockCycles(self.clock, bits * self.divisor)
+        else:
+            await Timer(bits * self.divisor * self.period_ns, unit="ns")
 
     async def write(self, data, *, gaps=None, stop_bits=None):
         """Send ``data`` (bytes or ints); ``gaps`` idle cycles before each byte and
         ``stop_bits`` levels (0 makes a framing error) as :func:`tessera.golden.uart.line`."""
-        from cocotb.triggers import ClockCycles
+        from cocotb.triggers import ClockCycles, FallingEdge
         from tessera.golden.uart import frame_bits
 
+        if self.period_ns is not None:
+            await FallingEdge(self.clock)                  # timers from here stay off the edges
         for n, byte in enumerate(data):
             if gaps is not None and gaps[n]:
                 self.signal.value = 1                      # the line idles high in a gap
@@ -34,7 +47,7 @@ class UartSource:
                 bits[-1] = stop_bits[n]
             for bit in bits:
                 self.signal.value = bit
-                await ClockCycles(self.clock, self.divisor)
+                await self._bit_time()
         self.signal.value = 1
 
 
@@ -42,31 +55,41 @@ class UartSink:
     """Collect the bytes on the line ``signal``, sampled in the middle of each bit.
 
     ``received`` (a bytearray) grows as frames arrive; ``frame_errors`` counts frames whose
-    stop bit was low (dropped). :meth:`read` waits for a number of bytes with a bound.
+    stop bit was low (dropped). :meth:`read` waits for a number of bytes with a bound. Given
+    the clock's ``period_ns``, bit times are timers, not ``divisor`` clock edges each.
     """
 
-    def __init__(self, signal, clock, divisor):
+    def __init__(self, signal, clock, divisor, *, period_ns=None):
         import cocotb
 
         self.signal, self.clock, self.divisor = signal, clock, divisor
+        self.period_ns = period_ns
         self.received = bytearray()
         self.frame_errors = 0
         self._task = cocotb.start_soon(self._run())
 
+    async def _wait(self, cycles):
+        from cocotb.triggers import ClockCycles, Timer
+
+        if self.period_ns is None:
+            await ClockCycles(self.clock, cycles)
+        else:
+            await Timer(cycles * self.period_ns, unit="ns")
+
     async def _run(self):
-        from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+        from cocotb.triggers import FallingEdge, RisingEdge
 
         while True:
             if self.signal.value == 1:
                 await FallingEdge(self.signal)
-            await ClockCycles(self.clock, self.divisor // 2)
+            await self._wait(self.divisor // 2)
             if self.signal.value != 0:
                 continue                                   # a glitch
             byte = 0
             for k in range(8):
-                await ClockCycles(self.clock, self.divisor)
+                await self._wait(self.divisor)
                 byte |= int(self.signal.value) << k
-            await ClockCycles(self.clock, self.divisor)
+            await self._wait(self.divisor)
             if self.signal.value == 1:
                 self.received.append(byte)
             else:

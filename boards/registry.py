@@ -1,0 +1,150 @@
+"""The boards tessera builds for: name -> platform, clock, baud, core configuration, link sizes.
+
+A :class:`Board` names its amaranth-boards platform, the oscillator the core runs from, the
+UART's baud rate (as fast as the board's USB bridge allows and as its clock divides exactly) and
+the core behind the link (:class:`CoreSpec`: today the sparse PE array, sized to hold the
+compressed digits MLP resident; the system top of issue 10 replaces it here). Everything else
+(the board top, the build, the simulated board, the host program) reads this table.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+from tessera.golden.config.sparse import SparseConfig
+from tessera.golden.errors import TesseraError
+from tessera.golden.uart import divisor_for
+
+__all__ = ["BOARDS", "Board", "CoreSpec", "board", "board_device"]
+
+
+def _resolve(path):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """The core behind a board's link: a component class with ``from_config`` and its
+    configuration."""
+
+    factory: str
+    config: object
+
+    def create(self):
+        """Build the core component."""
+        return _resolve(self.factory).from_config(self.config)
+
+    def describe(self):
+        fields = ", ".join(f"{k}={v}" for k, v in self.config.params().items()
+                           if k == "n_pes" or v != getattr(type(self.config), k, None))
+        return f"{self.factory.rpartition(':')[2]}({fields})"
+
+
+def _sparse(**params):
+    return CoreSpec("tessera.hw.sparse:SparseArray", SparseConfig(**params))
+
+
+#: The UP5K (30 EBR of 4 Kbit, 8 SB_MAC16, 5,280 LUT4) holds one PE (docs/measurements.md);
+#: its memories are sized for the compressed MLP interleaved over one PE (665 matrix words, 470
+#: pointers, 410 parameter rows, 300 activations). A queue of 2 (one PE never waits for another)
+#: leaves room in the logic cells for the link: 5,100 of 5,280 with it, 30 of 30 EBR.
+_UP5K_CORE = _sparse(n_pes=1, fifo_depth=2, spmat_depth=768, ptr_depth=512, act_depth=512,
+                     param_depth=512)
+#: The ECP5s take four PEs with EIE's memories (40 DP16KD, 12 MULT18X18D; 103 MHz on its own).
+_ECP5_CORE = _sparse(n_pes=4)
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board tessera builds for.
+
+    Its fields: ``name`` (what the commands take); ``platform`` (``module:Class`` of its
+    amaranth-boards platform); ``description`` (the board, its FPGA, its USB-serial bridge);
+    ``clock_hz`` (the oscillator); ``baud`` (the UART's rate, which the core's clock must divide
+    within 1%, :func:`divisor_for`); ``core`` (the :class:`CoreSpec` behind the link);
+    ``loader`` (openFPGALoader's ``-b`` name); ``family`` (``ice40`` or ``ecp5``); ``link``
+    (:class:`tessera.hw.link.LinkDevice`'s buffer sizes); ``pll_hz`` (the core's clock from a
+    PLL, ECP5 only, where the design does not close timing at the oscillator's; None runs the
+    core from the oscillator).
+    """
+
+    name: str
+    platform: str
+    description: str
+    clock_hz: int
+    baud: int
+    core: CoreSpec
+    loader: str
+    family: str
+    link: dict = field(default_factory=dict)
+    pll_hz: int | None = None
+
+    @property
+    def core_hz(self):
+        """The clock of the core and the link: the PLL's, or the oscillator's."""
+        return self.pll_hz or self.clock_hz
+
+    @property
+    def divisor(self):
+        """Clock cycles per UART bit."""
+        return divisor_for(self.core_hz, self.baud)
+
+    def link_params(self):
+        """The :class:`tessera.hw.link.LinkDevice` parameters: buffer sizes, and times in
+        cycles (a frame under way is abandoned after 1 ms of quiet line; results go again
+        after 100 ms without acknowledgement; a partial result frame leaves after 100 bit
+        times without a new result byte)."""
+        return {"divisor": self.divisor, "quiet_cycles": self.core_hz // 1000,
+                "retransmit_cycles": self.core_hz // 10, "flush_cycles": 100 * self.divisor,
+                **self.link}
+
+    def platform_class(self):
+        return _resolve(self.platform)
+
+
+_ICE40_LINK = {"buffer_bytes": 512, "max_payload": 512, "result_payload": 128,
+               "results_bytes": 512, "window": 2}
+_ECP5_LINK = {"buffer_bytes": 4096, "max_payload": 1024, "result_payload": 256,
+              "results_bytes": 1024}
+
+#: Every board, in the order of ``tessera board list`` and ``make boards`` (smallest first).
+BOARDS = {b.name: b for b in (
+    Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform",
+          "1BitSquared iCEBreaker: iCE40UP5K, FT2232H", 12_000_000, 3_000_000, _UP5K_CORE,
+          "icebreaker", "ice40", _ICE40_LINK),
+    Board("icesugar", "amaranth_boards.icesugar:ICESugarPlatform",
+          "MuseLab iCESugar 1.5: iCE40UP5K, iCELink (CMSIS-DAP)", 12_000_000, 115_200,
+          _UP5K_CORE, "icesugar", "ice40", _ICE40_LINK),
+    Board("ulx3s-25f", "amaranth_boards.ulx3s:ULX3S_25F_Platform",
+          "Radiona ULX3S: ECP5 LFE5U-25F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
+          "ecp5", _ECP5_LINK),
+    Board("ulx3s-45f", "amaranth_boards.ulx3s:ULX3S_45F_Platform",
+          "Radiona ULX3S: ECP5 LFE5U-45F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
+          "ecp5", _ECP5_LINK),
+    Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
+          "Radiona ULX3S: ECP5 LFE5U-85F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
+          "ecp5", _ECP5_LINK),
+    Board("ecpix5-85f", "amaranth_boards.ecpix5:ECPIX585Platform",
+          "LambdaConcept ECPIX-5: ECP5 LFE5UM5G-85F, FT2232H", 100_000_000, 2_000_000,
+          _ECP5_CORE, "ecpix5", "ecp5", _ECP5_LINK,
+          # The link's transmitter held the ULX3S-85F (speed 6) to 65 MHz, so the core runs at
+          # 50 MHz; built, this part (speed 8) reaches 104 MHz there (docs/boards.md).
+          pll_hz=50_000_000),
+)}
+
+
+def board(name):
+    """Return the :class:`Board` called ``name``; a one-line error names the known ones."""
+    if name not in BOARDS:
+        raise TesseraError(f"unknown board {name!r}: choose one of {', '.join(BOARDS)}")
+    return BOARDS[name]
+
+
+def board_device(name):
+    """Return the :class:`tessera.hw.link.LinkDevice` of board ``name``: its core behind the link,
+    with the pins ``rx`` and ``tx`` (what the board top puts on the UART pins, and what the
+    simulated board drives bit by bit)."""
+    from tessera.hw.link import LinkDevice
+
+    spec = board(name)
+    return LinkDevice(spec.core.create(), **spec.link_params())
