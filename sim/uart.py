@@ -5,7 +5,7 @@ classes sleep on clock counts and line edges, so a byte costs about a dozen wake
 ``10 * divisor``.
 """
 
-__all__ = ["UartSink", "UartSource"]
+__all__ = ["UartSink", "UartSource", "attach"]
 
 
 class UartSource:
@@ -115,3 +115,20 @@ class UartSink:
 
     def stop(self):
         self._task.cancel()
+
+
+async def attach(dut, divisor, *, period_ns=None):
+    """Connect a host to a UART design's pins: the host's two ends of the line, after reset.
+
+    Starts ``dut.clk`` (:func:`tessera.sim.tb.start_clock`, 10 ns unless ``period_ns`` is given),
+    holds ``dut.rx`` idle (high) through :func:`tessera.sim.tb.reset`, and returns
+    ``(source, sink)``: a :class:`UartSource` driving ``rx`` and a :class:`UartSink` reading
+    ``tx``. Given ``period_ns``, both time a bit with one timer instead of counting clock edges.
+    """
+    from tessera.sim import tb
+
+    tb.start_clock(dut, period_ns or 10)
+    dut.rx.value = 1
+    await tb.reset(dut)
+    return (UartSource(dut.rx, dut.clk, divisor, period_ns=period_ns),
+            UartSink(dut.tx, dut.clk, divisor, period_ns=period_ns))

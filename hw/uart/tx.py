@@ -15,7 +15,8 @@ class UARTTransmitter(wiring.Component):
     Parameters
     ----------
     divisor : int
-        Clock cycles per bit, 4..65535 (:func:`tessera.golden.uart.divisor_for`).
+        Clock cycles per bit, the same range and meaning as the receiver's
+        (:class:`tessera.hw.uart.rx.UARTReceiver`).
 
     Members
     -------

@@ -26,7 +26,7 @@ import cocotb
 import cocotb.simtime
 from cocotb.triggers import Timer
 from tessera.sim import tb
-from tessera.sim.uart import UartSink, UartSource
+from tessera.sim.uart import attach
 
 #: Bytes taken from the terminal at a time (so the board's answers keep flowing meanwhile).
 CHUNK = 64
@@ -40,9 +40,7 @@ PERIOD_NS = 10
 async def serve(dut):
     p = tb.params()
     divisor = p["divisor"]
-    tb.start_clock(dut, PERIOD_NS)
-    dut.rx.value = 1
-    await tb.reset(dut)
+    source, sink = await attach(dut, divisor, period_ns=PERIOD_NS)
     master, slave = os.openpty()
     tty.setraw(slave)
     tty.setraw(master)
@@ -54,8 +52,6 @@ async def serve(dut):
     stop_file, parent = Path(p["stop_file"]), os.getppid()
     deadline = time.monotonic() + p.get("max_seconds", 3600)
 
-    source = UartSource(dut.rx, dut.clk, divisor, period_ns=PERIOD_NS)
-    sink = UartSink(dut.tx, dut.clk, divisor, period_ns=PERIOD_NS)
     byte_time = 10 * divisor * PERIOD_NS
     counts = {"to_board": 0, "from_board": 0}
     start_ns = cocotb.simtime.get_sim_time("ns")

@@ -5,19 +5,15 @@ import cocotb
 from cocotb.triggers import ClockCycles
 from tessera.golden.link import Deframer, Frame, Kind, encode
 from tessera.sim import tb
-from tessera.sim.uart import UartSink, UartSource
+from tessera.sim.uart import attach
 
 
 @cocotb.test()
 async def session(dut):
     p = tb.params()
     divisor, payload = p["divisor"], p["max_payload"]
-    tb.start_clock(dut)
-    dut.rx.value = 1
-    await tb.reset(dut)
+    source, sink = await attach(dut, divisor)
     rng = tb.rng()
-    source = UartSource(dut.rx, dut.clk, divisor)
-    sink = UartSink(dut.tx, dut.clk, divisor)
     frame_bits = 10 * divisor
 
     async def frames_after(count, quiet_frames=4):

@@ -4,19 +4,15 @@ import cocotb
 from cocotb.triggers import ClockCycles
 from tessera.golden.uart import line, receive
 from tessera.sim import tb
-from tessera.sim.uart import UartSink, UartSource
+from tessera.sim.uart import attach
 
 
 @cocotb.test()
 async def echo(dut):
     p = tb.params()
     divisor = p["divisor"]
-    tb.start_clock(dut)
-    dut.rx.value = 1
-    await tb.reset(dut)
+    source, sink = await attach(dut, divisor)
     rng = tb.rng()
-    source = UartSource(dut.rx, dut.clk, divisor)
-    sink = UartSink(dut.tx, dut.clk, divisor)
 
     data = bytes([0x00, 0xFF, 0x55, 0xAA]) + bytes(rng.integers(0, 256, p["count"]).tolist())
     gaps = [int(g) for g in rng.choice([0, 0, 0, 1, divisor, 7 * divisor], len(data))]
