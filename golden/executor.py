@@ -96,12 +96,17 @@ def _signed(value, bits):
 class Retired:
     """One executed instruction: its cycles, the error bits it raised (0 if none) and the
     multiply-accumulates its engine did (``macs``: ``M * K * N`` for a CONV, the entries the
-    sparse PEs issued for an FC, padding included; 0 for every other instruction)."""
+    sparse PEs issued for an FC, padding included; 0 for every other instruction), and the
+    cycles its unit computed (``compute``: the systolic engine's own count for a CONV, the
+    sparse engine's for an FC, one a window element for a POOL; 0 otherwise). The rest of
+    ``cycles`` is control and data movement: headers, dispatch, LOAD, READ, BARRIER, the
+    activation transfers into the sparse engine."""
 
     instruction: object
     cycles: int
     errors: int
     macs: int = 0
+    compute: int = 0
 
 
 def _conv_geometry(i):
@@ -227,7 +232,7 @@ class Executor:
         #: The sparse engine's own sticky errors: cleared by reset only, not by STATS.
         self.sparse_errors = 0
         self.outputs = []
-        self._macs = 0
+        self._macs = self._compute = 0
         self.reset_counters()
 
     def reset_counters(self):
@@ -247,7 +252,7 @@ class Executor:
         """Execute one instruction and return its :class:`Retired`."""
         if isinstance(instr, Raw) or instr.op != Op.STATS:
             bad = instruction_errors(instr, self.config)
-            self._macs = 0
+            self._macs = self._compute = 0
             if bad:
                 cycles = self._load_cycles(instr) if _is_load(instr) else INSTRUCTION_WORDS + 1
             else:
@@ -257,7 +262,7 @@ class Executor:
             self.retired += 1
             if len(self.log) < self.config.stats_depth:
                 self.log.append(cycles)
-            return Retired(instr, cycles, int(bad), self._macs)
+            return Retired(instr, cycles, int(bad), self._macs, self._compute)
         words = [self.total, self.errors | self.sparse_errors, self.retired, *self.log]
         self.outputs += [(OutKind.STATS, w & 0xFFFF_FFFF) for w in words]
         self.reset_counters()
@@ -344,7 +349,7 @@ class Executor:
         start = instr.out_base + instr.row0 * ow * oc
         self.act[start:start + out.size] = out.ravel()
         timing = gemm_cycles(cfg, len(rows) * ow, k, oc)
-        self._macs = timing.macs
+        self._macs, self._compute = timing.macs, timing.cycles
         return INSTRUCTION_WORDS + CONV_OVERHEAD + timing.cycles
 
     def _fc(self, instr):
@@ -386,7 +391,7 @@ class Executor:
         timing = layer_cycles(entries, x != 0, fifo_depth=sp.fifo_depth, rows=instr.rows,
                               emit=True)
         transfers = _ceil_div(instr.cols, n) * _ceil_div(n, SPARSE_ACT_LANES)
-        self._macs = timing.entries
+        self._macs, self._compute = timing.entries, timing.total
         return INSTRUCTION_WORDS + FC_OVERHEAD + transfers + timing.total
 
     def _pool(self, instr):
@@ -398,7 +403,8 @@ class Executor:
             for q in range(ow):
                 out[r, q] = image[r * s:r * s + kk, q * s:q * s + kk].max(axis=(0, 1))
         self.act[instr.out_base:instr.out_base + out.size] = out.ravel()
-        return INSTRUCTION_WORDS + oh * ow * c * kk * kk + POOL_OVERHEAD
+        self._compute = oh * ow * c * kk * kk
+        return INSTRUCTION_WORDS + self._compute + POOL_OVERHEAD
 
     def _read(self, instr):
         values = self.act[instr.addr:instr.addr + instr.count].view(np.uint8).tolist()

@@ -262,7 +262,7 @@ TOPS = {
                 "ecp5-85f", {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256, "max_n": 256,
                              "dsp_macs": 0}, 100),
         },
-        benchmarks=("systolic",),
+        benchmarks=("systolic", "scalesim"),
         demo="tessera.sim.systolic:demo_section",
     ),
     "sparse": Top(
@@ -314,6 +314,7 @@ TOPS = {
             # PE with the UP5K's small memories, 1 KB of activation memory.
             "system-2x2-ice40": SynthTarget("ice40-up5k", _SYSTEM_UP5K, 24),
         },
+        benchmarks=("system",),
         demo="tessera.sim.system:demo_section",
     ),
 }

@@ -338,3 +338,34 @@ def test_retired_macs_count_each_engines_work(seed):
             assert macs == expected, f"seed {seed}, layer {layer.name}, input {n}"
     for retired in run.retired:
         assert all(r.macs == 0 for i, r in enumerate(retired) if i not in counted)
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 3))
+def test_retired_compute_is_the_units_own_count(seed):
+    """``compute`` is the engine's count (the rest of ``cycles`` is control and data
+    movement): the systolic model's for a CONV, one window element a cycle for a POOL, and for
+    an FC everything but the header, the overhead and the activation transfers."""
+    from tessera.golden.executor import FC_OVERHEAD, POOL_OVERHEAD, SPARSE_ACT_LANES
+    from tessera.golden.isa import Op
+
+    model = random_model(seed)
+    x = _inputs(np.random.default_rng(3000 + seed), model, 2)
+    run = run_program(compile_model(model, SMALL), x)
+    n = SMALL.sparse.n_pes
+    for r in (r for retired in run.retired for r in retired):
+        i = r.instruction
+        if i.op == Op.CONV:
+            ow = conv_output_size(i.w, i.kernel, i.stride, i.padding)
+            expected = gemm_cycles(SMALL.systolic, i.rows * ow, i.kernel**2 * i.c, i.oc).cycles
+            assert r.cycles == INSTRUCTION_WORDS + CONV_OVERHEAD + expected
+        elif i.op == Op.POOL:
+            oh, ow = ((s - i.kernel) // i.stride + 1 for s in (i.h, i.w))
+            expected = oh * ow * i.c * i.kernel**2
+            assert r.cycles == INSTRUCTION_WORDS + POOL_OVERHEAD + expected
+        elif i.op == Op.FC:
+            transfers = -(-i.cols // n) * -(-n // SPARSE_ACT_LANES)
+            expected = r.cycles - INSTRUCTION_WORDS - FC_OVERHEAD - transfers
+            assert expected > 0
+        else:
+            expected = 0
+        assert r.compute == expected, f"seed {seed}: {i}"
