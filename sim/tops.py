@@ -118,8 +118,9 @@ class Top:
         Modules under :mod:`tessera.sim.bench` (each with ``TITLE`` and ``run()``).
     demo : str or None
         ``"module:function"`` of the demo's section, called as ``(seed, sim, shared)`` and
-        returning ``(lines, ok)``; ``shared`` holds what earlier sections left (``model``) and
-        the demo's options (``dots``, ``length``).
+        returning ``(lines, ok)``; ``shared`` holds what earlier sections left (``model``).
+        A top has one only if its section shows something the system's does not
+        (``docs/system.md``).
     """
 
     name: str
@@ -234,7 +235,6 @@ TOPS = {
         options=(_ACC_WIDTH,),
         synth=_ecp5_and_ice40("pe"),
         benchmarks=("pe",),
-        demo="tessera.sim.pe:demo_section",
     ),
     "postproc": Top(
         name="postproc",
