@@ -80,6 +80,11 @@ def test_the_clock_is_the_synthesized_fmax_or_says_which_it_is(monkeypatch):
     from tessera.sim import system_report
     from tessera.sim.system import default_config
 
+    # tessera run's system is the registry's system-8x8-ecp5, which has a figure.
+    assert system_report.clock(default_config()) == (
+        system_report.SYNTHESIZED_FMAX_MHZ["system-8x8-ecp5"],
+        "the synthesized Fmax of system-8x8-ecp5 (ecp5-85f)")
+
     monkeypatch.setattr(system_report, "SYNTHESIZED_FMAX_MHZ", {"system-8x8-ecp5": 87.5})
     assert system_report.clock(default_config()) == (
         87.5, "the synthesized Fmax of system-8x8-ecp5 (ecp5-85f)")
