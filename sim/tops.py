@@ -311,7 +311,8 @@ TOPS = {
             # the default memories): tessera.sim.system.default_config().
             "system-8x8-ecp5": SynthTarget("ecp5-85f", _SYSTEM_ECP5, 100),
             # A small system for the iCEBreaker: 2 x 2 systolic on logic multipliers, 1 sparse
-            # PE with the UP5K's small memories, 1 KB of activation memory.
+            # PE with the UP5K's small memories, 1 KB of activation memory. It does not fit yet
+            # (9,667 LUTs, 24 SB_MAC16, 52 EBR: the command processor's arithmetic; issue 12).
             "system-2x2-ice40": SynthTarget("ice40-up5k", _SYSTEM_UP5K, 24),
         },
         benchmarks=("system",),
