@@ -35,8 +35,8 @@ def compare(name, side, m, k, n, dataflow):
     theirs = scalesim_cycles(m, k, n, rows=side, cols=side, dataflow=dataflow)
     return {"workload": name, "array": f"{side}x{side}", "m": m, "k": k, "n": n,
             "dataflow": dataflow, "tessera_cycles": timing.cycles,
-            "tessera_utilization": round(timing.utilization, 4), "scalesim_cycles": theirs,
-            "scalesim_utilization": round(m * k * n / (side * side * theirs), 4),
+            "tessera_utilization": round(timing.utilization, 6), "scalesim_cycles": theirs,
+            "scalesim_utilization": round(m * k * n / (side * side * theirs), 6),
             "ratio": round(timing.cycles / theirs, 3), "at_most_scalesim": timing.cycles <= theirs,
             "output_bound": timing.cycles >= m * n and m * n > timing.compute_cycles}
 
