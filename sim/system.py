@@ -105,6 +105,9 @@ class SystemRun:
         The logits equal the golden executor's (itself checked against ``run_int8``).
     cycles_match : bool
         Every STATS word equals the executor's: the cycles of every instruction.
+    golden : tessera.golden.executor.ProgramRun
+        The golden executor's run of the same program and inputs (cycles and MACs of every
+        instruction: :mod:`tessera.sim.system_report` reads them).
     """
 
     logits: np.ndarray
@@ -114,6 +117,7 @@ class SystemRun:
     errors: int
     matches_golden: bool
     cycles_match: bool
+    golden: object = None
 
 
 def run_model(program, x_q, transport, *, timeout=60.0):
@@ -161,7 +165,8 @@ def run_model(program, x_q, transport, *, timeout=60.0):
         instruction_cycles=logs, errors=errors,
         matches_golden=bool(np.array_equal(logits, golden.logits)),
         cycles_match=(cycles == golden.cycles and logs == golden.instruction_cycles
-                      and stats[0] == golden.setup_cycles))
+                      and stats[0] == golden.setup_cycles),
+        golden=golden)
 
 
 def demo_section(seed, sim, shared=None, *, samples=None):
