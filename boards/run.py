@@ -47,6 +47,7 @@ class LinkTransport:
         self._pending = bytearray()
         self._answers = bytearray()
         self.bytes_sent = self.bytes_received = 0
+        self.programs = []            # (command bytes, seconds to its answer) of each program
         self.simulated_cycles = 0
         self.seconds = 0.0
 
@@ -61,7 +62,8 @@ class LinkTransport:
         self._answers += answer
         self.bytes_sent += len(data)
         self.bytes_received += len(answer)
-        self.seconds += self.clock() - start
+        self.programs.append((len(data), self.clock() - start))
+        self.seconds += self.programs[-1][1]
 
     def write(self, data):
         """Queue ``data`` (``cmd`` words); send every whole program that ends with STATS."""
@@ -177,7 +179,8 @@ def run_system(transport, name, *, samples=2, seed=0, model=None, host_timeouts=
         "logits_match": logits_ok, "counters_match": counters_ok, "cycles_match": run.cycles_match,
         "errors": run.errors, "logits": logits.tolist(), "golden_logits": golden.tolist(),
         "cycles": run.cycles, "instruction_cycles": run.instruction_cycles,
-        "load_bytes": system.bytes_sent, "seconds": seconds, "bytes_sent": system.bytes_sent,
+        "load_bytes": system.programs[0][0], "load_seconds": system.programs[0][1],
+        "seconds": seconds, "bytes_sent": system.bytes_sent,
         "bytes_received": system.bytes_received,
         "link_bytes_per_second": system.bytes_sent / seconds if seconds else 0.0,
         "retransmissions": link.retransmissions, "cycles_per_inference": per_inference,

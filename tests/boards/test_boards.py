@@ -89,7 +89,8 @@ def _tools_or_skip(family):
 @pytest.mark.parametrize("name", ["icebreaker"])
 def test_bitstream(name):
     """A real bitstream: synthesis, place and route (timing met at the board's clock, or
-    nextpnr fails) and packing."""
+    nextpnr fails) and packing. The ULX3S-85F, with the system core, takes far longer than the
+    few minutes make test allows: `make boards` builds it (docs/boards.md)."""
     spec = board(name)
     _tools_or_skip(spec.family)
     # Inside the checkout: the YoWASP tools' sandbox hides the real /tmp.
