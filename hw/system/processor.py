@@ -237,8 +237,12 @@ class CommandProcessor(wiring.Component):
                     with m.If(bad):
                         m.d.comb += retire.eq(1)
                     with m.Else():
-                        m.d.comb += [self.gemm_cmd.valid.eq(1), im2col.cmd.valid.eq(1),
-                                     wmem.cmd.valid.eq(1), qmem.cmd.valid.eq(1)]
+                        # The engine's command waits for its ready (high whenever it is idle,
+                        # so in the system this costs no cycle); the units inside start with it.
+                        go = self.gemm_cmd.ready
+                        m.d.comb += [self.gemm_cmd.valid.eq(1), im2col.cmd.valid.eq(go),
+                                     wmem.cmd.valid.eq(go), qmem.cmd.valid.eq(go)]
+                    with m.If(~bad & self.gemm_cmd.ready):
                         m.d.sync += [
                             gemm_size.m.eq(conv_m), gemm_size.n.eq(conv.oc),
                             out_base.eq(conv.out_base + conv.row0 * ow * conv.oc),

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (each registers its proofs)
     spec_link,
     spec_shared,
     spec_sparse,
+    spec_system,
     spec_systolic,
     spec_uart,
 )

@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """The system's memories and payload unpacker with amaranth.sim, against golden and their
-documented timing: ActivationMemory, WeightMemory, PayloadUnpacker."""
+documented timing: ActivationMemory, WeightMemory, PayloadUnpacker; and one handshake of the
+CommandProcessor that the end-to-end tests cannot reach (an engine not ready for a command)."""
 
 import numpy as np
 import pytest
@@ -156,3 +157,46 @@ def test_unpacker_is_pack_payload_inverted(bits, lanes, count):
     if count:
         assert result["last"] == 1 + max(len(payload), writes)
         assert result["idle"] == result["last"]
+
+
+def test_processor_holds_a_conv_command_until_the_engine_takes_it():
+    """A CONV header decoded while the systolic engine is not ready: ``gemm_cmd`` stays valid,
+    its payload unchanged, until ``ready``, and goes out once (the stream rule that
+    ``processor_stream`` in tests/formal proves; before it, the command was offered for one
+    cycle only). Whatever the engine does afterwards is not modelled here."""
+    from tessera.golden.isa import Conv
+    from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
+    from tessera.hw.system.processor import CommandProcessor
+    from tessera.sim.host.system import encode
+
+    config = SystemConfig(systolic=SystolicConfig(rows=2, cols=2, max_m=8, max_k=8, max_n=8),
+                          sparse=SparseConfig(n_pes=1), act_depth=64, weight_depth=8,
+                          qparam_depth=4, stats_depth=2)
+    dut = CommandProcessor(config)
+    words = encode(Conv(in_base=0, out_base=32, w_base=0, q_base=0, h=2, w=2, c=1, oc=2,
+                        rows=2), config)
+    wait = 5
+
+    async def bench(ctx):
+        ctx.set(dut.gemm_cmd.ready, 0)
+        for word in words:
+            ctx.set(dut.cmd.valid, 1)
+            ctx.set(dut.cmd.payload, word)
+            await ctx.tick().until(dut.cmd.ready)
+        ctx.set(dut.cmd.valid, 0)
+        offered = []
+        for _ in range(wait):
+            await ctx.delay(1e-9)
+            offered.append((ctx.get(dut.gemm_cmd.valid), ctx.get(dut.gemm_cmd.payload.as_value())))
+            await ctx.tick()
+        ctx.set(dut.gemm_cmd.ready, 1)
+        taken = 0
+        for _ in range(4):
+            await ctx.delay(1e-9)
+            taken += ctx.get(dut.gemm_cmd.valid)
+            await ctx.tick()
+        assert offered[0][0] == 1, "no command offered after the CONV header"
+        assert offered == [offered[0]] * wait, f"the command changed or left unasked: {offered}"
+        assert taken == 1, f"the command went out {taken} times once the engine was ready"
+
+    _simulate(dut, bench)
