@@ -121,3 +121,25 @@ def test_flash_messages(monkeypatch, tmp_path):
     with pytest.raises(TesseraError, match="no 1BitSquared iCEBreaker found: connect the board"):
         board_build.flash("icebreaker", tmp_path, run=no_board)
     assert calls == [["openFPGALoader", "-b", "icebreaker", str(tmp_path / "tessera.bin")]]
+
+
+def test_a_missed_clock_names_nextpnr_error(monkeypatch, tmp_path):
+    """A build that fails its clock constraint says so in one line: nextpnr's ERROR line."""
+    from tessera.boards import registry
+
+    class Plan:
+        def execute_local(self, folder, env=None):
+            (Path(folder) / "tessera.tim").write_text(
+                "Info: routing\nERROR: Max frequency for clock 'clk': 9.77 MHz (FAIL at 25.00 "
+                "MHz)\n0 warnings, 1 error\n\nInfo: Program finished normally.\n")
+            raise subprocess.CalledProcessError(1, "sh")
+
+    class Platform:
+        def build(self, *args, **kwargs):
+            return Plan()
+
+    monkeypatch.setattr(registry.Board, "platform_class", lambda self: Platform)
+    monkeypatch.setattr(board_build, "_environment", lambda family: {})
+    with pytest.raises(TesseraError, match=r"the icebreaker build failed \(logs in .*\): ERROR: "
+                                           r"Max frequency .* 9\.77 MHz \(FAIL at 25\.00 MHz\)$"):
+        board_build.build("icebreaker", tmp_path)
