@@ -26,7 +26,8 @@ comes mostly from keeping the weights on chip.
 
 import numpy as np
 
-__all__ = ["PJ", "compressed_int8_energy", "dense_fp32_energy"]
+__all__ = ["INT8_PARTS", "PJ", "compressed_int8_energy", "compressed_int8_layer_energy",
+           "dense_fp32_energy"]
 
 #: Energy per operation at 45 nm, in picojoules (Horowitz, ISSCC 2014).
 PJ = {
@@ -39,6 +40,11 @@ PJ = {
     "sram32": 5.0,
     "dram32": 640.0,
 }
+
+
+#: The parts of the compressed int8 estimate's breakdown.
+INT8_PARTS = ("weights + pointers (SRAM)", "arithmetic", "activations (SRAM)",
+              "biases + requantization")
 
 
 def _sizes(layer):
@@ -66,16 +72,29 @@ def compressed_int8_energy(model, x_q):
 
     The work of the sparse layers depends on the activations: ``x_q`` is a batch of int8 inputs
     (e.g. the test set) and the figures are averaged over it. Each layer's kind counts its own
-    work (:meth:`tessera.golden.layers.LayerKind.int8_energy`).
+    work (:meth:`tessera.golden.layers.LayerKind.int8_energy`); the sum over
+    :func:`compressed_int8_layer_energy`.
     """
+    parts = dict.fromkeys(INT8_PARTS, 0.0)
+    for layer_parts in compressed_int8_layer_energy(model, x_q):
+        for part, picojoules in layer_parts.items():
+            parts[part] += picojoules
+    return sum(parts.values()), parts
+
+
+def compressed_int8_layer_energy(model, x_q):
+    """Return, per layer of ``model``, the breakdown (a dict of :data:`INT8_PARTS`, pJ) of
+    :func:`compressed_int8_energy`: what that layer costs per inference, averaged over
+    ``x_q``."""
     from .inference import run_int8
 
     _, trace = run_int8(model, x_q, trace=True)
-    parts = {"weights + pointers (SRAM)": 0.0, "arithmetic": 0.0, "activations (SRAM)": 0.0,
-             "biases + requantization": 0.0}
+    layers = []
     for layer, inputs in zip(model.layers, trace.inputs):
         n_in, n_out = _sizes(layer)
+        parts = dict.fromkeys(INT8_PARTS, 0.0)
         for part, picojoules in layer.kind.int8_energy(layer, model, inputs, PJ):
             parts[part] += picojoules
         parts["activations (SRAM)"] += (n_in + n_out) / 4 * PJ["sram32"]
-    return sum(parts.values()), parts
+        layers.append(parts)
+    return layers

@@ -34,7 +34,7 @@ the instruction's last cycle the first in which the processor sees its unit idle
 error bit is the sparse engine's own sticky bit: STATS does not clear it, reset does.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,11 +94,19 @@ def _signed(value, bits):
 
 @dataclass(frozen=True)
 class Retired:
-    """One executed instruction: its cycles and the error bits it raised (0 if none)."""
+    """One executed instruction: its cycles, the error bits it raised (0 if none) and the
+    multiply-accumulates its engine did (``macs``: ``M * K * N`` for a CONV, the entries the
+    sparse PEs issued for an FC, padding included; 0 for every other instruction), and the
+    cycles its unit computed (``compute``: the systolic engine's own count for a CONV, the
+    sparse engine's for an FC, one a window element for a POOL; 0 otherwise). The rest of
+    ``cycles`` is control and data movement: headers, dispatch, LOAD, READ, BARRIER, the
+    activation transfers into the sparse engine."""
 
     instruction: object
     cycles: int
     errors: int
+    macs: int = 0
+    compute: int = 0
 
 
 def _conv_geometry(i):
@@ -224,6 +232,7 @@ class Executor:
         #: The sparse engine's own sticky errors: cleared by reset only, not by STATS.
         self.sparse_errors = 0
         self.outputs = []
+        self._macs = self._compute = 0
         self.reset_counters()
 
     def reset_counters(self):
@@ -243,6 +252,7 @@ class Executor:
         """Execute one instruction and return its :class:`Retired`."""
         if isinstance(instr, Raw) or instr.op != Op.STATS:
             bad = instruction_errors(instr, self.config)
+            self._macs = self._compute = 0
             if bad:
                 cycles = self._load_cycles(instr) if _is_load(instr) else INSTRUCTION_WORDS + 1
             else:
@@ -252,7 +262,7 @@ class Executor:
             self.retired += 1
             if len(self.log) < self.config.stats_depth:
                 self.log.append(cycles)
-            return Retired(instr, cycles, int(bad))
+            return Retired(instr, cycles, int(bad), self._macs, self._compute)
         words = [self.total, self.errors | self.sparse_errors, self.retired, *self.log]
         self.outputs += [(OutKind.STATS, w & 0xFFFF_FFFF) for w in words]
         self.reset_counters()
@@ -339,6 +349,7 @@ class Executor:
         start = instr.out_base + instr.row0 * ow * oc
         self.act[start:start + out.size] = out.ravel()
         timing = gemm_cycles(cfg, len(rows) * ow, k, oc)
+        self._macs, self._compute = timing.macs, timing.cycles
         return INSTRUCTION_WORDS + CONV_OVERHEAD + timing.cycles
 
     def _fc(self, instr):
@@ -380,6 +391,7 @@ class Executor:
         timing = layer_cycles(entries, x != 0, fifo_depth=sp.fifo_depth, rows=instr.rows,
                               emit=True)
         transfers = _ceil_div(instr.cols, n) * _ceil_div(n, SPARSE_ACT_LANES)
+        self._macs, self._compute = timing.entries, timing.total
         return INSTRUCTION_WORDS + FC_OVERHEAD + transfers + timing.total
 
     def _pool(self, instr):
@@ -391,7 +403,8 @@ class Executor:
             for q in range(ow):
                 out[r, q] = image[r * s:r * s + kk, q * s:q * s + kk].max(axis=(0, 1))
         self.act[instr.out_base:instr.out_base + out.size] = out.ravel()
-        return INSTRUCTION_WORDS + oh * ow * c * kk * kk + POOL_OVERHEAD
+        self._compute = oh * ow * c * kk * kk
+        return INSTRUCTION_WORDS + self._compute + POOL_OVERHEAD
 
     def _read(self, instr):
         values = self.act[instr.addr:instr.addr + instr.count].view(np.uint8).tolist()
@@ -432,6 +445,8 @@ class ProgramRun:
         Per inference, the cycles of each instruction before STATS (what STATS logs).
     errors : int
         The error bits over the whole run.
+    retired : list of list of Retired
+        Per inference, every instruction it ran (STATS last): cycles and MACs.
     """
 
     logits: np.ndarray
@@ -439,6 +454,7 @@ class ProgramRun:
     cycles: list
     instruction_cycles: list
     errors: int
+    retired: list = field(default_factory=list)
 
 
 def run_program(program, x_q):
@@ -451,10 +467,10 @@ def run_program(program, x_q):
     ex.run(program.setup)
     setup_stats = [w for kind, w in ex.outputs if kind == OutKind.STATS]
     errors = setup_stats[1]
-    logits, cycles, logs = [], [], []
+    logits, cycles, logs, retired = [], [], [], []
     for n, sample in enumerate(x):
         start = len(ex.outputs)
-        ex.run(program.inference(sample, tag=n & 0xFFFF))
+        retired.append(ex.run(program.inference(sample, tag=n & 0xFFFF)))
         words = ex.outputs[start:]
         data = [w for kind, w in words if kind == OutKind.DATA]
         stats = [w for kind, w in words if kind == OutKind.STATS]
@@ -464,4 +480,4 @@ def run_program(program, x_q):
         errors |= stats[1]
         logs.append(stats[3:])
     return ProgramRun(np.array(logits, dtype=np.int8).reshape(len(x), -1),
-                      setup_stats[0], cycles, logs, errors)
+                      setup_stats[0], cycles, logs, errors, retired)

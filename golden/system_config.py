@@ -95,6 +95,17 @@ class SystemConfig:
             Space.SPARAM: self.sparse.param_depth,
         }[space]
 
+    @classmethod
+    def from_dict(cls, params):
+        """The configuration of a plain dict (:meth:`to_dict`'s form, or any subset of it):
+        ``systolic`` and ``sparse`` as dicts of their configurations' fields."""
+        params = dict(params)
+        if isinstance(params.get("systolic"), dict):
+            params["systolic"] = SystolicConfig(**params["systolic"])
+        if isinstance(params.get("sparse"), dict):
+            params["sparse"] = SparseConfig(**params["sparse"])
+        return cls(**params)
+
     def to_dict(self):
         """Plain-dict form (JSON, hardware parameters)."""
         return {"systolic": self.systolic.params(), "sparse": self.sparse.params(),

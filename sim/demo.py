@@ -24,13 +24,13 @@ def compression_section(seed, sim, shared):
     return lines, drop <= 0.005
 
 
-def run_demo(seed, sim, *, dots=2000, length=16, out=print):
+def run_demo(seed, sim, *, out=print):
     """Run every section, printing each as it finishes; return the number that failed."""
     from tessera.sim.tops import TOPS, resolve
 
     out(f"tessera demo (seed {seed}, simulator {sim})", flush=True)
     start = time.perf_counter()
-    shared = {"dots": dots, "length": length}
+    shared = {}
     sections = [lambda: compression_section(seed, sim, shared)]
     sections += [lambda top=top: resolve(top.demo)(seed, sim, shared)
                  for top in TOPS.values() if top.demo]

@@ -1,6 +1,6 @@
 """The MAC processing element on the simulator: streams of int8 dot products against NumPy."""
 
-__all__ = ["demo_section", "pe_dot_products"]
+__all__ = ["pe_dot_products"]
 
 
 def pe_dot_products(count, length, seed, sim):
@@ -31,18 +31,3 @@ def pe_dot_products(count, length, seed, sim):
         "cycles_per_second": cycles / seconds if seconds else float("inf"),
         "simulator": sim,
     }
-
-
-def demo_section(seed, sim, shared=None):
-    """Stream ``shared["dots"]`` (2000) dot products of ``shared["length"]`` (16) through one
-    PE; return (lines, ok)."""
-    shared = shared or {}
-    pe = pe_dot_products(shared.get("dots", 2000), shared.get("length", 16), seed, sim)
-    lines = [
-        f"[PE] {pe['dots']} random int8 dot products of length {pe['length']} through one MAC "
-        f"PE on {pe['simulator']}",
-        f"     matched NumPy: {pe['matched']}/{pe['dots']}",
-        f"     cycles simulated: {pe['cycles']}, "
-        f"{pe['cycles_per_second']:,.0f} simulated cycles/s",
-    ]
-    return lines, pe["matched"] == pe["dots"]

@@ -107,6 +107,9 @@ class SystemRun:
     cycles_match : bool
         Every STATS word equals the executor's: the cycles of every instruction (over a paced
         transport, every inference's instructions; the setup's loads wait on the line).
+    golden : tessera.golden.executor.ProgramRun
+        The golden executor's run of the same program and inputs (cycles and MACs of every
+        instruction: :mod:`tessera.sim.system_report` reads them).
     """
 
     logits: np.ndarray
@@ -116,6 +119,7 @@ class SystemRun:
     errors: int
     matches_golden: bool
     cycles_match: bool
+    golden: object = None
 
 
 def run_model(program, x_q, transport, *, timeout=60.0):
@@ -169,7 +173,8 @@ def run_model(program, x_q, transport, *, timeout=60.0):
         instruction_cycles=logs, errors=errors,
         matches_golden=bool(np.array_equal(logits, golden.logits)),
         cycles_match=(cycles == golden.cycles and logs == golden.instruction_cycles
-                      and (paced or stats[0] == golden.setup_cycles)))
+                      and (paced or stats[0] == golden.setup_cycles)),
+        golden=golden)
 
 
 def demo_section(seed, sim, shared=None, *, samples=None):

@@ -76,17 +76,16 @@ def gemm(a, b, config, *, sim="verilator", seed=0):
 
 
 def demo_section(seed: int, sim: str, shared=None) -> tuple[list[str], bool]:
-    """Co-simulate a random GEMM and an im2col convolution on the default 8x8 array.
+    """Co-simulate a random raw GEMM on the default 8x8 array, as ``tessera gemm`` runs it.
 
-    Both run in one simulation (``shared``, the demo's dict, is not used) against the golden
-    models (:func:`tessera.golden.gemm.gemm_int8`,
-    :func:`tessera.golden.gemm.conv2d_int8` and :func:`tessera.golden.quant.requantize`), and their
-    cycle counts
-    against :func:`tessera.golden.systolic.gemm_cycles`. Returns the lines to print and whether
-    everything matched.
+    What the system section does not show: the engine alone, fed by the host, returning raw
+    int32 accumulators (the system requantizes every result), on one of issue 10's SCALE-Sim
+    workloads (48x40 @ 40x36), against :func:`tessera.golden.gemm.gemm_int8` and its cycle
+    count against :func:`tessera.golden.systolic.gemm_cycles` (``shared`` is not used).
+    Returns the lines to print and whether everything matched.
     """
-    from tessera.golden.gemm import conv2d_int8, gemm_int8, im2col, kernel_to_matrix
-    from tessera.golden.quant import quantize_multiplier, requantize
+    from tessera.golden.gemm import gemm_int8
+    from tessera.golden.scalesim import scalesim_cycles
     from tessera.golden.systolic import gemm_cycles
 
     config = SystolicConfig(**DEFAULT_DESIGNS["ws"])
@@ -94,38 +93,20 @@ def demo_section(seed: int, sim: str, shared=None) -> tuple[list[str], bool]:
     m, k, n = 48, 40, 36
     a = rng.integers(-128, 128, (m, k), dtype=np.int8)
     b = rng.integers(-128, 128, (k, n), dtype=np.int8)
-    x = rng.integers(-128, 128, (1, 8, 8, 4), dtype=np.int8)
-    kernel = rng.integers(-128, 128, (8, 3, 3, 4), dtype=np.int8)
-    patches = im2col(x, 3, padding=1)
-    pa = patches.reshape(-1, patches.shape[-1])
-    pb = np.ascontiguousarray(kernel_to_matrix(kernel).T)
-    bias = rng.integers(-20000, 20000, 8)
-    multiplier, shift = quantize_multiplier(np.full(8, 1 / 3000.0))
-    inputs = {"a": a, "b": b, "pa": pa, "pb": pb, "bias": bias, "multiplier": multiplier,
-              "shift": shift}
-    jobs = [{"a": "a", "b": "b", "raw": True},
-            {"a": "pa", "b": "pb", "relu": True, "bias": "bias", "multiplier": "multiplier",
-             "shift": "shift"}]
-    result = run_gemms(config, jobs, inputs, sim=sim, seed=seed)
-    cycles = result.report["cycles"]
-    got_gemm, got_conv = result.outputs["c0"], result.outputs["c1"]
-    want_gemm = gemm_int8(a, b)
-    want_conv = requantize(conv2d_int8(x, kernel, padding=1), bias, multiplier, shift, relu=True)
-    model = [gemm_cycles(config, m, k, n, raw=True), gemm_cycles(config, *pa.shape, 8)]
-    ok_gemm = int((got_gemm == want_gemm).sum())
-    ok_conv = int((got_conv.reshape(want_conv.shape) == want_conv).sum())
+    result = run_gemms(config, [{"a": "a", "b": "b", "raw": True}], {"a": a, "b": b}, sim=sim,
+                       seed=seed)
+    cycles = result.report["cycles"][0]
+    got, want = result.outputs["c0"], gemm_int8(a, b)
+    model = gemm_cycles(config, m, k, n, raw=True)
+    theirs = scalesim_cycles(m, k, n, rows=config.rows, cols=config.cols, dataflow="ws")
+    matched = int((got == want).sum())
     rate = result.report["simulated"] / result.report["seconds"]
     lines = [
-        f"[GEMM] C = A @ B, {m}x{k} @ {k}x{n} int8 on the 8x8 weight-stationary systolic array "
-        f"({sim})",
-        f"     matched NumPy: {ok_gemm}/{want_gemm.size}; {cycles[0]:,} cycles (golden model "
-        f"{model[0].cycles:,}), {100 * model[0].macs / (64 * cycles[0]):.1f}% of the MACs busy",
-        f"[CONV] 3x3 convolution 1x8x8x4 -> 1x8x8x8 as an im2col GEMM {pa.shape[0]}x{pa.shape[1]}"
-        f" @ {pb.shape[0]}x{pb.shape[1]}, requantized with ReLU",
-        f"     matched golden: {ok_conv}/{want_conv.size}; {cycles[1]:,} cycles (golden model "
-        f"{model[1].cycles:,})",
+        f"[GEMM] the systolic engine alone (tessera gemm): C = A @ B, {m}x{k} @ {k}x{n} int8, "
+        f"raw int32 results, 8x8 weight-stationary ({sim})",
+        f"     matched NumPy: {matched}/{want.size}; {cycles:,} cycles (golden model "
+        f"{model.cycles:,}; SCALE-Sim 3.0 {theirs:,}), {100 * model.macs / (64 * cycles):.1f}% "
+        f"of the MACs busy",
         f"     {result.report['simulated']:,} cycles simulated, {rate:,.0f} simulated cycles/s",
     ]
-    ok = (ok_gemm == want_gemm.size and ok_conv == want_conv.size
-          and cycles == [t.cycles for t in model])
-    return lines, ok
+    return lines, matched == want.size and cycles == model.cycles

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from tessera.golden.config.sparse import SparseConfig
 from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.system_config import SystemConfig
+from tessera.sim.system import SYSTOLIC
 
 __all__ = ["TOPS", "Option", "SynthTarget", "Top", "resolve"]
 
@@ -117,8 +118,9 @@ class Top:
         Modules under :mod:`tessera.sim.bench` (each with ``TITLE`` and ``run()``).
     demo : str or None
         ``"module:function"`` of the demo's section, called as ``(seed, sim, shared)`` and
-        returning ``(lines, ok)``; ``shared`` holds what earlier sections left (``model``) and
-        the demo's options (``dots``, ``length``).
+        returning ``(lines, ok)``; ``shared`` holds what earlier sections left (``model``).
+        A top has one only if its section shows something the system's does not
+        (``docs/system.md``).
     """
 
     name: str
@@ -216,6 +218,14 @@ def _ecp5_and_ice40(name):
 _UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth": 256,
                          "act_depth": 32, "param_depth": 32}
 
+#: The systems ``make synth`` builds (``SystemTop`` keywords).
+_SYSTEM_ECP5 = {"systolic": dict(SYSTOLIC)}
+_SYSTEM_UP5K = {
+    "systolic": {"rows": 2, "cols": 2, "max_m": 16, "max_k": 32, "max_n": 16},
+    "sparse": {"n_pes": 1, **_UP5K_SPARSE_MEMORIES},
+    "act_depth": 1024, "weight_depth": 256, "qparam_depth": 32, "stats_depth": 16,
+    "dsp_macs": 0}
+
 #: Every top, in the order the tools take them.
 TOPS = {
     "pe": Top(
@@ -225,7 +235,6 @@ TOPS = {
         options=(_ACC_WIDTH,),
         synth=_ecp5_and_ice40("pe"),
         benchmarks=("pe",),
-        demo="tessera.sim.pe:demo_section",
     ),
     "postproc": Top(
         name="postproc",
@@ -253,7 +262,7 @@ TOPS = {
                 "ecp5-85f", {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256, "max_n": 256,
                              "dsp_macs": 0}, 100),
         },
-        benchmarks=("systolic",),
+        benchmarks=("systolic", "scalesim"),
         demo="tessera.sim.systolic:demo_section",
     ),
     "sparse": Top(
@@ -297,6 +306,16 @@ TOPS = {
                    default=SystemConfig.qparam_depth),
             Option("stats_depth", "instructions STATS logs, 1..1024",
                    default=SystemConfig.stats_depth)),
+        synth={
+            # tessera run's system (8 x 8 systolic on DSPs, 4 sparse PEs with EIE's memories,
+            # the default memories): tessera.sim.system.default_config().
+            "system-8x8-ecp5": SynthTarget("ecp5-85f", _SYSTEM_ECP5, 100),
+            # A small system for the iCEBreaker: 2 x 2 systolic on logic multipliers, 1 sparse
+            # PE with the UP5K's small memories, 1 KB of activation memory. It does not fit yet
+            # (9,667 LUTs, 24 SB_MAC16, 52 EBR: the command processor's arithmetic; issue 12).
+            "system-2x2-ice40": SynthTarget("ice40-up5k", _SYSTEM_UP5K, 24),
+        },
+        benchmarks=("system",),
         demo="tessera.sim.system:demo_section",
     ),
 }

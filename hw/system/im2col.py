@@ -81,13 +81,16 @@ class Im2colAddressGenerator(wiring.Component):
         pos = signed(bits["h"] + 3)
         # The current output pixel, as the window's top-left input position, and the rows of
         # the chunk left (this one included).
-        iy0, ix0 = Signal(pos), Signal(pos)
+        iy0 = Signal(pos, name="corner_y")
+        ix0 = Signal(pos, name="corner_x")
         rows_left = Signal(bits["rows"])
         # Where the current M-tile starts, to run it again for the next K-tile.
         t_iy0, t_ix0, t_rows_left = Signal(pos), Signal(pos), Signal(bits["rows"])
         m_count = Signal(range(self._tile_m))
         # Lane 0's patch element.
-        ky0, kx0, ci0 = Signal(bits["kernel"] + 1), Signal(bits["kernel"]), Signal(bits["c"])
+        ky0 = Signal(bits["kernel"] + 1, name="lane0_ky")
+        kx0 = Signal(bits["kernel"], name="lane0_kx")
+        ci0 = Signal(bits["c"], name="lane0_ci")
 
         m.d.comb += [self.cmd.ready.eq(~running), self.busy.eq(running),
                      self.o.valid.eq(running)]

@@ -4,7 +4,7 @@ from amaranth import *
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.isa import CMD_WIDTH, Error
-from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
+from tessera.golden.system_config import SystemConfig
 
 from ..sparse.array import SparseArray
 from ..systolic.top import SystolicGemm
@@ -29,6 +29,9 @@ class SystemTop(wiring.Component):
         Default ``SystemConfig()``. Or, as keywords (the registry of tops and the simulator
         runner pass plain values): ``systolic`` and ``sparse`` as dicts of their
         configurations' fields, and the other fields of :class:`SystemConfig`.
+    dsp_macs : int or None
+        Systolic PEs that multiply in DSP blocks, the rest on logic (default: all); a
+        synthesis choice that changes no value and no cycle (``SystolicGemm``'s parameter).
 
     Members
     -------
@@ -46,19 +49,15 @@ class SystemTop(wiring.Component):
         For a bad configuration.
     """
 
-    def __init__(self, config=None, **params):
+    def __init__(self, config=None, *, dsp_macs=None, **params):
         if config is None:
-            params = dict(params)
-            if isinstance(params.get("systolic"), dict):
-                params["systolic"] = SystolicConfig(**params["systolic"])
-            if isinstance(params.get("sparse"), dict):
-                params["sparse"] = SparseConfig(**params["sparse"])
-            config = SystemConfig(**params)
+            config = SystemConfig.from_dict(params)
         elif params:
             raise TypeError("give a SystemConfig or keywords, not both")
         if not isinstance(config, SystemConfig):
             raise TypeError(f"config must be a SystemConfig, not {config!r}")
         self.config = config
+        self.dsp_macs = dsp_macs
         super().__init__({
             "cmd": In(stream.Signature(unsigned(CMD_WIDTH))),
             "o": Out(stream.Signature(output_layout)),
@@ -69,7 +68,8 @@ class SystemTop(wiring.Component):
         m = Module()
         cfg = self.config
         m.submodules.processor = proc = CommandProcessor(cfg)
-        m.submodules.systolic = gemm = SystolicGemm.from_config(cfg.systolic)
+        m.submodules.systolic = gemm = SystolicGemm.from_config(cfg.systolic,
+                                                                dsp_macs=self.dsp_macs)
         m.submodules.sparse = sparse = SparseArray.from_config(cfg.sparse)
         wiring.connect(m, wiring.flipped(self.cmd), proc.cmd)
         wiring.connect(m, proc.o, wiring.flipped(self.o))

@@ -7,13 +7,9 @@ def add_arguments(parser):
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                         help="simulator (default: verilator)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--dots", type=int, default=2000, metavar="N",
-                        help="number of int8 dot products to stream through the PE (2000)")
-    parser.add_argument("--length", type=int, default=16, metavar="K",
-                        help="length of each dot product (16)")
 
 
 def run(args):
     from tessera.sim.demo import run_demo
 
-    return 0 if not run_demo(args.seed, args.sim, dots=args.dots, length=args.length) else 1
+    return 0 if not run_demo(args.seed, args.sim) else 1

@@ -4,7 +4,8 @@ The model (from ``tessera compress -o``) is compiled for the system
 (:func:`tessera.golden.compiler.compile_model`), sent with its inputs over the co-simulation
 transport (:class:`tessera.sim.system.CosimTransport`) to :class:`tessera.hw.system.SystemTop`,
 and checked: the logits against the golden executor and ``run_int8``, every instruction's cycles
-against the executor. A mismatch exits 1.
+against the executor. A mismatch exits 1. The report (per layer: engine, cycles, utilization,
+energy, latency) is :mod:`tessera.sim.system_report`'s, whatever the transport.
 """
 
 import json
@@ -56,11 +57,11 @@ def _inputs(args, model, info):
 
 
 def run(args):
-    import numpy as np
     from tessera.boards.run import pick_transport
     from tessera.golden.compiler import compile_model
     from tessera.golden.modelfile import load
     from tessera.sim.system import default_config, run_model
+    from tessera.sim.system_report import format_summary, summarize
     from tessera.sim.tops import TOPS
 
     model, info = load(args.model)
@@ -68,42 +69,13 @@ def run(args):
     program = compile_model(model, config)
     x, labels = _inputs(args, model, info)
     result = run_model(program, x, transport)
-
-    logged = [len(log) for log in result.instruction_cycles]
-    layers = []
-    for plan in program.layers:
-        # An inference's log: the input LOAD, the body, READ, BARRIER (while within stats_depth).
-        indices = [1 + i for i in plan.instructions]
-        if all(i < min(logged) for i in indices):
-            cycles = float(np.mean([sum(log[i] for i in indices)
-                                    for log in result.instruction_cycles]))
-        else:
-            cycles = None
-        layers.append({"name": plan.name, "kind": plan.kind, "engine": plan.engine,
-                       "cycles": cycles})
-    summary = {
-        "model": model.name, "inputs": len(x), "predictions": result.predictions,
-        "matches_golden": result.matches_golden, "cycles_match": result.cycles_match,
-        "cycles": result.cycles, "errors": result.errors, "layers": layers,
-        "simulated_cycles": transport.simulated_cycles, "seconds": transport.seconds,
-        "sim": args.sim,
-    }
-    if labels is not None:
-        summary["accuracy"] = float(np.mean(np.asarray(result.predictions) == labels))
-    ok = result.matches_golden and result.cycles_match and result.errors == 0
+    summary = summarize(program, model, x, result, labels=labels)
+    summary.update(simulated_cycles=transport.simulated_cycles, seconds=transport.seconds,
+                   sim=args.sim)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{model.name} on the system ({args.sim}): {len(x)} inputs, predictions "
-              f"{result.predictions}")
-        if labels is not None:
-            print(f"accuracy {summary['accuracy']:.2%}")
-        print(f"cycles per inference: mean {np.mean(result.cycles):.0f} "
-              f"(min {min(result.cycles)}, max {max(result.cycles)})")
-        for layer in layers:
-            shown = "-" if layer["cycles"] is None else f"{layer['cycles']:.0f}"
-            print(f"  {layer['name']:<12} {layer['kind']:<8} {layer['engine']:<9} {shown}")
-        print(f"logits bit-exact against golden: {result.matches_golden}; cycles equal to the "
-              f"executor: {result.cycles_match}; errors: {result.errors}")
+        print("\n".join(format_summary(summary, args.sim)))
         print(f"simulated {transport.simulated_cycles} cycles in {transport.seconds:.1f} s")
+    ok = result.matches_golden and result.cycles_match and result.errors == 0
     return 0 if ok else 1

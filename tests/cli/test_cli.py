@@ -75,13 +75,12 @@ def test_verilog_all_writes_every_top(tmp_path):
 
 def test_sim_demo_runs_and_matches():
     """The whole `make sim` demo on Icarus: every section present and exact."""
-    proc = tessera("sim", "--sim", "icarus", "--dots", "50", "--length", "8")
+    proc = tessera("sim", "--sim", "icarus")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = proc.stdout
     assert "Test accuracy: float 98.15%" in text                         # compression
-    assert "matched NumPy: 50/50" in text                                # PE
     assert "[GEMM]" in text and "matched NumPy: 1728/1728" in text       # systolic array
-    assert "[CONV]" in text and "matched golden: 512/512" in text
+    assert "[PE]" not in text and "[CONV]" not in text                   # the system shows them
     assert "logits match golden run_int8: 12/12" in text                 # sparse array
     assert "counters match the golden cycle model: 36/36 layers" in text
     assert "[System]" in text                                            # the system top

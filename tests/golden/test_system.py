@@ -304,3 +304,68 @@ def test_an_output_stationary_engine_is_refused():
     with pytest.raises(TesseraError, match=r"^the system's systolic engine must be "
                                            r"weight-stationary .*not 'os'$"):
         SystemConfig(systolic=SystolicConfig(dataflow="os"))
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 3))
+def test_retired_macs_count_each_engines_work(seed):
+    """A CONV does ``M * K * N`` MACs (the layer's output pixels times its kernel volume times
+    its channels), an FC one per entry its PEs issue for the non-zero inputs (padding entries
+    included), every other instruction none; computed here from the layer shapes and the
+    non-zero weights."""
+    from tessera.golden.sparse_cycles import entries_from_coo
+
+    model = random_model(seed)
+    x = _inputs(np.random.default_rng(2000 + seed), model, 2)
+    program = compile_model(model, SMALL)
+    run = run_program(program, x)
+    _, trace = run_int8(model, x, trace=True)
+    counted = set()
+    for plan, layer, inputs in zip(program.layers, model.layers, trace.inputs, strict=True):
+        indices = [1 + i for i in plan.instructions]
+        counted.update(indices)
+        for n, retired in enumerate(run.retired):
+            macs = sum(retired[i].macs for i in indices)
+            if plan.engine == "systolic":
+                pixels = int(np.prod(layer.out_shape[:-1])) if layer.kind == "conv" else 1
+                expected = pixels * layer.weight.size
+            elif plan.engine == "sparse":
+                row, col = np.nonzero(layer.indices)
+                entries = entries_from_coo(row, col, layer.weight.shape, n_pes=SMALL.sparse.n_pes,
+                                           rel_bits=SMALL.sparse.rel_bits)
+                expected = int(entries[:, inputs[n].ravel() != 0].sum())
+            else:
+                expected = 0
+            assert macs == expected, f"seed {seed}, layer {layer.name}, input {n}"
+    for retired in run.retired:
+        assert all(r.macs == 0 for i, r in enumerate(retired) if i not in counted)
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 3))
+def test_retired_compute_is_the_units_own_count(seed):
+    """``compute`` is the engine's count (the rest of ``cycles`` is control and data
+    movement): the systolic model's for a CONV, one window element a cycle for a POOL, and for
+    an FC everything but the header, the overhead and the activation transfers."""
+    from tessera.golden.executor import FC_OVERHEAD, POOL_OVERHEAD, SPARSE_ACT_LANES
+    from tessera.golden.isa import Op
+
+    model = random_model(seed)
+    x = _inputs(np.random.default_rng(3000 + seed), model, 2)
+    run = run_program(compile_model(model, SMALL), x)
+    n = SMALL.sparse.n_pes
+    for r in (r for retired in run.retired for r in retired):
+        i = r.instruction
+        if i.op == Op.CONV:
+            ow = conv_output_size(i.w, i.kernel, i.stride, i.padding)
+            expected = gemm_cycles(SMALL.systolic, i.rows * ow, i.kernel**2 * i.c, i.oc).cycles
+            assert r.cycles == INSTRUCTION_WORDS + CONV_OVERHEAD + expected
+        elif i.op == Op.POOL:
+            oh, ow = ((s - i.kernel) // i.stride + 1 for s in (i.h, i.w))
+            expected = oh * ow * i.c * i.kernel**2
+            assert r.cycles == INSTRUCTION_WORDS + POOL_OVERHEAD + expected
+        elif i.op == Op.FC:
+            transfers = -(-i.cols // n) * -(-n // SPARSE_ACT_LANES)
+            expected = r.cycles - INSTRUCTION_WORDS - FC_OVERHEAD - transfers
+            assert expected > 0
+        else:
+            expected = 0
+        assert r.compute == expected, f"seed {seed}: {i}"

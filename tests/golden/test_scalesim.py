@@ -1,0 +1,42 @@
+"""SCALE-Sim 3.0's closed forms against the figures issue 10 quotes, and tessera's model."""
+
+import pytest
+from tessera.golden.config import SystolicConfig
+from tessera.golden.errors import TesseraError
+from tessera.golden.scalesim import scalesim_cycles, scalesim_utilization
+from tessera.golden.systolic import gemm_cycles
+
+
+@pytest.mark.parametrize("m, k, n, side, scalesim, tessera", [
+    (576, 25, 6, 16, 1243, 3661),       # LeNet-5 conv1 on 16 x 16
+    (48, 40, 36, 8, 1749, 2013),        # on 8 x 8
+])
+def test_the_issues_weight_stationary_pairs(m, k, n, side, scalesim, tessera):
+    assert scalesim_cycles(m, k, n, rows=side, cols=side, dataflow="ws") == scalesim
+    config = SystolicConfig.for_problem(m, k, n, rows=side, cols=side, dataflow="ws")
+    assert gemm_cycles(config, m, k, n).cycles == tessera
+
+
+@pytest.mark.parametrize("dataflow, scalesim, tessera", [("ws", 0.848, 0.968),
+                                                          ("os", 0.895, 0.995)])
+def test_the_issues_large_k_utilizations(dataflow, scalesim, tessera):
+    assert scalesim_utilization(256, 256, 256, rows=16, cols=16,
+                                dataflow=dataflow) == pytest.approx(scalesim, abs=5e-4)
+    config = SystolicConfig.for_problem(256, 256, 256, rows=16, cols=16, dataflow=dataflow)
+    assert gemm_cycles(config, 256, 256, 256).utilization == pytest.approx(tessera, abs=5e-4)
+
+
+def test_the_forms_count_tiles():
+    # One tile: fill R, M rows, R + C - 2 to cross, minus one (WS); K + R + C - 2 - 1 (OS).
+    assert scalesim_cycles(10, 4, 4, rows=4, cols=4, dataflow="ws") == 8 + 4 + 10 - 2 - 1
+    assert scalesim_cycles(4, 10, 4, rows=4, cols=4, dataflow="os") == 10 + 4 + 4 - 2 - 1
+    # A dimension one past a tile doubles the tiles.
+    assert scalesim_cycles(10, 5, 4, rows=4, cols=4, dataflow="ws") == 2 * 20 - 1
+    assert scalesim_cycles(5, 10, 5, rows=4, cols=4, dataflow="os") == 4 * 16 - 1
+
+
+def test_bad_arguments_are_one_line_errors():
+    with pytest.raises(TesseraError, match="dataflow must be one of 'ws', 'os'"):
+        scalesim_cycles(1, 1, 1, rows=1, cols=1, dataflow="is")
+    with pytest.raises(TesseraError, match="K"):
+        scalesim_cycles(1, 0, 1, rows=1, cols=1, dataflow="ws")
