@@ -95,7 +95,11 @@ def build(name, out_dir=None):
         plan.execute_local(str(folder), env=env)
     except subprocess.CalledProcessError:
         log = (folder / f"{NAME}.tim").read_text() if (folder / f"{NAME}.tim").exists() else ""
-        tail = " | ".join(line.strip() for line in log.splitlines()[-3:])
+        # nextpnr's own ERROR line (a missed clock constraint: "Max frequency ... FAIL at"),
+        # else the log's last lines.
+        errors = [line.strip() for line in log.splitlines() if line.startswith("ERROR:")]
+        tail = errors[-1] if errors else " | ".join(line.strip()
+                                                     for line in log.splitlines()[-3:])
         raise TesseraError(f"the {name} build failed (logs in {folder}): {tail}") from None
     seconds = time.perf_counter() - start
     log = (folder / f"{NAME}.tim").read_text()
@@ -154,7 +158,14 @@ def flash(name, out_dir=None, *, run=subprocess.run):
 if __name__ == "__main__":   # make boards: every board's bitstream, smallest first
     from .registry import BOARDS
 
+    failed = []
     for board_name in sys.argv[1:] or BOARDS:
-        r = build(board_name)
+        try:
+            r = build(board_name)
+        except TesseraError as error:   # the others are still built; the exit status says so
+            print(f"{board_name}: {error}", flush=True)
+            failed.append(board_name)
+            continue
         print(f"{board_name}: {r.bitstream} ({r.fmax_mhz:.1f} MHz at {r.clock_mhz:g}, "
               f"{r.seconds:.0f} s)", flush=True)
+    sys.exit(f"failed: {', '.join(failed)}" if failed else 0)

@@ -2,9 +2,10 @@
 
 A :class:`Board` names its amaranth-boards platform, the oscillator the core runs from, the
 UART's baud rate (as fast as the board's USB bridge allows and as its clock divides exactly) and
-the core behind the link (:class:`CoreSpec`: today the sparse PE array, sized to hold the
-compressed digits MLP resident; the system top of issue 10 replaces it here). Everything else
-(the board top, the build, the simulated board, the host program) reads this table.
+the core behind the link (:class:`CoreSpec`: on the ECP5-85F boards the system top of issue 10,
+both engines behind one command stream, with the configuration of ``tessera run``; on the
+smaller parts the sparse PE array, sized to hold the compressed digits MLP resident). Everything
+else (the board top, the build, the simulated board, the host program) reads this table.
 """
 
 import importlib
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from tessera.golden.config.sparse import SparseConfig
 from tessera.golden.errors import TesseraError
+from tessera.golden.system_config import SystemConfig
 from tessera.golden.uart import divisor_for
 
 __all__ = ["BOARDS", "Board", "CoreSpec", "board", "board_device"]
@@ -24,17 +26,30 @@ def _resolve(path):
 
 @dataclass(frozen=True)
 class CoreSpec:
-    """The core behind a board's link: a component class with ``from_config`` and its
-    configuration."""
+    """The core behind a board's link: a component class (``module:Class``), its configuration
+    and the name of its command stream (``i`` on the sparse array, ``cmd`` on the system top;
+    the output stream is ``o`` on both)."""
 
     factory: str
     config: object
+    command: str = "i"
+
+    @property
+    def system(self):
+        """Whether the core is the system top (it runs ``tessera run``'s programs)."""
+        return isinstance(self.config, SystemConfig)
 
     def create(self):
         """Build the core component."""
-        return _resolve(self.factory).from_config(self.config)
+        cls = _resolve(self.factory)
+        return cls(self.config) if self.system else cls.from_config(self.config)
 
     def describe(self):
+        if self.system:
+            c = self.config
+            return (f"SystemTop({c.systolic.rows}x{c.systolic.cols} systolic, "
+                    f"{c.sparse.n_pes} sparse PEs, act_depth={c.act_depth}, "
+                    f"weight_depth={c.weight_depth}, qparam_depth={c.qparam_depth})")
         fields = ", ".join(f"{k}={v}" for k, v in self.config.params().items()
                            if k == "n_pes" or v != getattr(type(self.config), k, None))
         return f"{self.factory.rpartition(':')[2]}({fields})"
@@ -44,14 +59,27 @@ def _sparse(**params):
     return CoreSpec("tessera.hw.sparse:SparseArray", SparseConfig(**params))
 
 
+def _system():
+    from tessera.sim.system import default_config
+
+    return CoreSpec("tessera.hw.system.top:SystemTop", default_config(), command="cmd")
+
+
 #: The UP5K (30 EBR of 4 Kbit, 8 SB_MAC16, 5,280 LUT4) holds one PE (docs/measurements.md);
 #: its memories are sized for the compressed MLP interleaved over one PE (665 matrix words, 470
 #: pointers, 410 parameter rows, 300 activations). A queue of 2 (one PE never waits for another)
 #: leaves room in the logic cells for the link: 5,100 of 5,280 with it, 30 of 30 EBR.
 _UP5K_CORE = _sparse(n_pes=1, fifo_depth=2, spmat_depth=768, ptr_depth=512, act_depth=512,
                      param_depth=512)
-#: The ECP5s take four PEs with EIE's memories (40 DP16KD, 12 MULT18X18D; 103 MHz on its own).
+#: The ECP5-25F and 45F take four PEs with EIE's memories (40 DP16KD, 12 MULT18X18D; 103 MHz
+#: on its own): the system needs 113 DP16KD and 109 MULT18X18D, more than their 56 / 28 and
+#: 108 / 72.
 _ECP5_CORE = _sparse(n_pes=4)
+#: The ECP5-85F takes the system top with ``tessera run``'s configuration (8x8 systolic, four
+#: sparse PEs, the default memories: the digits MLP and CNN resident together). It fits the
+#: 85F but its header check holds it to 9.8 MHz there, so its bitstream fails the board's clock
+#: constraint until the system registers that check (docs/boards.md); the simulated board runs.
+_SYSTEM_CORE = _system()
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,10 @@ _ICE40_LINK = {"buffer_bytes": 512, "max_payload": 512, "result_payload": 128,
                "results_bytes": 512, "window": 2}
 _ECP5_LINK = {"buffer_bytes": 4096, "max_payload": 1024, "result_payload": 256,
               "results_bytes": 1024}
+#: The system top counts each instruction's cycles from its first header word: a gate of 512
+#: command words (one frame) and a FIFO of 64 output words let an inference's program run as
+#: in co-simulation, with ``cmd`` never gapped and ``o`` never back-pressured.
+_SYSTEM_LINK = {**_ECP5_LINK, "gate_words": 512, "result_words": 64}
 
 #: Every board, in the order of ``tessera board list`` and ``make boards`` (smallest first).
 BOARDS = {b.name: b for b in (
@@ -122,11 +154,11 @@ BOARDS = {b.name: b for b in (
           "Radiona ULX3S: ECP5 LFE5U-45F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
           "ecp5", _ECP5_LINK),
     Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-          "Radiona ULX3S: ECP5 LFE5U-85F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
-          "ecp5", _ECP5_LINK),
+          "Radiona ULX3S: ECP5 LFE5U-85F, FT231X", 25_000_000, 1_000_000, _SYSTEM_CORE, "ulx3s",
+          "ecp5", _SYSTEM_LINK),
     Board("ecpix5-85f", "amaranth_boards.ecpix5:ECPIX585Platform",
           "LambdaConcept ECPIX-5: ECP5 LFE5UM5G-85F, FT2232H", 100_000_000, 2_000_000,
-          _ECP5_CORE, "ecpix5", "ecp5", _ECP5_LINK,
+          _SYSTEM_CORE, "ecpix5", "ecp5", _SYSTEM_LINK,
           # The link's transmitter held the ULX3S-85F (speed 6) to 65 MHz, so the core runs at
           # 50 MHz; built, this part (speed 8) reaches 104 MHz there (docs/boards.md).
           pll_hz=50_000_000),
@@ -147,4 +179,4 @@ def board_device(name):
     from tessera.hw.link import LinkDevice
 
     spec = board(name)
-    return LinkDevice(spec.core.create(), **spec.link_params())
+    return LinkDevice(spec.core.create(), command=spec.core.command, **spec.link_params())

@@ -8,7 +8,8 @@ pseudo-terminal, run the compressed MLP on one over a serial port.
 - ``tessera board sim NAME``: the board on Verilator behind a pseudo-terminal; prints its path
   and serves until Ctrl-C.
 - ``tessera board run NAME --port PORT``: the compressed MLP on the board at ``PORT`` (a real
-  board's serial port or a simulated board's pty), checked against golden.
+  board's serial port or a simulated board's pty), checked against golden (on the sparse core,
+  its host program; on the system core, ``tessera run``'s runtime).
 
 The library is :mod:`tessera.boards` (registry, build, sim, run).
 """
@@ -101,7 +102,7 @@ def _run(args):
     import json
 
     from tessera.boards.registry import board
-    from tessera.boards.run import run_mlp
+    from tessera.boards.run import run_mlp, run_system
     from tessera.boards.sim import HOST_TIMEOUTS
     from tessera.golden.errors import check_int
     from tessera.sim.serial import SerialTransport
@@ -109,13 +110,15 @@ def _run(args):
     spec = board(args.name)
     check_int(args.samples, "--samples", 1, 1000)
     with SerialTransport(args.port, spec.baud) as transport:
-        result = run_mlp(transport, args.name, samples=args.samples, seed=args.seed,
-                         host_timeouts=HOST_TIMEOUTS if args.simulated else None)
+        runner = run_system if spec.core.system else run_mlp
+        result = runner(transport, args.name, samples=args.samples, seed=args.seed,
+                        host_timeouts=HOST_TIMEOUTS if args.simulated else None)
     if args.json:
         print(json.dumps(result, default=int))
     else:
+        counted = args.samples if spec.core.system else 3 * args.samples
         print(f"{args.name}: logits match golden {result['logits_match']}/{args.samples}, "
-              f"counters {result['counters_match']}/{3 * args.samples}; load "
+              f"counters {result['counters_match']}/{counted}; load "
               f"{result['load_bytes']:,} bytes in {result['load_seconds']:.2f} s; "
               f"{result['cycles_per_inference']:,.0f} cycles per inference "
               f"({result['latency_us']:.0f} us at the board's clock)")

@@ -13,6 +13,7 @@ import json
 HELP = "run a compressed model on the simulated system (both engines), checked against golden"
 
 def add_arguments(parser):
+    from tessera.boards.run import add_port_arguments
     from tessera.sim.tops import TOPS
 
     parser.add_argument("model", metavar="MODEL.npz", help="a model file from `tessera compress`")
@@ -25,6 +26,7 @@ def add_arguments(parser):
                         help="simulator (default: verilator)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     TOPS["system"].add_arguments(parser)
+    add_port_arguments(parser)
 
 
 def _inputs(args, model, info):
@@ -55,17 +57,17 @@ def _inputs(args, model, info):
 
 
 def run(args):
+    from tessera.boards.run import pick_transport
     from tessera.golden.compiler import compile_model
     from tessera.golden.modelfile import load
-    from tessera.sim.system import CosimTransport, default_config, run_model
+    from tessera.sim.system import default_config, run_model
     from tessera.sim.system_report import format_summary, summarize
     from tessera.sim.tops import TOPS
 
     model, info = load(args.model)
-    config = default_config(**TOPS["system"].params(args))
+    config, transport = pick_transport(args, default_config(**TOPS["system"].params(args)))
     program = compile_model(model, config)
     x, labels = _inputs(args, model, info)
-    transport = CosimTransport(config, sim=args.sim)
     result = run_model(program, x, transport)
     summary = summarize(program, model, x, result, labels=labels)
     summary.update(simulated_cycles=transport.simulated_cycles, seconds=transport.seconds,

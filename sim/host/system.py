@@ -107,24 +107,32 @@ def parse_output_bytes(data):
                          for i in range(n))
 
 
-def output_count(words, config):
-    """Return how many ``o`` words the system sends for these ``cmd`` words (a whole program).
-
-    Walks the headers as the command processor does: a LOAD's payload is skipped (its length
-    from the space's word width; a space that does not exist drains as bytes), READ sends
-    ``ceil(count / 4)`` (none when it fails the check), BARRIER one, STATS three plus the
-    instructions logged since the last.
-    """
-    count = retired = i = 0
+def instructions(words, config):
+    """Yield ``(start, end, opcode, args)`` for each whole instruction in ``cmd`` words: its
+    header and, for a LOAD, its payload (its length from the space's word width; a space that
+    does not exist drains as bytes), as the command processor walks them."""
+    i = 0
     words = [int(w) for w in words]
     while i + INSTRUCTION_WORDS <= len(words):
         opcode, args = decode_header(words[i:i + INSTRUCTION_WORDS])
-        i += INSTRUCTION_WORDS
+        end = i + INSTRUCTION_WORDS
         if opcode == Op.LOAD:
             space = args["space"]
             bits = config.word_bits(space) if space in {s.value for s in Space} else 8
-            i += -(-args["count"] * bits // CMD_WIDTH)
-        elif opcode == Op.READ and not instruction_errors(Read(**args), config):
+            end += -(-args["count"] * bits // CMD_WIDTH)
+        yield i, end, opcode, args
+        i = end
+
+
+def output_count(words, config):
+    """Return how many ``o`` words the system sends for these ``cmd`` words (a whole program).
+
+    READ sends ``ceil(count / 4)`` (none when it fails the check), BARRIER one, STATS three plus
+    the instructions logged since the last (:func:`instructions` walks the headers).
+    """
+    count = retired = 0
+    for _, _, opcode, args in instructions(words, config):
+        if opcode == Op.READ and not instruction_errors(Read(**args), config):
             count += -(-args["count"] // 4)
         elif opcode == Op.BARRIER:
             count += 1
