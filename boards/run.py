@@ -308,21 +308,6 @@ def run_mlp(transport, name, *, samples=4, seed=0, model=None, host_timeouts=Non
     }
 
 
-def add_port_arguments(parser):
-    """``tessera run``'s options for a board: ``--port``, ``--board``, ``--simulated``."""
-    from .registry import BOARDS
-
-    systems = [b.name for b in BOARDS.values() if b.core.system]
-    parser.add_argument("--port", metavar="PORT",
-                        help="run on a board at this serial port (or a simulated board's pty) "
-                             "instead of co-simulation")
-    parser.add_argument("--board", default=systems[0], metavar="NAME",
-                        help=f"the board at --port (default {systems[0]}; one with the system "
-                             f"core: {', '.join(systems)})")
-    parser.add_argument("--simulated", action="store_true",
-                        help="the port is 'tessera board sim': patient timeouts")
-
-
 def pick_transport(args, config):
     """``tessera run``'s transport: ``(config, transport)``.
 
@@ -335,6 +320,9 @@ def pick_transport(args, config):
 
     if not getattr(args, "port", None):
         return config, CosimTransport(config, sim=args.sim)
-    _, transport = open_board(args.port, args.board, simulated=args.simulated)
-    args.sim = f"{args.board} at {args.port}"
+    from .registry import BOARDS
+
+    name = args.board or next(b.name for b in BOARDS.values() if b.core.system)
+    _, transport = open_board(args.port, name, simulated=args.simulated)
+    args.sim = f"{name} at {args.port}"
     return transport.config, transport

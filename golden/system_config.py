@@ -8,7 +8,11 @@ from .config.systolic import SystolicConfig
 from .errors import TesseraError, check_int
 from .isa import FIELD_BITS, Op, Space
 
-__all__ = ["SparseConfig", "SystemConfig", "SystolicConfig"]
+__all__ = ["RUN_SYSTOLIC", "SparseConfig", "SystemConfig", "SystolicConfig"]
+
+#: The systolic engine of ``tessera run``, the demo and the system boards: 8 x 8, buffers for
+#: the digits models (``SystolicConfig(**RUN_SYSTOLIC)``).
+RUN_SYSTOLIC = {"rows": 8, "cols": 8, "max_m": 64, "max_k": 128, "max_n": 64}
 
 #: Width of a bias (int32), a requantization multiplier and a shift: the numeric contract.
 BIAS_BITS = 32

@@ -27,16 +27,14 @@ from tessera.sim.host.system import (
 
 __all__ = ["CosimTransport", "SystemRun", "default_config", "demo_section", "run_model"]
 
-#: The systolic engine of ``tessera run`` and of the demo: 8 x 8, buffers for the digits models.
-SYSTOLIC = {"rows": 8, "cols": 8, "max_m": 64, "max_k": 128, "max_n": 64}
-
 
 def default_config(**depths):
-    """The system of ``tessera run`` and the demo: :data:`SYSTOLIC`, four sparse PEs, and the
-    memory depths given (the defaults of :class:`~tessera.golden.system_config.SystemConfig`)."""
-    from tessera.golden.system_config import SystemConfig, SystolicConfig
+    """The system of ``tessera run`` and the demo: the systolic engine
+    :data:`~tessera.golden.system_config.RUN_SYSTOLIC`, four sparse PEs, and the memory depths
+    given (the defaults of :class:`~tessera.golden.system_config.SystemConfig`)."""
+    from tessera.golden.system_config import RUN_SYSTOLIC, SystemConfig, SystolicConfig
 
-    return SystemConfig(systolic=SystolicConfig(**SYSTOLIC), **depths)
+    return SystemConfig(systolic=SystolicConfig(**RUN_SYSTOLIC), **depths)
 
 
 class CosimTransport:

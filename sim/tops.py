@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 
 from tessera.golden.config.sparse import SparseConfig
 from tessera.golden.config.systolic import SystolicConfig
-from tessera.golden.system_config import SystemConfig
-from tessera.sim.system import SYSTOLIC
+from tessera.golden.system_config import RUN_SYSTOLIC, SystemConfig
 
 __all__ = ["TOPS", "Option", "SynthTarget", "Top", "resolve"]
 
@@ -219,7 +218,7 @@ _UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth":
                          "act_depth": 32, "param_depth": 32}
 
 #: The systems ``make synth`` builds (``SystemTop`` keywords).
-_SYSTEM_ECP5 = {"systolic": dict(SYSTOLIC)}
+_SYSTEM_ECP5 = {"systolic": dict(RUN_SYSTOLIC)}
 _SYSTEM_UP5K = {
     "systolic": {"rows": 2, "cols": 2, "max_m": 16, "max_k": 32, "max_n": 16},
     "sparse": {"n_pes": 1, **_UP5K_SPARSE_MEMORIES},

@@ -13,7 +13,6 @@ import json
 HELP = "run a compressed model on the simulated system (both engines), checked against golden"
 
 def add_arguments(parser):
-    from tessera.boards.run import add_port_arguments
     from tessera.sim.tops import TOPS
 
     parser.add_argument("model", metavar="MODEL.npz", help="a model file from `tessera compress`")
@@ -26,7 +25,16 @@ def add_arguments(parser):
                         help="simulator (default: verilator)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     TOPS["system"].add_arguments(parser)
-    add_port_arguments(parser)
+    # A board instead of co-simulation (tessera.boards.run.pick_transport); declared here, so
+    # that building the parser imports no board registry (nor Amaranth through it).
+    parser.add_argument("--port", metavar="PORT",
+                        help="run on a board at this serial port (or a simulated board's pty) "
+                             "instead of co-simulation")
+    parser.add_argument("--board", metavar="NAME",
+                        help="the board at --port (default: the first with the system core, "
+                             "ulx3s-85f; `tessera board list`)")
+    parser.add_argument("--simulated", action="store_true",
+                        help="the port is 'tessera board sim': patient timeouts")
 
 
 def _inputs(args, model, info):
