@@ -197,10 +197,7 @@ class CommandProcessor(wiring.Component):
             return unpackers[shapes[space]]
 
         # EXEC ----------------------------------------------------------------------------------
-        ow = Signal(8)
-        m.d.comb += ow.eq((conv.w + 2 * conv.padding - conv.kernel) // conv.stride + 1)
-        conv_k = conv.kernel * conv.kernel * conv.c
-        conv_m = conv.rows * ow
+        conv_m, conv_k = check.conv.m, check.conv.k     # registered by the check
         gemm_size = Signal(data.StructLayout({"m": 16, "n": 16}))
         out_base = Signal(ADDR_WIDTH + 1)
         m_idx, n_idx = Signal(16), Signal(16)      # the next result's (m, n)
@@ -221,7 +218,7 @@ class CommandProcessor(wiring.Component):
             self.gemm_cmd.payload.n.eq(conv.oc), self.gemm_cmd.payload.relu.eq(conv.relu),
             im2col.cmd.payload.eq(conv),
             wmem.cmd.payload.base.eq(conv.w_base),
-            wmem.cmd.payload.count.eq(((conv.oc + sys.cols - 1) // sys.cols) * conv_k),
+            wmem.cmd.payload.count.eq(check.conv.b_words),
             qmem.cmd.payload.base.eq(conv.q_base), qmem.cmd.payload.count.eq(conv.oc),
             pool.cmd.payload.eq(pl),
         ]
@@ -245,9 +242,9 @@ class CommandProcessor(wiring.Component):
                     with m.If(~bad & self.gemm_cmd.ready):
                         m.d.sync += [
                             gemm_size.m.eq(conv_m), gemm_size.n.eq(conv.oc),
-                            out_base.eq(conv.out_base + conv.row0 * ow * conv.oc),
+                            out_base.eq(conv.out_base + check.conv.out_offset),
                             m_idx.eq(0), n_idx.eq(0), m0.eq(0), n0.eq(0),
-                            results_left.eq(conv_m * conv.oc), state.eq(_State.CONV)]
+                            results_left.eq(check.conv.results), state.eq(_State.CONV)]
                 with m.Case(Opcode.FC):
                     with m.If(bad):
                         m.d.comb += retire.eq(1)
