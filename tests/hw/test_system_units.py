@@ -150,9 +150,11 @@ def test_im2col_generator_matches_golden_stream(seed):
     backpressure = seed % 2 == 1
     words, edges, ready = run_im2col(dut, conv, ready_seed=seed if backpressure else None)
     np.testing.assert_array_equal(words, expected, err_msg=f"seed {seed}: {conv}")
-    if not backpressure:  # one word a cycle from edge 1, taken again right after the last
-        assert edges == list(range(1, len(expected) + 1)), f"seed {seed}"
-        assert ready == len(expected), f"seed {seed}"
+    if not backpressure:  # one word a cycle after the pipeline's latency, then ready again
+        d = dut.latency
+        assert d == min(3, rows)
+        assert edges == list(range(d + 1, d + len(expected) + 1)), f"seed {seed}"
+        assert ready == d + len(expected), f"seed {seed}"
 
 
 @pytest.mark.parametrize(("sim", "rows", "tile_m", "valid", "ready"), [
