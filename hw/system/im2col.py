@@ -27,9 +27,10 @@ class Im2colAddressGenerator(wiring.Component):
     padding) * c + ci``, or ``zero`` when that falls in the padding or past ``K``. Reading
     activation memory through them gives :func:`tessera.golden.systolic.pack_a` of the patches.
 
-    No division anywhere: output columns advance by ``stride`` while the next window fits, the
-    lanes are a chain of mixed-radix (c, kernel) incrementers from lane 0, and lane 0 of the
-    next K-tile is the last lane plus one.
+    No division at run time: output columns advance by ``stride`` while the next window fits;
+    lane ``i`` is lane 0 plus ``i`` in the mixed radix (ky, kx, ci), adding the digits of ``i``
+    (a table of ``c`` and ``kernel``, registered when the command is taken) with two carries,
+    and lane 0 of the next K-tile is lane 0 plus ``rows``.
 
     The addresses leave through a pipeline of :attr:`latency` registers (``min(3, rows)``): the
     lanes' window positions and padding test, then ``iy * w + ix``, then ``in_base + (...) * c
@@ -101,7 +102,7 @@ class Im2colAddressGenerator(wiring.Component):
         t_iy0, t_ix0, t_rows_left = Signal(pos), Signal(pos), Signal(bits["rows"])
         m_count = Signal(range(self._tile_m))
         # Lane 0's patch element.
-        ky0 = Signal(bits["kernel"] + 1, name="lane0_ky")
+        ky0 = Signal(range(2 ** bits["kernel"] + self._rows + 1), name="lane0_ky")
         kx0 = Signal(bits["kernel"], name="lane0_kx")
         ci0 = Signal(bits["c"], name="lane0_ci")
 
@@ -130,21 +131,25 @@ class Im2colAddressGenerator(wiring.Component):
             return reg
 
         k, c = args.kernel, args.c
-        # The lanes: a chain of +1 in the mixed radix (ky, kx, ci), then one more for the next
-        # K-tile's lane 0.
+        # The lanes: lane 0 plus i in the mixed radix (ky, kx, ci) of radices (-, k, c), for
+        # i = 0 .. R (lane R: the next K-tile's lane 0). The digits of each i depend on the
+        # command only: tables of (c, k), registered when it is taken. Adding them is two
+        # carries, the same for every lane: no chain.
+        digits = [(Signal(range(self._rows + 1), name=f"d{i}_ky"),
+                   Signal.like(kx0, name=f"d{i}_kx"),
+                   Signal(range(self._rows + 1), name=f"d{i}_ci")) for i in range(self._rows + 1)]
         lanes = []
-        ky, kx, ci = ky0, kx0, ci0
-        for i in range(self._rows + 1):
-            lanes.append((ky, kx, ci))
-            wrap_c = ci == c - 1
-            wrap_k = wrap_c & (kx == k - 1)
-            n_ci, n_kx, n_ky = (Signal.like(ci0, name=f"ci{i + 1}"),
-                                Signal.like(kx0, name=f"kx{i + 1}"),
-                                Signal.like(ky0, name=f"ky{i + 1}"))
-            m.d.comb += [n_ci.eq(Mux(wrap_c, 0, ci + 1)),
-                         n_kx.eq(Mux(wrap_c, Mux(wrap_k, 0, kx + 1), kx)),
-                         n_ky.eq(Mux(wrap_k, ky + 1, ky))]
-            ky, kx, ci = n_ky, n_kx, n_ci
+        for i, (dky, dkx, dci) in enumerate(digits):
+            s_ci = ci0 + dci
+            carry_c = s_ci >= c
+            s_kx = kx0 + dkx + carry_c
+            carry_k = s_kx >= k
+            lane = (Signal.like(ky0, name=f"ky{i}"), Signal.like(kx0, name=f"kx{i}"),
+                    Signal.like(ci0, name=f"ci{i}"))
+            m.d.comb += [lane[2].eq(Mux(carry_c, s_ci - c, s_ci)),
+                         lane[1].eq(Mux(carry_k, s_kx - k, s_kx)),
+                         lane[0].eq(ky0 + dky + carry_k)]
+            lanes.append(lane)
         word = Signal.like(self.o.payload, name="word")
         for i, (ky, kx, ci) in enumerate(lanes[:-1]):
             iy = Signal(pos, name=f"iy{i}")
@@ -199,6 +204,22 @@ class Im2colAddressGenerator(wiring.Component):
 
         with m.If(self.cmd.valid & self.cmd.ready):
             p = self.cmd.payload
+            for i, (dky, dkx, dci) in enumerate(digits):
+                # i = (dky * k + dkx) * c + dci, with dci < c and dkx < k.
+                quotient = Signal(range(i + 1), name=f"q{i}")
+                with m.Switch(p.c):
+                    for cv in range(1, i + 1):
+                        with m.Case(cv):
+                            m.d.comb += quotient.eq(i // cv)
+                            m.d.sync += dci.eq(i % cv)
+                    with m.Default():
+                        m.d.sync += dci.eq(i)
+                with m.Switch(p.kernel):
+                    for kv in range(1, min(i, 2 ** bits["kernel"] - 1) + 1):
+                        with m.Case(kv):
+                            m.d.sync += [dky.eq(quotient // kv), dkx.eq(quotient % kv)]
+                    with m.Default():
+                        m.d.sync += [dky.eq(0), dkx.eq(quotient)]
             first_iy = p.row0 * p.stride - p.padding
             m.d.sync += [args.eq(p), iy0.eq(first_iy), ix0.eq(-p.padding),
                          t_iy0.eq(first_iy), t_ix0.eq(-p.padding), rows_left.eq(p.rows),
