@@ -52,8 +52,9 @@ class SparseArray(wiring.Component):
                                     +--> RUN ----------+
                                                        v
         PE k source buffers --lanes--> NonZeroDetector (LNZD tree) --(j, x_j)--> broadcast
-                                                                                 |  stalls while
-              +------------------+----- ... ----+------------------+ <-----------+  a queue is full
+                                                                                 |  waits while a
+              +------------------+----- ... ----+------------------+ <-----------+  queue was almost
+                                                                                    full last cycle
               v                  v              v                  v
             PE 0               PE 1            ...             PE N-1     (rows i % N == k)
               |  write-back through PostProcessor into the destination buffers
@@ -73,7 +74,8 @@ class SparseArray(wiring.Component):
     Counters (read with STATS, cleared by the next RUN): ``cycles`` of the compute phase,
     ``writeback_cycles``, ``nonzeros`` broadcast, and per PE ``busy`` (cycles in which it issued
     an entry, padding included) and ``stall`` (cycles in which the broadcast waited on its
-    full queue). :mod:`tessera.golden.sparse_cycles` predicts all of them.
+    queue, almost full in the cycle before). :mod:`tessera.golden.sparse_cycles` predicts all
+    of them.
 
     Parameters
     ----------
@@ -175,16 +177,21 @@ class SparseArray(wiring.Component):
         m.d.comb += [det.start.eq(start), det.cols.eq(cmd.addr)]
 
         # -- broadcast -------------------------------------------------------------------------
-        all_ready = Cat(pe.q.ready for pe in pes).all()
-        send = det.o.valid & all_ready
-        m.d.comb += det.o.ready.eq(all_ready)
+        # The decision is a flip-flop: `go` is high in a cycle when no queue was almost full
+        # (held fifo_depth - 1 pairs or more) in the cycle before. A queue with room for two
+        # then still has room after the pair sent in that cycle, so `go` never overfills one.
+        # Each queue registers its own flag, so the AND over the PEs runs from flip-flops to a
+        # flip-flop and the fan-out of `go` to every queue's write starts at one: neither waits
+        # on the other within a cycle (issue 12). tessera.golden.sparse_cycles models it.
+        go = Signal(init=1)
+        m.d.sync += go.eq(~Cat(pe.almost_full for pe in pes).any())
+        send = det.o.valid & go
+        m.d.comb += det.o.ready.eq(go)
         for k, pe in enumerate(pes):
             m.d.comb += [
-                # A broadcast needs every queue ready, so each queue's valid includes the others'
-                # ready; a FIFO's ready never depends on its valid, so this makes no loop.
                 pe.q.valid.eq(send),
                 pe.q.payload.eq(det.o.payload),
-                pe.bcast_wait.eq(det.o.valid & ~all_ready),
+                pe.bcast_wait.eq(det.o.valid & ~go),
                 pe.act_rd_en.eq(det.rd_en),
                 pe.act_rd_addr.eq(det.rd_addr),
                 det.lanes[k].eq(pe.act),

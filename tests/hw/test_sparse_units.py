@@ -226,7 +226,7 @@ def test_codebook_forgets_its_table_on_a_write_to_entry_zero():
 @pytest.mark.parametrize(("params", "error"), [
     ({"n_pes": 0}, "n_pes must be between 1 and 64, not 0"),
     ({"n_pes": 65}, "n_pes must be between 1 and 64, not 65"),
-    ({"fifo_depth": 0}, "fifo_depth must be between 1 and 64, not 0"),
+    ({"fifo_depth": 1}, "fifo_depth must be between 2 and 64, not 1"),
     ({"n_pes": "4"}, "n_pes must be an integer, not '4'"),
     ({"entries_per_word": 3}, "entries_per_word must be a power of two, not 3"),
     ({"index_bits": 9}, "index_bits must be between 1 and 8, not 9"),
