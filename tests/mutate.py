@@ -180,9 +180,8 @@ MUTANTS = [
     Mutant("broadcast-unregistered", "hw",
            "the broadcast decides from this cycle's almost-full flags (its `go` flip-flop "
            "removed): sends a cycle earlier than the model",
-           (("hw/sparse/array.py",
-             "m.d.sync += go.eq(~Cat(pe.almost_full for pe in pes).any())",
-             "m.d.comb += go.eq(~Cat(pe.almost_full for pe in pes).any())"),),
+           (("hw/sparse/broadcast.py", "m.d.sync += go.eq(~self.almost_full.any())",
+             "m.d.comb += go.eq(~self.almost_full.any())"),),
            _k(SPARSE, "test_directed and default and icarus and almost_full_queue")),
     Mutant("almost-full-late", "hw",
            "a queue registers its almost-full flag from last cycle's level, a cycle late",

@@ -5,6 +5,7 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.config.sparse import ACC_WIDTH, ACT_LANES, FIELD_WIDTH, SparseConfig
 
+from .broadcast import Broadcast
 from .detector import NonZeroDetector
 from .pe import COUNTER_WIDTH, SparsePE
 from .protocol import Error, Op, command_layout, run_layout
@@ -176,22 +177,15 @@ class SparseArray(wiring.Component):
             m.d.sync += layer.eq(run)
         m.d.comb += [det.start.eq(start), det.cols.eq(cmd.addr)]
 
-        # -- broadcast -------------------------------------------------------------------------
-        # The decision is a flip-flop: `go` is high in a cycle when no queue was almost full
-        # (held fifo_depth - 1 pairs or more) in the cycle before. A queue with room for two
-        # then still has room after the pair sent in that cycle, so `go` never overfills one.
-        # Each queue registers its own flag, so the AND over the PEs runs from flip-flops to a
-        # flip-flop and the fan-out of `go` to every queue's write starts at one: neither waits
-        # on the other within a cycle (issue 12). tessera.golden.sparse_cycles models it.
-        go = Signal(init=1)
-        m.d.sync += go.eq(~Cat(pe.almost_full for pe in pes).any())
-        send = det.o.valid & go
-        m.d.comb += det.o.ready.eq(go)
+        # -- broadcast: decided a cycle ahead from the queues' registered flags ----------------
+        m.submodules.broadcast = bcast = Broadcast(n_pes=n)
+        wiring.connect(m, det.o, bcast.i)
         for k, pe in enumerate(pes):
             m.d.comb += [
-                pe.q.valid.eq(send),
-                pe.q.payload.eq(det.o.payload),
-                pe.bcast_wait.eq(det.o.valid & ~go),
+                bcast.almost_full[k].eq(pe.almost_full),
+                pe.q.valid.eq(bcast.o.valid),
+                pe.q.payload.eq(bcast.o.payload),
+                pe.bcast_wait.eq(bcast.wait),
                 pe.act_rd_en.eq(det.rd_en),
                 pe.act_rd_addr.eq(det.rd_addr),
                 det.lanes[k].eq(pe.act),
@@ -206,7 +200,7 @@ class SparseArray(wiring.Component):
         nonzeros = Signal(COUNTER_WIDTH)
         with m.If(start):
             m.d.sync += [cycles.eq(0), wb_cycles.eq(0), nonzeros.eq(0)]
-        with m.If(send):
+        with m.If(bcast.o.valid):
             m.d.sync += nonzeros.eq(nonzeros + 1)
         errors = Signal(len(Error))
         pe_errors = Signal(3)
