@@ -68,6 +68,27 @@ def queue_conservation_spec(variant, *, depth=4):
     return m
 
 
+@h.breaks(ActivationQueue)
+def _QueueFlagLate(self, m):
+    """Broken: the almost-full flag is registered from last cycle's level, a cycle late."""
+    m.d.sync += self.almost_full.eq(self.level >= self.depth - 1)
+
+
+@h.proof("queue_almost_full", "ActivationQueue(depth=4)", "prove", 2, fail_depth=8,
+       kind="conservation",
+       covers="the registered almost_full is high exactly when the queue holds depth - 1 "
+              "pairs or more, in every cycle",
+       broken="the flag follows the level a cycle late")
+def queue_almost_full_spec(variant, *, depth=4):
+    """The registered flag the broadcast decides on is true to the level in every cycle."""
+    m = Module()
+    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueFlagLate)(depth=depth)
+    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    h.assume_stream(m, dut.i)
+    m.d.comb += Assert(dut.almost_full == (dut.level >= depth - 1))
+    return m
+
+
 @h.proof("queue_full", "ActivationQueue(depth=4)", "cover", 8, kind="cover",
        covers="a full queue; a pair taken right after the queue was full",
        broken="pops unasked, so it never fills")
@@ -397,20 +418,32 @@ def _array(m, variant, broken_cls, config):
 
 @h.proof("array_broadcast", "SparseArray(TINY)", "prove", 2, fail_depth=10,
        kind="conservation",
-       covers="every non-zero sent enters every PE's queue exactly once, also when a queue "
-              "is full",
+       covers="every non-zero sent enters every PE's queue exactly once: the registered "
+              "broadcast never meets a full queue",
        broken="the last PE's queue is never offered the broadcast")
 def array_broadcast_spec(variant, *, config=TINY):
-    """Every non-zero the detector sends enters every PE's queue exactly once."""
+    """Every non-zero the detector sends enters every PE's queue exactly once.
+
+    Unbounded: the spec also asserts the invariants that make it inductive: each queue's
+    registered almost-full flag is true to its level, and while the broadcast's ``go`` is high
+    no queue is full (``go`` saw every queue with room for two in the cycle before, and at most
+    one pair was sent since).
+    """
     m = Module()
     _dut, inner = _array(m, variant, _ArrayBroadcastSkipsLastPE, config)
     det = inner.submodules.detector
+    go = h.find(h.elaborated_inside(inner, "broadcast"), "go")
     width = 4
     sent = h.count(m, det.o.valid & det.o.ready, width, name="sent")
     for k in range(config.n_pes):
         q = inner.submodules[f"pe{k}"].q
+        queue = h.elaborated_inside(inner, f"pe{k}").submodules.queue
         got = h.count(m, q.valid & q.ready, width, name=f"queued{k}")
-        m.d.comb += Assert(got == sent)
+        m.d.comb += [
+            Assert(got == sent),
+            Assert(queue.almost_full == (queue.level >= config.fifo_depth - 1)),
+            Assert(~go | (queue.level < config.fifo_depth)),
+        ]
     return m
 
 
