@@ -39,14 +39,20 @@ def _QueueAcceptsWhenFull(self, m):
     m.d.comb += self.i.ready.eq(1)
 
 
+def _queue(m, variant, broken_cls, depth):
+    """The queue (or its broken variant) with free inputs that follow the stream rules."""
+    m.submodules.dut = dut = h.pick(variant, ActivationQueue, broken_cls)(depth=depth)
+    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    h.assume_stream(m, dut.i)
+    return dut
+
+
 @h.proof("queue_stream", "ActivationQueue(depth=4)", "prove", 4,
        covers="o keeps valid and payload until ready",
        broken="pops its head whether or not o.ready takes it")
 def queue_stream_spec(variant, *, depth=4):
     m = Module()
-    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
-    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    h.assume_stream(m, dut.i)
+    dut = _queue(m, variant, _QueueReadsUnasked, depth)
     h.check_stream(m, dut.o)
     return m
 
@@ -57,9 +63,7 @@ def queue_stream_spec(variant, *, depth=4):
 def queue_conservation_spec(variant, *, depth=4):
     """Pairs in = pairs out + pairs held, counted modulo 2**width."""
     m = Module()
-    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
-    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    h.assume_stream(m, dut.i)
+    dut = _queue(m, variant, _QueueAcceptsWhenFull, depth)
     width = ceil_log2(depth + 1) + 1
     pushed = h.count(m, dut.i.valid & dut.i.ready, width, name="pushed")
     popped = h.count(m, dut.o.valid & dut.o.ready, width, name="popped")
@@ -82,9 +86,7 @@ def _QueueFlagLate(self, m):
 def queue_almost_full_spec(variant, *, depth=4):
     """The registered flag the broadcast decides on is true to the level in every cycle."""
     m = Module()
-    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueFlagLate)(depth=depth)
-    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    h.assume_stream(m, dut.i)
+    dut = _queue(m, variant, _QueueFlagLate, depth)
     m.d.comb += Assert(dut.almost_full == (dut.level >= depth - 1))
     return m
 
@@ -95,10 +97,7 @@ def queue_almost_full_spec(variant, *, depth=4):
 def queue_full_cover_spec(variant, *, depth=4):
     """A full queue is reachable, and so is a pair taken in the cycle after it was full."""
     m = Module()
-    cls = h.pick(variant, ActivationQueue, _QueueReadsUnasked)
-    m.submodules.dut = dut = cls(depth=depth)
-    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    h.assume_stream(m, dut.i)
+    dut = _queue(m, variant, _QueueReadsUnasked, depth)
     was_full = h.past(m, dut.level == depth, name="was_full")
     m.d.comb += [
         Cover(dut.level == depth),
