@@ -23,6 +23,36 @@ def test_a_cnn_runs_over_the_cosim_transport(sim):
     assert transport.simulated_cycles >= sum(run.cycles)
 
 
+def test_the_cxx_loop_runs_the_same_program():
+    """The C++ loop (no Python, the speed limit bench system reports) computes what golden does,
+    to the cycle; a program cut short is one clear error, not a hang."""
+    from tessera.sim.cxxloop import CxxLoopTransport
+
+    model = random_model(3)
+    program = compile_model(model, SMALL)
+    x = _inputs(np.random.default_rng(8), model, 3)
+    transport = CxxLoopTransport(SMALL)
+    run = run_model(program, x, transport)
+    np.testing.assert_array_equal(run.logits, run_int8(model, x).reshape(len(x), -1))
+    assert run.matches_golden and run.cycles_match and run.errors == 0
+    assert transport.simulated_cycles >= sum(run.cycles) and transport.seconds > 0
+    with pytest.raises(TesseraError, match="output words the program asks for"):
+        run_model(program, x[:1], _Truncated(CxxLoopTransport(SMALL), keep=4))
+
+
+class _Truncated:
+    """A transport that passes on only the first ``keep`` command words."""
+
+    def __init__(self, inner, *, keep):
+        self.inner, self.keep = inner, keep
+
+    def write(self, data):
+        self.inner.write(data[:4 * self.keep])
+
+    def read(self, n, timeout=None):
+        return self.inner.read(n, timeout)
+
+
 class _Silent:
     """A transport to a board that never answers."""
 
