@@ -41,6 +41,9 @@ class LinkTransport:
     """
 
     paced = True
+    #: ``(MHz, where it comes from)``: the clock latencies are reported at
+    #: (:func:`tessera.sim.system_report.summarize`); ``None``: the synthesized Fmax.
+    core_clock = None
 
     def __init__(self, link, config, *, timeout=10.0, clock=time.monotonic):
         self.link, self.config, self.timeout, self.clock = link, config, timeout, clock
@@ -134,6 +137,7 @@ def open_board(port, name, *, simulated=False, clock=time.monotonic):
         raise
     transport = LinkTransport(link, spec.core.config,
                               timeout=link.retransmit_after * link.tries, clock=clock)
+    transport.core_clock = (spec.core_hz / 1e6, f"the clock of {spec.name}'s core")
     return serial, transport
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "FIELD_BITS",
     "INSTRUCTION_WORDS",
     "OPCODE_BITS",
+    "PARAMETERS",
     "PER_PE",
     "Barrier",
     "Conv",
@@ -112,20 +113,32 @@ class OutKind(enum.IntEnum):
     BARRIER = 2
 
 
-#: Width of every argument field, by instruction: the one place the numbers live. The layouts
-#: in :mod:`tessera.hw.system.protocol` are built from these, in this order.
+#: Width of every argument field, by instruction, in the header's bit order (from bit
+#: :data:`OPCODE_BITS` up): the one place the numbers live. The layouts in
+#: :mod:`tessera.hw.system.protocol` are built from these, in this order. A CONV's and a POOL's
+#: geometry comes first: the kernel window in word 0 and the sizes in word 1, so that the hardware
+#: derives the layer's sizes while the later words arrive (``tessera.hw.system.check``).
 FIELD_BITS = {
     Op.LOAD: {"space": 3, "pe": 6, "addr": 16, "count": 16},
-    Op.CONV: {"in_base": 16, "out_base": 16, "w_base": 16, "q_base": 10, "h": 8, "w": 8,
-              "c": 9, "oc": 9, "kernel": 4, "stride": 3, "padding": 3, "relu": 1,
-              "row0": 8, "rows": 8},
-    Op.FC: {"in_base": 16, "out_base": 16, "cols": 16, "rows": 16, "ptr_base": 16,
+    Op.CONV: {"h": 8, "w": 8, "kernel": 4, "stride": 3, "padding": 3, "c": 9, "oc": 9,
+              "rows": 8, "row0": 8, "relu": 1, "in_base": 16, "out_base": 16, "w_base": 16,
+              "q_base": 10},
+    Op.FC: {"cols": 16, "rows": 16, "in_base": 16, "out_base": 16, "ptr_base": 16,
             "param_base": 16, "relu": 1},
-    Op.POOL: {"in_base": 16, "out_base": 16, "h": 8, "w": 8, "c": 9, "kernel": 4, "stride": 3},
+    Op.POOL: {"h": 8, "w": 8, "kernel": 4, "stride": 3, "c": 9, "in_base": 16, "out_base": 16},
     Op.READ: {"addr": 16, "count": 16},
     Op.STATS: {},
     Op.BARRIER: {"tag": 16},
     Op.NOP: {},
+}
+
+#: The order of each instruction's constructor parameters where it differs from the wire order
+#: (addresses first, as a program reads).
+PARAMETERS = {
+    Op.CONV: ("in_base", "out_base", "w_base", "q_base", "h", "w", "c", "oc", "kernel", "stride",
+              "padding", "relu", "row0", "rows"),
+    Op.FC: ("in_base", "out_base", "cols", "rows", "ptr_base", "param_base", "relu"),
+    Op.POOL: ("in_base", "out_base", "h", "w", "c", "kernel", "stride"),
 }
 
 
@@ -150,10 +163,13 @@ class _Instruction:
 
 def _instruction(op, doc, defaults=(), extra=(), post_init=None):
     """Make the frozen dataclass of opcode ``op``: one int field per :data:`FIELD_BITS` entry,
-    in order, the last ones with ``defaults`` (a dict), then ``extra`` fields."""
+    in :data:`PARAMETERS` order, the last ones with ``defaults`` (a dict), then ``extra``
+    fields."""
     defaults = dict(defaults)
+    names = PARAMETERS.get(op, tuple(FIELD_BITS[op]))
+    assert sorted(names) == sorted(FIELD_BITS[op]), op
     fields_ = [(name, int, field(default=defaults[name])) if name in defaults else (name, int)
-               for name in FIELD_BITS[op]]
+               for name in names]
     namespace = {"op": op, "__doc__": doc, "__module__": __name__}
     if post_init is not None:
         namespace["__post_init__"] = post_init

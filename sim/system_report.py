@@ -62,7 +62,7 @@ def _engine_macs(engine, config):
     return None
 
 
-def summarize(program, model, x_q, run, *, labels=None):
+def summarize(program, model, x_q, run, *, labels=None, board_clock=None):
     """Return the report of ``run`` (:func:`tessera.sim.system.run_model`'s result for
     ``program``, compiled from ``model``, on the inputs ``x_q``) as a JSON-ready dict.
 
@@ -70,14 +70,15 @@ def summarize(program, model, x_q, run, *, labels=None):
     ``cycles`` (per inference), ``errors``, ``clock_mhz``, ``clock`` (where that clock comes
     from), ``latency_us`` (per inference), ``layers`` (``name``, ``kind``, ``engine``,
     ``cycles``, ``macs``, ``utilization``, ``energy`` in pJ, ``latency_us``), ``energy`` (pJ per
-    inference, the layers' sum) and, with ``labels``, ``accuracy``.
+    inference, the layers' sum) and, with ``labels``, ``accuracy``. Latencies are at
+    ``board_clock`` (``(MHz, source)``) or, without it, at :func:`clock` of the configuration.
     """
     from tessera.golden.energy import compressed_int8_layer_energy
 
     x = np.asarray(x_q)
     config = program.config
     golden = run.golden
-    mhz, source = clock(config)
+    mhz, source = clock(config) if board_clock is None else board_clock
     energies = compressed_int8_layer_energy(model, x)
     logged = min((len(log) for log in run.instruction_cycles), default=0)
     layers = []

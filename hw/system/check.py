@@ -1,30 +1,96 @@
-"""The command processor's header check: which error bit a header raises, before it runs."""
+"""The command processor's header check: which error bit a header raises, before it runs, and
+the sizes of the layer it describes."""
 
 from amaranth import *
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-from tessera.golden.isa import PER_PE, Error, Space
+from tessera.golden.isa import CMD_WIDTH, FIELD_BITS, PER_PE, Error, Op, Space
 
 from .protocol import Opcode, SpaceId, instruction_layout
 
-__all__ = ["HeaderCheck"]
+__all__ = ["LATENCY", "HeaderCheck", "conv_sizes_layout", "divide_by_stride"]
+
+#: Cycles from the header's word 0 (the kernel window) to valid outputs; word 1 (the sizes) is
+#: needed one cycle later, the other words in the cycle the outputs are used.
+LATENCY = 3
+
+# A CONV's and a POOL's window fits word 0 and their sizes words 0 and 1: the pipeline below
+# starts on word 0 while the later words arrive.
+_WINDOW = ("h", "w", "kernel", "stride", "padding")
+_SIZES = ("c", "oc", "rows", "row0")
+for _op in ("conv", "pool"):
+    _layout = instruction_layout["args"].shape[_op].shape
+    _base = instruction_layout["args"].offset
+    for _name, _field in _layout:
+        _end = _base + _field.offset + _field.width
+        assert _name not in _WINDOW or _end <= CMD_WIDTH, (_op, _name)
+        assert _name not in _SIZES or _end <= 2 * CMD_WIDTH, (_op, _name)
+for _name in ("h", "w", "kernel", "stride"):  # one window pipeline serves both
+    _conv, _pool = (instruction_layout["args"].shape[op].shape[_name] for op in ("conv", "pool"))
+    assert (_conv.offset, _conv.width) == (_pool.offset, _pool.width), _name
 
 
-def _ceil_div(a, b):
-    return -(-a // b)
+def _max(op, name):
+    return 2 ** FIELD_BITS[op][name] - 1
+
+
+def _bits(value):
+    return max(1, int(value).bit_length())
+
+
+def conv_sizes_layout(cols):
+    """The sizes of a CONV the processor needs, for a systolic array of ``cols`` columns:
+    ``m`` (rows x OW), ``k`` (kernel^2 x c), ``b_words`` (``b`` stream words), ``out_offset``
+    (row0 x OW x oc: the first output's offset from ``out_base``), ``results`` (m x oc)."""
+    c = Op.CONV
+    ow = _max(c, "w") + 2 * _max(c, "padding")
+    m = _max(c, "rows") * ow
+    k = _max(c, "kernel") ** 2 * _max(c, "c")
+    return data.StructLayout({
+        "m": _bits(m), "k": _bits(k),
+        "b_words": _bits(-(-_max(c, "oc") // cols) * k),
+        "out_offset": _bits(_max(c, "row0") * ow * _max(c, "oc")),
+        "results": _bits(m * _max(c, "oc")),
+    })
+
+
+def divide_by_stride(x, stride):
+    """``x // stride`` for ``x`` below 512 and ``stride`` in 1..7, as shifts and multiplications
+    by reciprocals (exact in that range; tested), not a divider. 0 for stride 0."""
+    assert len(x) <= 9
+    quotient = Signal(len(x))
+    m = Module()
+    with m.Switch(stride):
+        for s in range(1, 8):
+            with m.Case(s):
+                if s & (s - 1) == 0:
+                    m.d.comb += quotient.eq(x >> (s.bit_length() - 1))
+                else:
+                    multiplier, shift = _RECIPROCALS[s]
+                    m.d.comb += quotient.eq((x * multiplier) >> shift)
+    return m, quotient
+
+
+#: ``x // s == (x * M) >> S`` for every ``x`` below 512.
+_RECIPROCALS = {3: (171, 9), 5: (205, 10), 6: (171, 10), 7: (293, 11)}
 
 
 class HeaderCheck(wiring.Component):
     """Classify an instruction header: 0 (it runs) or the one :class:`~tessera.golden.isa.Error`
-    bit it raises, exactly as :func:`tessera.golden.executor.instruction_errors`.
+    bit it raises, exactly as :func:`tessera.golden.executor.instruction_errors`; and the sizes
+    of a CONV, for the processor.
 
     OPCODE: an opcode or a LOAD space that does not exist. GEOMETRY: zero sizes, a window larger
     than the (padded) input, a GEMM larger than the systolic buffers, output rows past the map,
     an FC larger than the sparse engine. ADDRESS: a range past its memory, a PE that does not
     exist, overlapping input and output. GEOMETRY wins over ADDRESS.
 
-    Combinational (zero latency). The output sizes of CONV and POOL divide by the stride (1..7);
-    the divisions are combinational here, to be pipelined or made sequential when timing asks.
+    Pipelined, so that no division or chain of multiplications sits in one cycle: the output
+    sizes (divided by the stride) are registered from word 0 of the header, their products from
+    word 1 in two more registered steps. ``errors`` and ``conv`` are valid once word 0 has been
+    stable for :data:`LATENCY` cycles and word 1 for ``LATENCY - 1``; words 2 and 3 (addresses)
+    are used combinationally. The processor fetches one word a cycle at most, so they are valid
+    in the cycle after the last word, when it dispatches: the check costs no cycle.
 
     Parameters
     ----------
@@ -34,14 +100,16 @@ class HeaderCheck(wiring.Component):
     -------
     header : In(instruction_layout)
     errors : Out(4)
+    conv : Out(conv_sizes_layout(config.systolic.cols))
     """
-
-    header: In(instruction_layout)
-    errors: Out(4)
 
     def __init__(self, config):
         self._config = config
-        super().__init__()
+        super().__init__({
+            "header": In(instruction_layout),
+            "errors": Out(len(Error)),
+            "conv": Out(conv_sizes_layout(config.systolic.cols)),
+        })
 
     @property
     def config(self):
@@ -55,9 +123,56 @@ class HeaderCheck(wiring.Component):
         depth = cfg.act_depth
         geometry, address, opcode = Signal(), Signal(), Signal()
 
+        def stage(name, value):
+            reg = Signal(value.shape(), name=name)
+            m.d.sync += reg.eq(value)
+            return reg
+
         def overlap(a0, a1, b0, b1):
             return (a0 < b1) & (b0 < a1)
 
+        # -- the CONV / POOL pipeline (POOL: no padding, oc = c) -------------------------------
+        conv, pool = h.args.conv, h.args.pool
+        is_conv = h.opcode == Opcode.CONV
+        # Stage 1, from word 0: the window and the output sizes.
+        pad = Mux(is_conv, conv.padding, 0)
+        span_h, span_w = conv.h + 2 * pad, conv.w + 2 * pad
+        window_bad = Cat(conv.h == 0, conv.w == 0, conv.kernel == 0, conv.stride == 0,
+                         conv.kernel > span_h, conv.kernel > span_w).any()
+        sizes = []
+        for span in (span_h, span_w):
+            x = Signal(9)
+            m.d.comb += x.eq(Mux(window_bad, 0, span - conv.kernel))
+            divider, quotient = divide_by_stride(x, conv.stride)
+            m.submodules += divider
+            sizes.append(quotient + 1)
+        oh, ow = stage("oh", sizes[0]), stage("ow", sizes[1])
+        hw = stage("hw", conv.h * conv.w)
+        kk = stage("kk", conv.kernel * conv.kernel)
+        bad1 = stage("window_bad", window_bad)
+        # Stage 2, word 1: the sizes' first products.
+        c = Mux(is_conv, conv.c, pool.c)
+        n = Mux(is_conv, conv.oc, pool.c)
+        ohow = stage("ohow", oh * ow)
+        owoc = stage("owoc", ow * conv.oc)
+        rows_ow = stage("rows_ow", conv.rows * ow)
+        in_size2 = stage("in_size2", hw * c)
+        k = stage("k", kk * c)
+        oc_groups = stage("oc_groups", (conv.oc + sys.cols - 1) // sys.cols)
+        bad2 = stage("sizes_bad", bad1 | (c == 0) | (is_conv & Cat(
+            conv.oc == 0, conv.rows == 0, conv.row0 + conv.rows > oh).any()))
+        fc_param_rows = stage("fc_param_rows", (h.args.fc.rows + sp.n_pes - 1) // sp.n_pes)
+        # Stage 3: the second products, and the geometry verdict.
+        out_size = stage("out_size", ohow * n)
+        in_size = stage("in_size", in_size2)
+        bad3 = stage("geometry_bad", bad2 | (is_conv & Cat(
+            k > sys.max_k, conv.oc > sys.max_n, rows_ow > sys.max_m).any()))
+        m.d.sync += [self.conv.m.eq(rows_ow), self.conv.k.eq(k),
+                     self.conv.b_words.eq(oc_groups * k),
+                     self.conv.out_offset.eq(conv.row0 * owoc),
+                     self.conv.results.eq(rows_ow * conv.oc)]
+
+        # -- the verdict, from the pipeline and the addresses ----------------------------------
         with m.Switch(h.opcode):
             with m.Case(Opcode.LOAD):
                 a = h.args.load
@@ -73,25 +188,16 @@ class HeaderCheck(wiring.Component):
                     opcode.eq(~known),
                     address.eq((per_pe & (a.pe >= sp.n_pes)) | (a.addr + a.count > space_depth)),
                 ]
-            with m.Case(Opcode.CONV):
-                a = h.args.conv
-                bad = Cat(a.h == 0, a.w == 0, a.c == 0, a.oc == 0, a.kernel == 0,
-                          a.stride == 0, a.rows == 0,
-                          a.kernel > a.h + 2 * a.padding, a.kernel > a.w + 2 * a.padding).any()
-                oh = (a.h + 2 * a.padding - a.kernel) // a.stride + 1
-                ow = (a.w + 2 * a.padding - a.kernel) // a.stride + 1
-                k = a.kernel * a.kernel * a.c
-                too_big = Cat(k > sys.max_k, a.oc > sys.max_n, a.rows * ow > sys.max_m,
-                              a.row0 + a.rows > oh).any()
-                in_end = a.in_base + a.h * a.w * a.c
-                out_end = a.out_base + oh * ow * a.oc
-                b_words = ((a.oc + sys.cols - 1) // sys.cols) * k
+            with m.Case(Opcode.CONV, Opcode.POOL):
+                in_base, out_base = Mux(is_conv, conv.in_base, pool.in_base), \
+                    Mux(is_conv, conv.out_base, pool.out_base)
+                in_end, out_end = in_base + in_size, out_base + out_size
                 m.d.comb += [
-                    geometry.eq(bad | too_big),
+                    geometry.eq(bad3),
                     address.eq(Cat(in_end > depth, out_end > depth,
-                                   a.w_base + b_words > cfg.weight_depth,
-                                   a.q_base + a.oc > cfg.qparam_depth,
-                                   overlap(a.in_base, in_end, a.out_base, out_end)).any()),
+                                   overlap(in_base, in_end, out_base, out_end),
+                                   is_conv & (conv.w_base + self.conv.b_words > cfg.weight_depth),
+                                   is_conv & (conv.q_base + conv.oc > cfg.qparam_depth)).any()),
                 ]
             with m.Case(Opcode.FC):
                 a = h.args.fc
@@ -102,20 +208,7 @@ class HeaderCheck(wiring.Component):
                                     a.rows > side).any()),
                     address.eq(Cat(in_end > depth, out_end > depth,
                                    a.ptr_base + a.cols + 1 > sp.ptr_depth,
-                                   a.param_base + (a.rows + sp.n_pes - 1) // sp.n_pes
-                                   > sp.param_depth,
-                                   overlap(a.in_base, in_end, a.out_base, out_end)).any()),
-                ]
-            with m.Case(Opcode.POOL):
-                a = h.args.pool
-                oh = (a.h - a.kernel) // a.stride + 1
-                ow = (a.w - a.kernel) // a.stride + 1
-                in_end = a.in_base + a.h * a.w * a.c
-                out_end = a.out_base + oh * ow * a.c
-                m.d.comb += [
-                    geometry.eq(Cat(a.h == 0, a.w == 0, a.c == 0, a.kernel == 0, a.stride == 0,
-                                    a.kernel > a.h, a.kernel > a.w).any()),
-                    address.eq(Cat(in_end > depth, out_end > depth,
+                                   a.param_base + fc_param_rows > sp.param_depth,
                                    overlap(a.in_base, in_end, a.out_base, out_end)).any()),
                 ]
             with m.Case(Opcode.READ):

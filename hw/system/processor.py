@@ -197,14 +197,13 @@ class CommandProcessor(wiring.Component):
             return unpackers[shapes[space]]
 
         # EXEC ----------------------------------------------------------------------------------
-        ow = Signal(8)
-        m.d.comb += ow.eq((conv.w + 2 * conv.padding - conv.kernel) // conv.stride + 1)
-        conv_k = conv.kernel * conv.kernel * conv.c
-        conv_m = conv.rows * ow
+        conv_m, conv_k = check.conv.m, check.conv.k     # registered by the check
         gemm_size = Signal(data.StructLayout({"m": 16, "n": 16}))
-        out_base = Signal(ADDR_WIDTH + 1)
         m_idx, n_idx = Signal(16), Signal(16)      # the next result's (m, n)
         m0, n0 = Signal(16), Signal(16)
+        # out_base + m_idx * n and out_base + m0 * n, kept by additions (no multiplier in the
+        # write path): the next result goes to row_addr + n_idx.
+        row_addr, tile_addr = Signal(ADDR_WIDTH + 1), Signal(ADDR_WIDTH + 1)
         results_left = Signal(32)
         fc_args = Signal.like(fc)
         fc_run = Signal(sparse.run_layout)           # the RUN command's data field
@@ -221,7 +220,7 @@ class CommandProcessor(wiring.Component):
             self.gemm_cmd.payload.n.eq(conv.oc), self.gemm_cmd.payload.relu.eq(conv.relu),
             im2col.cmd.payload.eq(conv),
             wmem.cmd.payload.base.eq(conv.w_base),
-            wmem.cmd.payload.count.eq(((conv.oc + sys.cols - 1) // sys.cols) * conv_k),
+            wmem.cmd.payload.count.eq(check.conv.b_words),
             qmem.cmd.payload.base.eq(conv.q_base), qmem.cmd.payload.count.eq(conv.oc),
             pool.cmd.payload.eq(pl),
         ]
@@ -245,9 +244,10 @@ class CommandProcessor(wiring.Component):
                     with m.If(~bad & self.gemm_cmd.ready):
                         m.d.sync += [
                             gemm_size.m.eq(conv_m), gemm_size.n.eq(conv.oc),
-                            out_base.eq(conv.out_base + conv.row0 * ow * conv.oc),
+                            row_addr.eq(conv.out_base + check.conv.out_offset),
+                            tile_addr.eq(conv.out_base + check.conv.out_offset),
                             m_idx.eq(0), n_idx.eq(0), m0.eq(0), n0.eq(0),
-                            results_left.eq(conv_m * conv.oc), state.eq(_State.CONV)]
+                            results_left.eq(check.conv.results), state.eq(_State.CONV)]
                 with m.Case(Opcode.FC):
                     with m.If(bad):
                         m.d.comb += retire.eq(1)
@@ -334,17 +334,21 @@ class CommandProcessor(wiring.Component):
             with m.If(self.gemm_o.valid):
                 cn = Mux(gemm_size.n - n0 < sys.cols, gemm_size.n - n0, sys.cols)
                 mm = Mux(gemm_size.m - m0 < sys.tile_m, gemm_size.m - m0, sys.tile_m)
-                m.d.comb += [act.w_en.eq(1), act.w_addr.eq(out_base + m_idx * gemm_size.n + n_idx),
+                m.d.comb += [act.w_en.eq(1), act.w_addr.eq(row_addr + n_idx),
                              act.w_data[0].eq(self.gemm_o.payload[:8]), act.w_mask.eq(1)]
                 m.d.sync += results_left.eq(results_left - 1)
                 with m.If(n_idx + 1 < n0 + cn):
                     m.d.sync += n_idx.eq(n_idx + 1)
                 with m.Elif(m_idx + 1 < m0 + mm):
-                    m.d.sync += [n_idx.eq(n0), m_idx.eq(m_idx + 1)]
+                    m.d.sync += [n_idx.eq(n0), m_idx.eq(m_idx + 1),
+                                 row_addr.eq(row_addr + gemm_size.n)]
                 with m.Elif(n0 + sys.cols < gemm_size.n):
-                    m.d.sync += [n0.eq(n0 + sys.cols), n_idx.eq(n0 + sys.cols), m_idx.eq(m0)]
+                    m.d.sync += [n0.eq(n0 + sys.cols), n_idx.eq(n0 + sys.cols), m_idx.eq(m0),
+                                 row_addr.eq(tile_addr)]
                 with m.Else():
-                    m.d.sync += [n0.eq(0), n_idx.eq(0), m0.eq(m0 + mm), m_idx.eq(m0 + mm)]
+                    m.d.sync += [n0.eq(0), n_idx.eq(0), m0.eq(m0 + mm), m_idx.eq(m0 + mm),
+                                 row_addr.eq(row_addr + gemm_size.n),
+                                 tile_addr.eq(row_addr + gemm_size.n)]
             with m.If((results_left == 0) & ~self.gemm_busy):
                 m.d.comb += retire.eq(1)
         m.d.comb += [self.gemm_a.valid.eq(a_valid)]

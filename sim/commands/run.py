@@ -77,7 +77,8 @@ def run(args):
     program = compile_model(model, config)
     x, labels = _inputs(args, model, info)
     result = run_model(program, x, transport)
-    summary = summarize(program, model, x, result, labels=labels)
+    summary = summarize(program, model, x, result, labels=labels,
+                        board_clock=getattr(transport, "core_clock", None))
     summary.update(simulated_cycles=transport.simulated_cycles, seconds=transport.seconds,
                    sim=args.sim)
     if args.json:

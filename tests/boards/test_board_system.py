@@ -94,6 +94,7 @@ def test_models_through_the_simulated_board(digits, model_cache):
     from tessera.golden.inference import run_int8
     from tessera.golden.pipeline import compress
     from tessera.sim.system import run_model
+    from tessera.sim.system_report import summarize
 
     with SimulatedBoard("ulx3s-85f") as simulated:
         serial, transport = open_board(simulated.path, "ulx3s-85f", simulated=True)
@@ -101,10 +102,15 @@ def test_models_through_the_simulated_board(digits, model_cache):
             for name in ("cnn", "mlp"):
                 model = compress(name, 0, data=digits, cache_dir=model_cache).model
                 x = model.quantize_input(digits.x_test[:2])
-                run = run_model(compile_model(model, transport.config), x, transport)
+                program = compile_model(model, transport.config)
+                run = run_model(program, x, transport)
                 golden = np.asarray(run_int8(model, x)).reshape(len(x), -1)
                 assert np.array_equal(run.logits, golden), name
                 assert run.matches_golden and run.errors == 0, name
                 assert run.cycles_match, (name, run.instruction_cycles)
+                # `tessera run --port` reports latencies at the board's clock.
+                summary = summarize(program, model, x, run, board_clock=transport.core_clock)
+                assert summary["clock_mhz"] == 25.0 and "ulx3s-85f" in summary["clock"]
+                assert summary["latency_us"] == pytest.approx([c / 25.0 for c in summary["cycles"]])
     assert transport.link.retransmissions == 0
     assert simulated.report["to_board"] > transport.bytes_sent

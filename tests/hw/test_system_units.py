@@ -207,6 +207,7 @@ def _random_header(rng, config):
 @pytest.mark.parametrize("seed", range(3))
 def test_header_check_equals_golden(seed):
     from tessera.golden.executor import instruction_errors
+    from tessera.golden.isa import Op
     from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
     from tessera.hw.system.check import HeaderCheck
     from tessera.sim.host.system import header_bits
@@ -221,17 +222,61 @@ def test_header_check_equals_golden(seed):
     expected = [int(instruction_errors(i, config)) for i in cases]
     assert len(set(expected)) == 4, f"seed {seed}: not every outcome drawn"
     dut = HeaderCheck(config)
-    got = []
+    got, sizes = [], []
 
     async def bench(ctx):
+        # The header settles word by word, as the processor fetches it: word 0, one cycle later
+        # words 0-1, then all four; the outputs are read LATENCY cycles after word 0.
+        previous = 0
         for instr in cases:
-            ctx.set(dut.header.as_value(), header_bits(instr))
-            await ctx.delay(1e-9)
+            bits = header_bits(instr)
+            for words in (1, 2, 4):
+                mask = (1 << (32 * words)) - 1
+                ctx.set(dut.header.as_value(), (bits & mask) | (previous & ~mask))
+                await ctx.tick()
             got.append(ctx.get(dut.errors))
+            sizes.append({name: ctx.get(getattr(dut.conv, name)) for name in
+                          ("m", "k", "b_words", "out_offset", "results")})
+            previous = bits
 
     sim = Simulator(dut)
+    sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
     bad = [n for n, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e]
     assert not bad, (f"seed {seed}: {len(bad)} mismatches, first {cases[bad[0]]}: expected "
                      f"{expected[bad[0]]}, got {got[bad[0]]}")
+    convs = 0
+    for instr, error, size in zip(cases, expected, sizes, strict=True):
+        if error or getattr(instr, "op", None) != Op.CONV:
+            continue
+        convs += 1
+        ow = (instr.w + 2 * instr.padding - instr.kernel) // instr.stride + 1
+        k = instr.kernel ** 2 * instr.c
+        want = {"m": instr.rows * ow, "k": k, "b_words": config.systolic.b_words(k, instr.oc),
+                "out_offset": instr.row0 * ow * instr.oc, "results": instr.rows * ow * instr.oc}
+        assert size == want, f"seed {seed}: {instr}: sizes {size}, expected {want}"
+    assert convs > 50, f"seed {seed}: only {convs} valid CONVs drawn"
+
+
+def test_divide_by_stride_is_exact():
+    from amaranth import Signal
+    from tessera.hw.system.check import divide_by_stride
+
+    x, stride = Signal(9), Signal(3)
+    m, quotient = divide_by_stride(x, stride)
+    wrong = []
+
+    async def bench(ctx):
+        for s in range(8):
+            ctx.set(stride, s)
+            for value in range(512):
+                ctx.set(x, value)
+                got = ctx.get(quotient)
+                if got != (value // s if s else 0):
+                    wrong.append((value, s, got))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not wrong, f"x // stride wrong for (x, stride, got) {wrong[:5]}"
