@@ -25,13 +25,24 @@ group costs two cycles. So non-zero ``m`` is offered from
 where ``B`` is the cycle a non-zero is broadcast and ``z_m`` the number of all-zero groups
 between the two groups (before ``j_0``'s group for ``m = 0``).
 
-*Broadcast.* Every queue must have room; a queue (``SyncFIFO``) is full until the pair ``D``
-places ahead was read out, at a cycle before the write:
+*Broadcast* (registered). The broadcast may send in cycle ``t`` only if every queue held at most
+``D - 2`` pairs in cycle ``t - 1`` (each queue registers its "almost full", ``level >= D - 1``;
+their NOR is registered as the broadcast's ``go``), so the decision uses last cycle's flags and
+the pair sent in ``t - 1`` still finds room. ``T_{k,m}`` is the cycle PE ``k`` reads pair ``m``
+out of its queue (it has left the queue from ``T + 1``). In cycle ``t - 1 >= B_{m-1} + 1`` the
+queues hold the ``m`` pairs written so far, less those read before ``t - 1``, so pair
+``m - D + 1`` must have been read by ``t - 2``. Only the first cycle ``P_m = B_{m-1} + 1`` of a
+non-zero offered straight after the previous one differs: its flags predate the write of pair
+``m - 1``, so pair ``m - D`` must have been read by ``P_m - 2``:
 
-    B_m = max(P_m, max_k T_{k, m-D} + 1)
+    B_m = P_m                                   if P_m = B_{m-1} + 1 and T_{k,m-D} <= P_m - 2
+                                                   for every k (or m < D)
+    B_m = max(E_m, max_k T_{k,m-D+1} + 2)       otherwise (B_m = E_m if m < D - 1)
 
-where ``T_{k,m}`` is the cycle PE ``k`` reads pair ``m`` out of its queue. The broadcast waits on
-PE ``k``'s full queue for ``max(0, T_{k,m-D} + 1 - P_m)`` cycles: its *stall* counter.
+with ``E_m = P_m + 1`` when that first cycle was refused and ``E_m = P_m`` when ``P_m`` follows
+a gap. In each waiting cycle the broadcast waits on every PE whose queue was almost full in the
+cycle before: PE ``k``'s *stall* counter grows by one for the refused first cycle when
+``T_{k,m-D} >= P_m - 1``, and by ``max(0, T_{k,m-D+1} + 2 - E_m)`` for the cycles from ``E_m``.
 
 *Pointer read unit*, two stages of one column each. A pair written at ``B`` can be read at
 ``B + 1``; the read stage takes it in the cycle it frees, ``V_{k,m-1}``; it moves into the span
@@ -167,7 +178,7 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
     x : array_like, shape (cols,)
         The activations (only which are non-zero matters); a boolean mask works too.
     fifo_depth : int
-        Activation queue depth ``D``, >= 1.
+        Activation queue depth ``D``, >= 2 (the broadcast needs room for two).
     rows : int
         Rows of the layer (for write-back).
     emit : bool
@@ -180,7 +191,7 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
     Raises
     ------
     TesseraError
-        On a wrong shape or type, negative entries, or a depth below 1.
+        On a wrong shape or type, negative entries, or a depth below 2.
     """
     entries = check_int_array(entries, "entries", low=0)
     if entries.ndim != 2 or entries.shape[0] < 1:
@@ -190,7 +201,7 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
     if x.shape != (cols,):
         raise TesseraError(f"x must have shape ({cols},), not {x.shape}")
     x = check_int_array(x, "x", allow_bool=True)
-    depth = check_int(fifo_depth, "fifo_depth", 1, 2**16)
+    depth = check_int(fifo_depth, "fifo_depth", 2, 2**16)
     writeback = writeback_cycles(rows, n_pes, emit=emit)
 
     active = np.flatnonzero(x)
@@ -215,16 +226,24 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
     stall = np.zeros(n_pes, dtype=np.int64)
     broadcast = 1  # B_{-1}
     scratch = np.empty(n_pes, dtype=np.int64)
+    blocked = np.empty(n_pes, dtype=bool)
     for m in range(count):
         offered = broadcast + gap[m]
-        if m >= depth:
-            ahead = popped[m - depth]
-            broadcast = max(offered, int(ahead.max()) + 1)
-            np.subtract(ahead, offered - 1, out=scratch)
+        earliest = offered  # the first cycle that needs pair m - D + 1 out of every queue
+        broadcast = offered
+        if gap[m] == 1 and m >= depth:
+            # Offered the cycle after m - 1 went: the flags saw m - 1 not yet written, so pair
+            # m - D must have left every queue before that cycle.
+            np.greater_equal(popped[m - depth], offered - 1, out=blocked)
+            if blocked.any():
+                stall += blocked
+                earliest = offered + 1
+        if m >= depth - 1 and (gap[m] > 1 or earliest > offered):
+            ahead = popped[m - depth + 1]
+            broadcast = max(earliest, int(ahead.max()) + 2)
+            np.subtract(ahead, earliest - 2, out=scratch)
             np.maximum(scratch, 0, out=scratch)
             stall += scratch
-        else:
-            broadcast = offered
         t = popped[m]
         np.maximum(read_free, broadcast + 1, out=t)
         np.maximum(t + 1, span_free, out=read_free)   # V: into the span stage

@@ -153,7 +153,7 @@ def spmv_on_array(w, x, *, n_pes=SparseConfig.n_pes, fifo_depth=SparseConfig.fif
 
     try:
         check_int(n_pes, "--pes", 1, 64)
-        check_int(fifo_depth, "--fifo-depth", 1, 64)
+        check_int(fifo_depth, "--fifo-depth", 2, 64)
         check_int(rel_bits, "--rel-bits", 1, 8)
     except (TypeError, ValueError) as error:
         raise TesseraError(str(error)) from None

@@ -194,7 +194,7 @@ _SPARSE_OPTIONS = tuple(
            flag="--pes" if name == "n_pes" else None)
     for name, text in (
         ("n_pes", "number of PEs, 1..64"),
-        ("fifo_depth", "activation queue depth, 1..64"),
+        ("fifo_depth", "activation queue depth, 2..64"),
         ("index_bits", "codebook index width, 1..8"),
         ("rel_bits", "relative row index width, 1..8"),
         ("weight_width", "codebook value width, 2..16"),

@@ -176,6 +176,33 @@ MUTANTS = [
            (("hw/sparse/address.py", "beyond.eq(global_row >= self.rows),",
              "beyond.eq(global_row > self.rows),"),),
            _k(SPARSE, "test_directed and default and icarus and bad_input")),
+    # -- the sparse array's registered broadcast (issue 12) --------------------------------------
+    Mutant("broadcast-unregistered", "hw",
+           "the broadcast decides from this cycle's almost-full flags (its `go` flip-flop "
+           "removed): sends a cycle earlier than the model",
+           (("hw/sparse/broadcast.py", "m.d.sync += go.eq(~self.almost_full.any())",
+             "m.d.comb += go.eq(~self.almost_full.any())"),),
+           _k(SPARSE, "test_directed and default and icarus and almost_full_queue")),
+    Mutant("almost-full-late", "hw",
+           "a queue registers its almost-full flag from last cycle's level, a cycle late",
+           (("hw/sparse/queue.py", "m.d.sync += self.almost_full.eq(level_next >= self.depth - 1)",
+             "m.d.sync += self.almost_full.eq(queue.level >= self.depth - 1)"),),
+           _k(SPARSE, "test_directed and default and icarus and almost_full_queue")),
+    Mutant("room-for-one", "shared",
+           "the broadcast sends while every queue has room for one (hardware and model): the "
+           "pair sent in the cycle before overfills a queue",
+           (("hw/sparse/queue.py", "m.d.sync += self.almost_full.eq(level_next >= self.depth - 1)",
+             "m.d.sync += self.almost_full.eq(level_next >= self.depth)"),
+            ("golden/sparse_cycles.py", "broadcast = max(earliest, int(ahead.max()) + 2)",
+             "broadcast = max(earliest, int(ahead.max()) + 1)")),
+           _k(SPARSE, "test_directed and default and icarus and almost_full_queue")),
+    Mutant("first-cycle-flags", "golden",
+           "the model forgets that a non-zero offered straight after the last one meets flags "
+           "that predate its write",
+           (("golden/sparse_cycles.py",
+             "np.greater_equal(popped[m - depth], offered - 1, out=blocked)",
+             "np.greater_equal(popped[m - depth], offered, out=blocked)"),),
+           ("tests/golden/test_sparse_cycles.py",)),
     # -- the systolic engine alone -------------------------------------------------------------
     Mutant("weight-unsigned", "hw", "the systolic PE multiplies by the weight as unsigned",
            (("hw/pe.py", "m.d.sync += [stage.eq(a * w), product.eq(stage)]",

@@ -43,7 +43,8 @@ class SparseConfig:
         Number of PEs, 1..64 (default 4). Row ``i`` of a layer lives in PE ``i % n_pes``, and so
         does activation ``j``: local address ``i // n_pes``.
     fifo_depth : int
-        Depth of each PE's activation queue, 1..64 (default 8, EIE's).
+        Depth of each PE's activation queue, 2..64 (default 8, EIE's). The broadcast sends only
+        while every queue has room for two (a registered decision), so a queue holds at least 2.
     index_bits : int
         Width of a codebook index, 1..8 (default 4): ``2**index_bits`` codebook entries, entry 0
         reserved for zero (padding).
@@ -92,7 +93,7 @@ class SparseConfig:
 
     def __post_init__(self):
         check_int(self.n_pes, "n_pes", 1, 64)
-        check_int(self.fifo_depth, "fifo_depth", 1, 64)
+        check_int(self.fifo_depth, "fifo_depth", 2, 64)
         check_int(self.index_bits, "index_bits", 1, 8)
         check_int(self.rel_bits, "rel_bits", 1, 8)
         check_int(self.weight_width, "weight_width", 2, 16)

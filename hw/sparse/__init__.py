@@ -8,7 +8,7 @@ queue), :mod:`.pointer` (pointer read unit), :mod:`.spmat` (sparse-matrix read u
 :mod:`.codebook` (codebook decoder), :mod:`.address` (address accumulation), :mod:`.arith`
 (arithmetic unit and accumulators), :mod:`.actrw` (source and destination activation buffers),
 :mod:`.writeback` (post-processing into the buffers), :mod:`.pe` (the PE), :mod:`.detector`
-(leading non-zero detection).
+(leading non-zero detection), :mod:`.broadcast` (the registered broadcast to every queue).
 """
 
 from tessera.golden.config.sparse import SparseConfig

@@ -5,6 +5,7 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.config.sparse import ACC_WIDTH, ACT_LANES, FIELD_WIDTH, SparseConfig
 
+from .broadcast import Broadcast
 from .detector import NonZeroDetector
 from .pe import COUNTER_WIDTH, SparsePE
 from .protocol import Error, Op, command_layout, run_layout
@@ -52,8 +53,9 @@ class SparseArray(wiring.Component):
                                     +--> RUN ----------+
                                                        v
         PE k source buffers --lanes--> NonZeroDetector (LNZD tree) --(j, x_j)--> broadcast
-                                                                                 |  stalls while
-              +------------------+----- ... ----+------------------+ <-----------+  a queue is full
+                                                                                 |  waits while a
+              +------------------+----- ... ----+------------------+ <-----------+  queue was almost
+                                                                                    full last cycle
               v                  v              v                  v
             PE 0               PE 1            ...             PE N-1     (rows i % N == k)
               |  write-back through PostProcessor into the destination buffers
@@ -73,7 +75,8 @@ class SparseArray(wiring.Component):
     Counters (read with STATS, cleared by the next RUN): ``cycles`` of the compute phase,
     ``writeback_cycles``, ``nonzeros`` broadcast, and per PE ``busy`` (cycles in which it issued
     an entry, padding included) and ``stall`` (cycles in which the broadcast waited on its
-    full queue). :mod:`tessera.golden.sparse_cycles` predicts all of them.
+    queue, almost full in the cycle before). :mod:`tessera.golden.sparse_cycles` predicts all
+    of them.
 
     Parameters
     ----------
@@ -174,17 +177,15 @@ class SparseArray(wiring.Component):
             m.d.sync += layer.eq(run)
         m.d.comb += [det.start.eq(start), det.cols.eq(cmd.addr)]
 
-        # -- broadcast -------------------------------------------------------------------------
-        all_ready = Cat(pe.q.ready for pe in pes).all()
-        send = det.o.valid & all_ready
-        m.d.comb += det.o.ready.eq(all_ready)
+        # -- broadcast: decided a cycle ahead from the queues' registered flags ----------------
+        m.submodules.broadcast = bcast = Broadcast(n_pes=n)
+        wiring.connect(m, det.o, bcast.i)
         for k, pe in enumerate(pes):
             m.d.comb += [
-                # A broadcast needs every queue ready, so each queue's valid includes the others'
-                # ready; a FIFO's ready never depends on its valid, so this makes no loop.
-                pe.q.valid.eq(send),
-                pe.q.payload.eq(det.o.payload),
-                pe.bcast_wait.eq(det.o.valid & ~all_ready),
+                bcast.almost_full[k].eq(pe.almost_full),
+                pe.q.valid.eq(bcast.o.valid),
+                pe.q.payload.eq(bcast.o.payload),
+                pe.bcast_wait.eq(bcast.wait),
                 pe.act_rd_en.eq(det.rd_en),
                 pe.act_rd_addr.eq(det.rd_addr),
                 det.lanes[k].eq(pe.act),
@@ -199,7 +200,7 @@ class SparseArray(wiring.Component):
         nonzeros = Signal(COUNTER_WIDTH)
         with m.If(start):
             m.d.sync += [cycles.eq(0), wb_cycles.eq(0), nonzeros.eq(0)]
-        with m.If(send):
+        with m.If(bcast.o.valid):
             m.d.sync += nonzeros.eq(nonzeros + 1)
         errors = Signal(len(Error))
         pe_errors = Signal(3)

@@ -71,11 +71,14 @@ class SparsePE(wiring.Component):
     swap : In(1)
         Exchange the activation buffers.
     bcast_wait : In(1)
-        The broadcast has a non-zero it cannot send (some queue is full).
+        The broadcast has a non-zero it cannot send (some queue was almost full last cycle).
     act_rd_en, act_rd_addr : In
         The non-zero detector's read of source activation ``act_rd_addr``.
     act : Out(signed(8))
         Its value, one cycle later.
+    almost_full : Out(1)
+        Registered: the activation queue holds ``fifo_depth - 1`` pairs or more this cycle
+        (:class:`ActivationQueue`).
     o : Out(stream.Signature(signed(32)))
         Write-back outputs, in local row order.
     idle : Out(1)
@@ -87,7 +90,8 @@ class SparsePE(wiring.Component):
     busy : Out(32)
         Cycles of this layer in which an entry (padding included) issued.
     stall : Out(32)
-        Cycles of this layer in which the broadcast waited on this PE's full queue.
+        Cycles of this layer in which the broadcast waited on this PE's queue: ``bcast_wait``
+        while ``almost_full`` was high in the cycle before.
     error : Out(3)
         Pointer, row and code error pulses (:class:`tessera.hw.sparse.protocol.Error` bits 2..4).
     """
@@ -110,6 +114,7 @@ class SparsePE(wiring.Component):
             "act_rd_en": In(1),
             "act_rd_addr": In(addr),
             "act": Out(signed(ACT_WIDTH)),
+            "almost_full": Out(1),
             "o": Out(stream.Signature(signed(ACC_WIDTH))),
             "idle": Out(1),
             "wb_done": Out(1),
@@ -159,6 +164,7 @@ class SparsePE(wiring.Component):
         # Compute: queue -> pointers -> spans -> entries.
         wiring.connect(m, wiring.flipped(self.q), queue.i)
         wiring.connect(m, queue.o, pointers.i)
+        m.d.comb += self.almost_full.eq(queue.almost_full)
         wiring.connect(m, pointers.o, spmat.i)
         m.d.comb += pointers.base.eq(self.layer.ptr_base)
 
@@ -215,12 +221,14 @@ class SparsePE(wiring.Component):
         # Counters.
         busy = Signal(COUNTER_WIDTH)
         stall = Signal(COUNTER_WIDTH)
+        blocked = Signal()  # almost_full as the broadcast's registered decision saw it
+        m.d.sync += blocked.eq(queue.almost_full)
         with m.If(self.start):
             m.d.sync += [busy.eq(0), stall.eq(0)]
         with m.Else():
             with m.If(spmat.issue):
                 m.d.sync += busy.eq(busy + 1)
-            with m.If(self.bcast_wait & ~self.q.ready):
+            with m.If(self.bcast_wait & blocked):
                 m.d.sync += stall.eq(stall + 1)
         m.d.comb += [self.busy.eq(busy), self.stall.eq(stall)]
         return m

@@ -16,12 +16,12 @@ class ActivationQueue(wiring.Component):
     """First-in first-out queue of ``(col, value)`` pairs between the broadcast and the PE.
 
     It lets a PE run ahead of or behind the others: the broadcast only stalls when some PE's
-    queue is full (EIE, section IV: "activation queue", depth 8).
+    queue is (almost) full (EIE, section IV: "activation queue", depth 8).
 
     Parameters
     ----------
     depth : int
-        Capacity in pairs, 1..64.
+        Capacity in pairs, 2..64.
 
     Members
     -------
@@ -34,37 +34,39 @@ class ActivationQueue(wiring.Component):
         next cycle (first-word fall-through, no extra latency).
     level : Out(range(depth + 1))
         Number of pairs held.
+    almost_full : Out(1)
+        Registered: high in the cycles in which the queue holds ``depth - 1`` pairs or more
+        (no room for two). Computed from this cycle's write and read, so it is true to
+        ``level`` in every cycle while its logic ends at a flip-flop: the broadcast
+        (:class:`tessera.hw.sparse.array.SparseArray`) builds its registered decision from it.
 
     Built on :class:`amaranth.lib.fifo.SyncFIFO`, whose storage is a small memory with an
-    asynchronous read port (distributed RAM on an FPGA). A queue of depth 1 is one register with
-    the same contract (a SyncFIFO of depth 1 has zero-width pointers, which Verilog linters
-    reject).
+    asynchronous read port (distributed RAM on an FPGA).
+
+    Raises
+    ------
+    TesseraError
+        If ``depth`` is not an integer in 2..64.
     """
 
     def __init__(self, *, depth=8):
-        self.depth = check_int(depth, "depth", 1, 64)
+        self.depth = check_int(depth, "depth", 2, 64)
         super().__init__({
             "i": In(stream.Signature(column_layout)),
             "o": Out(stream.Signature(column_layout)),
             "level": Out(range(self.depth + 1)),
+            "almost_full": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        if self.depth == 1:
-            full = Signal()
-            m.d.comb += [
-                self.i.ready.eq(~full),
-                self.o.valid.eq(full),
-                self.level.eq(full),
-            ]
-            with m.If(self.i.valid & ~full):
-                m.d.sync += [full.eq(1), self.o.payload.eq(self.i.payload)]
-            with m.Elif(self.o.ready & full):
-                m.d.sync += full.eq(0)
-            return m
         m.submodules.fifo = queue = fifo.SyncFIFO(width=column_layout.size, depth=self.depth)
         wiring.connect(m, wiring.flipped(self.i), queue.w_stream)
         wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
         m.d.comb += self.level.eq(queue.level)
+        written = self.i.valid & self.i.ready
+        read = self.o.valid & self.o.ready
+        level_next = Signal(range(self.depth + 2))
+        m.d.comb += level_next.eq(queue.level + written - read)
+        m.d.sync += self.almost_full.eq(level_next >= self.depth - 1)
         return m

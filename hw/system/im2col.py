@@ -27,15 +27,24 @@ class Im2colAddressGenerator(wiring.Component):
     padding) * c + ci``, or ``zero`` when that falls in the padding or past ``K``. Reading
     activation memory through them gives :func:`tessera.golden.systolic.pack_a` of the patches.
 
-    No division anywhere: output columns advance by ``stride`` while the next window fits, the
-    lanes are a chain of mixed-radix (c, kernel) incrementers from lane 0, and lane 0 of the
-    next K-tile is the last lane plus one.
+    No division at run time: output columns advance by ``stride`` while the next window fits;
+    lane ``i`` is lane 0 plus ``i`` in the mixed radix (ky, kx, ci), adding the digits of ``i``
+    (a table of ``c`` and ``kernel``, registered when the command is taken) with two carries,
+    and lane 0 of the next K-tile is lane 0 plus ``rows``.
+
+    The addresses leave through a pipeline of :attr:`latency` registers (``min(3, rows)``): the
+    lanes' window positions and padding test, then ``iy * w + ix``, then ``in_base + (...) * c
+    + ci``, so that no cycle holds two multiplications and ``o.payload`` is a register. The
+    pipeline stalls as a whole on ``o.ready``.
 
     Timing and back-pressure: a command transferred at edge 0 offers its first word after edge
-    0 and one word after every transfer (``o.valid`` stays high until the last word is taken);
-    ``cmd.ready`` is high exactly when idle, so the next command is taken at the edge after the
-    last word's transfer at the earliest. The geometry is not checked (the command processor
-    refuses bad ones); zero sizes end the command without a word.
+    :attr:`latency` and one word after every transfer (``o.valid`` stays high until the last
+    word is taken); ``cmd.ready`` is high exactly when idle, so the next command is taken at
+    the edge after the last word's transfer at the earliest. The latency costs the system no
+    cycle: the systolic engine loads a weight tile (``rows`` cycles) before it reads its first
+    A word, so A may arrive up to ``rows`` cycles later than :mod:`tessera.golden.systolic`'s
+    cycle model assumes without moving any of its events. The geometry is not checked (the
+    command processor refuses bad ones); zero sizes end the command without a word.
 
     Parameters
     ----------
@@ -73,6 +82,11 @@ class Im2colAddressGenerator(wiring.Component):
     def tile_m(self):
         return self._tile_m
 
+    @property
+    def latency(self):
+        """Edges from a command's transfer to its first word being offered: ``min(3, rows)``."""
+        return min(3, self._rows)
+
     def elaborate(self, platform):
         m = Module()
         bits = FIELD_BITS[Op.CONV]
@@ -88,40 +102,71 @@ class Im2colAddressGenerator(wiring.Component):
         t_iy0, t_ix0, t_rows_left = Signal(pos), Signal(pos), Signal(bits["rows"])
         m_count = Signal(range(self._tile_m))
         # Lane 0's patch element.
-        ky0 = Signal(bits["kernel"] + 1, name="lane0_ky")
+        ky0 = Signal(range(2 ** bits["kernel"] + self._rows + 1), name="lane0_ky")
         kx0 = Signal(bits["kernel"], name="lane0_kx")
         ci0 = Signal(bits["c"], name="lane0_ci")
 
-        m.d.comb += [self.cmd.ready.eq(~running), self.busy.eq(running),
-                     self.o.valid.eq(running)]
+        # The pipeline: stage 1 (window positions, padding), stage 2 (iy * w + ix), stage 3
+        # (the addresses, o.payload); registers at the last `latency` of those boundaries. It
+        # moves as a whole when its last word is absent or taken.
+        stages = self.latency
+        valid = [Signal(name=f"valid{i + 1}") for i in range(stages)]
+        flow = Signal()
+        busy = Cat(running, *valid).any()
+        m.d.comb += [flow.eq(~valid[-1] | self.o.ready), self.cmd.ready.eq(~busy),
+                     self.busy.eq(busy), self.o.valid.eq(valid[-1])]
+        with m.If(flow):
+            m.d.sync += [valid[0].eq(running)] + [valid[i].eq(valid[i - 1])
+                                                  for i in range(1, stages)]
+        registered = {3 - stages + i for i in range(1, stages + 1)}   # of boundaries 1, 2, 3
+
+        def boundary(n, value, name):
+            """``value`` after boundary ``n``: a register that moves with the pipeline, or the
+            value itself where this latency has no register."""
+            if n not in registered:
+                return value
+            reg = Signal(value.shape(), name=name)
+            with m.If(flow):
+                m.d.sync += reg.eq(value)
+            return reg
 
         k, c = args.kernel, args.c
-        # The lanes: a chain of +1 in the mixed radix (ky, kx, ci), then one more for the next
-        # K-tile's lane 0.
+        # The lanes: lane 0 plus i in the mixed radix (ky, kx, ci) of radices (-, k, c), for
+        # i = 0 .. R (lane R: the next K-tile's lane 0). The digits of each i depend on the
+        # command only: tables of (c, k), registered when it is taken. Adding them is two
+        # carries, the same for every lane: no chain.
+        digits = [(Signal(range(self._rows + 1), name=f"d{i}_ky"),
+                   Signal.like(kx0, name=f"d{i}_kx"),
+                   Signal(range(self._rows + 1), name=f"d{i}_ci")) for i in range(self._rows + 1)]
         lanes = []
-        ky, kx, ci = ky0, kx0, ci0
-        for i in range(self._rows + 1):
-            lanes.append((ky, kx, ci))
-            wrap_c = ci == c - 1
-            wrap_k = wrap_c & (kx == k - 1)
-            n_ci, n_kx, n_ky = (Signal.like(ci0, name=f"ci{i + 1}"),
-                                Signal.like(kx0, name=f"kx{i + 1}"),
-                                Signal.like(ky0, name=f"ky{i + 1}"))
-            m.d.comb += [n_ci.eq(Mux(wrap_c, 0, ci + 1)),
-                         n_kx.eq(Mux(wrap_c, Mux(wrap_k, 0, kx + 1), kx)),
-                         n_ky.eq(Mux(wrap_k, ky + 1, ky))]
-            ky, kx, ci = n_ky, n_kx, n_ci
+        for i, (dky, dkx, dci) in enumerate(digits):
+            s_ci = ci0 + dci
+            carry_c = s_ci >= c
+            s_kx = kx0 + dkx + carry_c
+            carry_k = s_kx >= k
+            lane = (Signal.like(ky0, name=f"ky{i}"), Signal.like(kx0, name=f"kx{i}"),
+                    Signal.like(ci0, name=f"ci{i}"))
+            m.d.comb += [lane[2].eq(Mux(carry_c, s_ci - c, s_ci)),
+                         lane[1].eq(Mux(carry_k, s_kx - k, s_kx)),
+                         lane[0].eq(ky0 + dky + carry_k)]
+            lanes.append(lane)
+        word = Signal.like(self.o.payload, name="word")
         for i, (ky, kx, ci) in enumerate(lanes[:-1]):
             iy = Signal(pos, name=f"iy{i}")
             ix = Signal(pos, name=f"ix{i}")
             m.d.comb += [iy.eq(iy0 + ky), ix.eq(ix0 + kx)]
             outside = (ky >= k) | (iy < 0) | (iy >= args.h) | (ix < 0) | (ix >= args.w)
-            m.d.comb += [
-                self.o.payload[i].zero.eq(outside),
-                self.o.payload[i].addr.eq(
-                    Mux(outside, 0, args.in_base + (iy.as_unsigned() * args.w
-                                                    + ix.as_unsigned()) * c + ci)),
-            ]
+            # Inside the map, iy and ix are below 256: their low bytes are the position.
+            iy1 = boundary(1, iy.as_unsigned()[:bits["h"]], f"s1_iy{i}")
+            ix1 = boundary(1, ix.as_unsigned()[:bits["w"]], f"s1_ix{i}")
+            ci1 = boundary(1, ci, f"s1_ci{i}")
+            out1 = boundary(1, outside, f"s1_zero{i}")
+            pixel2 = boundary(2, iy1 * args.w + ix1, f"s2_pixel{i}")
+            ci2, out2 = boundary(2, ci1, f"s2_ci{i}"), boundary(2, out1, f"s2_zero{i}")
+            with m.If(flow):
+                m.d.sync += [word[i].zero.eq(out2),
+                             word[i].addr.eq(Mux(out2, 0, args.in_base + pixel2 * c + ci2))]
+        m.d.comb += self.o.payload.eq(word)
         next_ky = lanes[-1][0]
         last_kt = next_ky >= k
 
@@ -137,7 +182,7 @@ class Im2colAddressGenerator(wiring.Component):
             with m.Else():
                 m.d.sync += ix0.eq(next_ix0)
 
-        with m.If(self.o.valid & self.o.ready):
+        with m.If(running & flow):                 # a word enters the pipeline
             with m.If(~tile_end):
                 advance_pixel()
                 m.d.sync += m_count.eq(m_count + 1)
@@ -159,6 +204,22 @@ class Im2colAddressGenerator(wiring.Component):
 
         with m.If(self.cmd.valid & self.cmd.ready):
             p = self.cmd.payload
+            for i, (dky, dkx, dci) in enumerate(digits):
+                # i = (dky * k + dkx) * c + dci, with dci < c and dkx < k.
+                quotient = Signal(range(i + 1), name=f"q{i}")
+                with m.Switch(p.c):
+                    for cv in range(1, i + 1):
+                        with m.Case(cv):
+                            m.d.comb += quotient.eq(i // cv)
+                            m.d.sync += dci.eq(i % cv)
+                    with m.Default():
+                        m.d.sync += dci.eq(i)
+                with m.Switch(p.kernel):
+                    for kv in range(1, min(i, 2 ** bits["kernel"] - 1) + 1):
+                        with m.Case(kv):
+                            m.d.sync += [dky.eq(quotient // kv), dkx.eq(quotient % kv)]
+                    with m.Default():
+                        m.d.sync += [dky.eq(0), dkx.eq(quotient)]
             first_iy = p.row0 * p.stride - p.padding
             m.d.sync += [args.eq(p), iy0.eq(first_iy), ix0.eq(-p.padding),
                          t_iy0.eq(first_iy), t_ix0.eq(-p.padding), rows_left.eq(p.rows),

@@ -2,7 +2,7 @@
 
 1. *Golden cycle model at full size*: the nine layers of EIE's Table III (random weights and
    activations at the table's densities, 4-bit relative indices with padding), on 64 PEs, for
-   queue depths 1, 2, 4, 8, 16 and 32. Load balance (EIE: useful cycles over total cycles,
+   queue depths 2, 4, 8, 16 and 32. Load balance (EIE: useful cycles over total cycles,
    averaged over PEs) per layer and depth; the target is >= 90% at depth 8 on the average. A
    plot of efficiency against depth goes to build/bench/sparse_load_balance.png.
 2. *Hardware co-simulation* of scaled versions (16 PEs, the same rows per PE, an eighth of the
@@ -34,7 +34,7 @@ LAYERS = [
 ]
 #: EIE Table IV, "EIE actual" time in microseconds (64 PEs, 800 MHz), same order.
 EIE_ACTUAL_US = [30.3, 12.2, 9.9, 34.4, 8.7, 8.4, 8.0, 13.9, 7.5]
-DEPTHS = (1, 2, 4, 8, 16, 32)
+DEPTHS = (2, 4, 8, 16, 32)
 N_PES = 64
 REL_BITS = 4
 EIE_MHZ = 800

@@ -27,7 +27,7 @@ def add_arguments(parser):
     parser.add_argument("--pes", type=int, default=C.n_pes, metavar="N",
                         help=f"number of PEs, 1..64 (default {C.n_pes})")
     parser.add_argument("--fifo-depth", type=int, default=C.fifo_depth, metavar="D",
-                        help=f"activation queue depth, 1..64 (default {C.fifo_depth})")
+                        help=f"activation queue depth, 2..64 (default {C.fifo_depth})")
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                         help="simulator (default: verilator)")
     parser.add_argument("--raw", action="store_true",

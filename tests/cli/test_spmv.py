@@ -109,7 +109,7 @@ def test_spmv_quantize_output_file_matches_numpy(inputs, capsys, tmp_path):
     (("float", "x"), "W must be an integer matrix, not float32"),
     (("missing", "x"), r"W \('.*missing.npy'\): no such file"),
     (("W", "x", "--pes", "0"), "--pes must be between 1 and 64, not 0"),
-    (("W", "x", "--fifo-depth", "65"), "--fifo-depth must be between 1 and 64, not 65"),
+    (("W", "x", "--fifo-depth", "1"), "--fifo-depth must be between 2 and 64, not 1"),
     (("W", "x", "--bits", "9"), r"--bits must be in 1..8, not 9"),
     (("W", "x", "--scale", "-1"), "--scale must be a positive number"),
     (("W", "x", "--bias", "x"), "the bias must be 23 integers"),

@@ -39,14 +39,20 @@ def _QueueAcceptsWhenFull(self, m):
     m.d.comb += self.i.ready.eq(1)
 
 
+def _queue(m, variant, broken_cls, depth):
+    """The queue (or its broken variant) with free inputs that follow the stream rules."""
+    m.submodules.dut = dut = h.pick(variant, ActivationQueue, broken_cls)(depth=depth)
+    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    h.assume_stream(m, dut.i)
+    return dut
+
+
 @h.proof("queue_stream", "ActivationQueue(depth=4)", "prove", 4,
        covers="o keeps valid and payload until ready",
        broken="pops its head whether or not o.ready takes it")
 def queue_stream_spec(variant, *, depth=4):
     m = Module()
-    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueReadsUnasked)(depth=depth)
-    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    h.assume_stream(m, dut.i)
+    dut = _queue(m, variant, _QueueReadsUnasked, depth)
     h.check_stream(m, dut.o)
     return m
 
@@ -57,14 +63,31 @@ def queue_stream_spec(variant, *, depth=4):
 def queue_conservation_spec(variant, *, depth=4):
     """Pairs in = pairs out + pairs held, counted modulo 2**width."""
     m = Module()
-    m.submodules.dut = dut = h.pick(variant, ActivationQueue, _QueueAcceptsWhenFull)(depth=depth)
-    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    h.assume_stream(m, dut.i)
+    dut = _queue(m, variant, _QueueAcceptsWhenFull, depth)
     width = ceil_log2(depth + 1) + 1
     pushed = h.count(m, dut.i.valid & dut.i.ready, width, name="pushed")
     popped = h.count(m, dut.o.valid & dut.o.ready, width, name="popped")
     m.d.comb += Assert((pushed - popped)[:width] == dut.level)
     m.d.comb += Cover(dut.level == depth)
+    return m
+
+
+@h.breaks(ActivationQueue)
+def _QueueFlagLate(self, m):
+    """Broken: the almost-full flag is registered from last cycle's level, a cycle late."""
+    m.d.sync += self.almost_full.eq(self.level >= self.depth - 1)
+
+
+@h.proof("queue_almost_full", "ActivationQueue(depth=4)", "prove", 2, fail_depth=8,
+       kind="conservation",
+       covers="the registered almost_full is high exactly when the queue holds depth - 1 "
+              "pairs or more, in every cycle",
+       broken="the flag follows the level a cycle late")
+def queue_almost_full_spec(variant, *, depth=4):
+    """The registered flag the broadcast decides on is true to the level in every cycle."""
+    m = Module()
+    dut = _queue(m, variant, _QueueFlagLate, depth)
+    m.d.comb += Assert(dut.almost_full == (dut.level >= depth - 1))
     return m
 
 
@@ -74,10 +97,7 @@ def queue_conservation_spec(variant, *, depth=4):
 def queue_full_cover_spec(variant, *, depth=4):
     """A full queue is reachable, and so is a pair taken in the cycle after it was full."""
     m = Module()
-    cls = h.pick(variant, ActivationQueue, _QueueReadsUnasked)
-    m.submodules.dut = dut = cls(depth=depth)
-    h.drive(m, dut.i.valid, dut.i.payload, dut.o.ready)
-    h.assume_stream(m, dut.i)
+    dut = _queue(m, variant, _QueueReadsUnasked, depth)
     was_full = h.past(m, dut.level == depth, name="was_full")
     m.d.comb += [
         Cover(dut.level == depth),
@@ -397,20 +417,32 @@ def _array(m, variant, broken_cls, config):
 
 @h.proof("array_broadcast", "SparseArray(TINY)", "prove", 2, fail_depth=10,
        kind="conservation",
-       covers="every non-zero sent enters every PE's queue exactly once, also when a queue "
-              "is full",
+       covers="every non-zero sent enters every PE's queue exactly once: the registered "
+              "broadcast never meets a full queue",
        broken="the last PE's queue is never offered the broadcast")
 def array_broadcast_spec(variant, *, config=TINY):
-    """Every non-zero the detector sends enters every PE's queue exactly once."""
+    """Every non-zero the detector sends enters every PE's queue exactly once.
+
+    Unbounded: the spec also asserts the invariants that make it inductive: each queue's
+    registered almost-full flag is true to its level, and while the broadcast's ``go`` is high
+    no queue is full (``go`` saw every queue with room for two in the cycle before, and at most
+    one pair was sent since).
+    """
     m = Module()
     _dut, inner = _array(m, variant, _ArrayBroadcastSkipsLastPE, config)
     det = inner.submodules.detector
+    go = h.find(h.elaborated_inside(inner, "broadcast"), "go")
     width = 4
     sent = h.count(m, det.o.valid & det.o.ready, width, name="sent")
     for k in range(config.n_pes):
         q = inner.submodules[f"pe{k}"].q
+        queue = h.elaborated_inside(inner, f"pe{k}").submodules.queue
         got = h.count(m, q.valid & q.ready, width, name=f"queued{k}")
-        m.d.comb += Assert(got == sent)
+        m.d.comb += [
+            Assert(got == sent),
+            Assert(queue.almost_full == (queue.level >= config.fifo_depth - 1)),
+            Assert(~go | (queue.level < config.fifo_depth)),
+        ]
     return m
 
 

@@ -31,11 +31,12 @@ def stepped(entries, x, depth):
     updates at its end. Detector: holds one group of N activations, offers its lowest unsent
     non-zero, and reads the next group when the held one has nothing left after this cycle;
     a read group arrives in the register after the next cycle. Broadcast: when every queue
-    holds fewer than ``depth`` pairs. PE: the pointer read stage takes a pair when it is empty
-    or moves on; it moves into the span stage when that one is empty or frees (an empty
-    column frees it at once, a non-empty one when the entry unit takes it, which happens when
-    the unit has no entries left); one entry issues a cycle; an entry stays in the pipeline
-    five more cycles.
+    held at most ``depth - 2`` pairs at the start of the previous cycle (registered "almost
+    full" flags); a waiting cycle counts as a stall of each PE whose flag was set. PE: the
+    pointer read stage takes a pair when it is empty or moves on; it moves into the span stage
+    when that one is empty or frees (an empty column frees it at once, a non-empty one when
+    the entry unit takes it, which happens when the unit has no entries left); one entry
+    issues a cycle; an entry stays in the pipeline five more cycles.
     """
     n, cols = entries.shape
     groups = -(-cols // n)
@@ -48,6 +49,7 @@ def stepped(entries, x, depth):
     busy = np.zeros(n, dtype=np.int64)
     stall = np.zeros(n, dtype=np.int64)
     sent = 0
+    almost_full = [False] * n  # each queue's flag as registered at the end of the last cycle
     t = 0
     while True:
         t += 1
@@ -56,13 +58,14 @@ def stepped(entries, x, depth):
                 and last_issue[k] < t - 5 for k in range(n)):
             return t, busy, stall, sent
         offer = held and bool(pending)
-        room = all(len(q) < depth for q in queues)
-        take = offer and room
+        go = not any(almost_full)
+        take = offer and go
         free = reading is None and (not offer or (take and len(pending) == 1))
         fetch = next_group < groups and free
-        if offer and not room:
+        if offer and not go:
             for k in range(n):
-                stall[k] += len(queues[k]) == depth
+                stall[k] += almost_full[k]
+        almost_full = [len(q) >= depth - 1 for q in queues]  # seen by the next cycle
         pops = []
         for k in range(n):
             e = entries[k, span[k]] if span[k] is not None else 0
@@ -107,7 +110,7 @@ def random_work(rng, n_pes, cols, density, max_entries=6):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 9), st.integers(0, 30), st.integers(1, 9),
+@given(st.integers(1, 9), st.integers(0, 30), st.integers(2, 9),
        st.sampled_from([0.0, 0.2, 0.6, 1.0]), st.sampled_from([0.0, 0.3, 0.8, 1.0]),
        st.integers(0, 2**31))
 def test_model_equals_a_cycle_by_cycle_simulation(n_pes, cols, depth, density, act, seed):
@@ -132,24 +135,43 @@ def test_hand_counted_single_column():
     c = layer_cycles(np.array([[0, 0, 0, 3]]), np.array([0, 0, 0, 5]), fifo_depth=8, rows=1)
     assert c.cycles == 14 + 6
     # Nothing to do: the detector reads every group once, two cycles each.
-    c = layer_cycles(np.zeros((2, 7), dtype=int), np.zeros(7, dtype=int), fifo_depth=1, rows=3)
+    c = layer_cycles(np.zeros((2, 7), dtype=int), np.zeros(7, dtype=int), fifo_depth=2, rows=3)
     assert (c.cycles, c.nonzeros, c.busy.tolist()) == (1 + 2 * 4, 0, [0, 0])
 
 
 def test_a_shallow_queue_stalls_the_broadcast_on_the_busy_pe():
-    # PE 0 has ten long columns, PE 1 none. With depth 1 the broadcast waits mostly on PE 0;
-    # PE 1's queue is full too for the cycle between a write and its read when the next
-    # non-zero follows at once (a full SyncFIFO has no pass-through): once per group of two.
+    # PE 0 has ten long columns, PE 1 none. The broadcast waits mostly on PE 0; with depth 2 it
+    # waits on PE 1 too whenever PE 1 still holds the pair sent in the cycle before (one pair
+    # is "almost full" at depth 2): once per group of two, when its second non-zero comes.
     work = np.array([[6] * 10, [0] * 10])
     x = np.ones(10, dtype=np.int8)
-    shallow, two, deep = (layer_cycles(work, x, fifo_depth=d, rows=2) for d in (1, 2, 8))
-    assert shallow.stall.tolist() == [27, 5]
-    assert two.stall.tolist() == [21, 0]
-    assert deep.stall.tolist() == [0, 0]
-    assert shallow.busy.tolist() == deep.busy.tolist() == [60, 0]
+    two, three, four, deep = (layer_cycles(work, x, fifo_depth=d, rows=2) for d in (2, 3, 4, 8))
+    assert [c.stall.tolist() for c in (two, three, four, deep)] == [
+        [23, 4], [17, 0], [11, 0], [0, 0]]
+    # Each pair of depth takes 6 stalled cycles (one of PE 0's columns) off the broadcast.
+    assert two.stall[0] - three.stall[0] == three.stall[0] - four.stall[0] == 6
+    assert two.busy.tolist() == deep.busy.tolist() == [60, 0]
     # Back to back: PE 0 never waits for work once started, whatever the depth: 60 entries
     # issued from cycle 6 (see the single-column example), idle 6 cycles after the last.
-    assert shallow.cycles == deep.cycles == 6 + 60 - 1 + 6
+    assert two.cycles == deep.cycles == 6 + 60 - 1 + 6
+
+
+def test_hand_counted_registered_broadcast():
+    # Two PEs, three dense columns, depth 2; PE 0 has 3 entries a column, PE 1 none; groups
+    # {0, 1} and {2}. Pair 0 is offered and sent at 3 and read out of both queues at 4; pair 1
+    # (same group) is sent at 4: the flags of cycle 3 saw empty queues. Pair 1 sits in both
+    # queues in cycle 5 (read at 5), so both are almost full (1 = D - 1 pair) then. Pair 2 (the
+    # next group, read at 5, in the detector at 6) is offered at 6, but `go` in cycle 6 comes
+    # from cycle 5's flags: it waits one cycle, a stall on each PE, and goes at 7. PE 0 issues
+    # at 6..8, 9..11, 12..14 and is idle from 20. A broadcast that looked at the queues in the
+    # same cycle (the old rule) would send pair 2 at 6, with no stall.
+    work = np.array([[3, 3, 3], [0, 0, 0]])
+    c = layer_cycles(work, np.ones(3, dtype=np.int8), fifo_depth=2, rows=2)
+    assert (c.cycles, c.stall.tolist(), c.busy.tolist()) == (20, [1, 1], [9, 0])
+    assert stepped(work, np.ones(3, dtype=np.int8), 2)[2].tolist() == [1, 1]
+    # With depth 3 a single pair in the queue leaves room for two: no wait.
+    c = layer_cycles(work, np.ones(3, dtype=np.int8), fifo_depth=3, rows=2)
+    assert (c.cycles, c.stall.tolist()) == (20, [0, 0])
 
 
 @settings(max_examples=100, deadline=None)
@@ -158,7 +180,7 @@ def test_deeper_queues_are_never_slower(n_pes, cols, seed):
     rng = np.random.default_rng(seed)
     work = random_work(rng, n_pes, cols, 0.7, max_entries=12)
     x = rng.random(cols) < 0.7
-    cycles = [layer_cycles(work, x, fifo_depth=d, rows=1).cycles for d in (1, 2, 4, 8, 64)]
+    cycles = [layer_cycles(work, x, fifo_depth=d, rows=1).cycles for d in (2, 3, 4, 8, 64)]
     assert cycles == sorted(cycles, reverse=True)
 
 
@@ -219,18 +241,18 @@ def test_pack_entries():
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda: layer_cycles(np.ones((2, 3)), np.ones(3), fifo_depth=1, rows=1),
+    (lambda: layer_cycles(np.ones((2, 3)), np.ones(3), fifo_depth=2, rows=1),
      "entries must be an integer array"),
-    (lambda: layer_cycles(np.ones(3, dtype=int), np.ones(3), fifo_depth=1, rows=1),
+    (lambda: layer_cycles(np.ones(3, dtype=int), np.ones(3), fifo_depth=2, rows=1),
      r"entries must have shape \(n_pes, cols\)"),
-    (lambda: layer_cycles(-np.ones((2, 3), dtype=int), np.ones(3, dtype=int), fifo_depth=1,
+    (lambda: layer_cycles(-np.ones((2, 3), dtype=int), np.ones(3, dtype=int), fifo_depth=2,
                           rows=1), "^entries must hold values of at least 0, not -1$"),
-    (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(4, dtype=int), fifo_depth=1,
+    (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(4, dtype=int), fifo_depth=2,
                           rows=1), r"x must have shape \(3,\)"),
-    (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(3), fifo_depth=1, rows=1),
+    (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(3), fifo_depth=2, rows=1),
      "^x must be an integer array, not float64$"),
-    (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(3, dtype=int), fifo_depth=0,
-                          rows=1), r"fifo_depth must be between 1 and 65536, not 0"),
+    (lambda: layer_cycles(np.ones((2, 3), dtype=int), np.ones(3, dtype=int), fifo_depth=1,
+                          rows=1), r"^fifo_depth must be between 2 and 65536, not 1$"),
     (lambda: entries_from_coo([5], [0], (3, 3), n_pes=2), "inside the shape"),
 ])
 def test_bad_input(call, message):

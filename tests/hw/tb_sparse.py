@@ -599,3 +599,41 @@ async def resident_layers(t, rng):
                      f"{matrix.rows}x{matrix.cols}")
         await t.execute(job)
     assert checked_bases > 0, "every layer had equal pointer and parameter bases"
+
+
+# -- the registered broadcast (issue 12) --------------------------------------------------------
+
+@tb.bench_test(SparseTB, salt=6)
+async def almost_full_queue(t, rng):
+    """One PE's queue fills while the others stay empty, and the broadcast waits exactly the
+    modelled cycles: it sends only when every queue had room for two in the cycle before, and
+    counts a stall on (only) the PE whose queue was almost full. PE 0 has ``r`` entries in
+    every column and the others none, so PE 0 drains a pair every ``r`` cycles while the
+    detector offers one a cycle (dense activations); then the same with every other column
+    empty for PE 0 (the queue drains in bursts), and with every third activation zero (more
+    gaps between groups, where the flags are a cycle older than the last broadcast). The
+    shapes are fixed, so every seed exercises the rule; only the values are random."""
+    cfg = t.cfg
+    n = cfg.n_pes
+    cols = min(cfg.max_acts, 24)
+    job = Job()
+    for r, pattern, gaps in ((6, "every column", False), (4, "even columns", False),
+                             (6, "every column", True)):
+        rows = min(cfg.max_acts, n * r)
+        idx = np.zeros((rows, cols), dtype=np.int64)
+        idx[::n, :] = 1 + rng.integers(0, 2**cfg.index_bits - 1, (len(range(0, rows, n)), cols))
+        if pattern == "even columns":
+            idx[:, 1::2] = 0
+        book = np.concatenate([[0], 1 + np.arange(2**cfg.index_bits - 1)])
+        matrix = encode(idx, book, n_pes=n, rel_bits=cfg.rel_bits, index_bits=cfg.index_bits)
+        x = rng.choice(np.setdiff1d(np.arange(-128, 128), [0]), cols).astype(np.int8)
+        if gaps:
+            x[1::3] = 0
+        model = matrix_cycles(matrix, x, fifo_depth=cfg.fifo_depth)
+        # The case must exercise the rule: the broadcast waits on PE 0, never on another PE.
+        assert model.stall[0] > 0, f"PE 0's queue never fills ({pattern}, r={r})"
+        assert not model.stall[1:].any(), f"an empty PE stalls the broadcast: {model.stall}"
+        layer(Program(cfg), job, matrix, x, raw=True,
+              note=f"PE 0 alone busy, {r} entries in {pattern}, every third activation "
+                   f"{'zero' if gaps else 'non-zero'}")
+    await t.execute(job)

@@ -150,9 +150,34 @@ def test_im2col_generator_matches_golden_stream(seed):
     backpressure = seed % 2 == 1
     words, edges, ready = run_im2col(dut, conv, ready_seed=seed if backpressure else None)
     np.testing.assert_array_equal(words, expected, err_msg=f"seed {seed}: {conv}")
-    if not backpressure:  # one word a cycle from edge 1, taken again right after the last
-        assert edges == list(range(1, len(expected) + 1)), f"seed {seed}"
-        assert ready == len(expected), f"seed {seed}"
+    if not backpressure:  # one word a cycle after the pipeline's latency, then ready again
+        d = dut.latency
+        assert d == min(3, rows)
+        assert edges == list(range(d + 1, d + len(expected) + 1)), f"seed {seed}"
+        assert ready == d + len(expected), f"seed {seed}"
+
+
+@pytest.mark.parametrize(("rows", "seed"), [(r, s) for r in (8, 16, 32) for s in range(3)])
+def test_im2col_generator_wide_arrays(rows, seed):
+    """Lanes far past c and k (c = 1, 1 x 1 kernels among them): each lane's digits table."""
+    from tessera.golden.im2col_stream import im2col_addresses
+    from tessera.golden.system_config import SystolicConfig
+    from tessera.hw.system.im2col import Im2colAddressGenerator
+
+    from tests.golden.test_im2col_stream import random_conv
+
+    rng = np.random.default_rng(100 + seed)
+    conv = random_conv(rng)
+    if seed == 0:  # the smallest radices: every lane carries
+        from dataclasses import replace
+
+        conv = replace(conv, c=1, kernel=1, padding=0, row0=0, rows=1)
+    config = SystolicConfig(rows=rows, cols=4, max_m=512, max_k=512, acc_depth=5)
+    expected = im2col_addresses(conv, config)
+    words, edges, ready = run_im2col(Im2colAddressGenerator(rows=rows, tile_m=5), conv)
+    np.testing.assert_array_equal(words, expected, err_msg=f"rows {rows}, seed {seed}: {conv}")
+    assert edges == list(range(4, len(expected) + 4)), f"rows {rows}, seed {seed}"
+    assert ready == len(expected) + 3, f"rows {rows}, seed {seed}"
 
 
 @pytest.mark.parametrize(("sim", "rows", "tile_m", "valid", "ready"), [
