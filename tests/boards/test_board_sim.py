@@ -22,7 +22,9 @@ def test_mlp_through_the_pty():
             result = run_mlp(transport, "icebreaker", samples=2, host_timeouts=HOST_TIMEOUTS)
     assert result["logits"] == result["golden_logits"]
     assert result["matches_golden"], result["counter_mismatches"]
-    assert result["retransmissions"] == 0
+    # Retransmissions are not asserted: the host's timeouts are wall-clock seconds, and a
+    # loaded machine slows the simulated board past them (the link then resends and the answer
+    # must still be exact, as above).
     report = simulated.report
     # Every command byte went through the pty (plus the frames' overhead), every result back.
     assert report["to_board"] > result["bytes_sent"] > 14_000
