@@ -36,7 +36,7 @@ from pathlib import Path
 
 from tessera.golden.errors import TesseraError
 
-__all__ = ["DEVICES", "TARGETS", "Device", "Target", "synthesize"]
+__all__ = ["DEVICES", "TARGETS", "Device", "OutOfContext", "Target", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,17 @@ def _tool(name):
                        "'synth' extra (pip install -e '.[synth]')")
 
 
+class OutOfContext:
+    """The platform an out-of-context run elaborates its design for: only the FPGA family.
+
+    Designs read ``platform.family`` to pick a family's primitives (the PE's MULT18X18D with its
+    registers on ``"ecp5"``: :class:`tessera.hw.pe.MACPE`), as they do on a board's platform.
+    """
+
+    def __init__(self, family):
+        self.family = family
+
+
 def _run(command, folder, log):
     with open(folder / log, "w") as out:
         result = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
@@ -170,7 +181,7 @@ def synthesize(design, device, *, freq_mhz=100.0, seed=1, root=None, name=None, 
 
         top = IOHarness(core)
         harness_ffs = top.input_bits + top.output_bits + 1
-    (folder / "top.v").write_text(convert(top, name="top"))
+    (folder / "top.v").write_text(convert(top, name="top", platform=OutOfContext(spec.family)))
     script = (f"read_verilog top.v; {spec.yosys_command} -top top -json top.json; "
               "tee -q -o stat.json stat -json")
     if _run([yosys, "-q", "-p", script], folder, "yosys.log") != 0:

@@ -4,7 +4,13 @@ import numpy as np
 
 from .errors import TesseraError, check_int_array
 
-__all__ = ["mac_trace", "wrap_signed"]
+__all__ = ["PE_LATENCY", "mac_trace", "wrap_signed"]
+
+#: Clock edges from the PE sampling ``a``, ``w``, ``en`` and ``clr`` to the result showing on
+#: ``acc`` (:attr:`tessera.hw.pe.MACPE.LATENCY`; the tests check that the two agree): the
+#: operand registers, two multiplier stages, the accumulator. The systolic cycle model
+#: (:mod:`tessera.golden.systolic`) takes it as a constant.
+PE_LATENCY = 4
 
 
 def wrap_signed(values, width):
@@ -29,7 +35,7 @@ def mac_trace(a, w, en, clr, acc_width=32):
 
     ``a``, ``w``, ``en`` and ``clr`` are equally long 1-D arrays, one element per cycle. Element
     ``t`` of the result is the accumulator once input ``t`` has been taken (the hardware shows it
-    on ``acc`` two cycles later)::
+    on ``acc`` :data:`PE_LATENCY` edges later)::
 
         clr  en   acc
         0    0    acc

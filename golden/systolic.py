@@ -49,7 +49,9 @@ Weight-stationary, pass ``p`` (M-tile ``mt`` with ``Mm`` rows, N-tile ``nt``, K-
 - its first row issues at ``S_p = max(L_p + R, F_{p-1} + 1, bank_free, a_base + 2)`` and its
   rows follow one per cycle (``F_p = S_p + Mm - 1``); ``bank_free`` is the release of the
   accumulator half by the drain of group ``g - 2`` plus one (first pass of a group only);
-- the group's last row is written to the accumulator bank at ``W_g = F + R + C + 3``;
+- the group's last row is written to the accumulator bank at ``W_g = F + R + C + P + 1``,
+  where ``P = 4`` is the PE's pipeline (:data:`tessera.golden.mac.PE_LATENCY`: operand
+  registers, two multiplier stages, the adder);
 - the drain of group ``g`` starts at ``D_g = max(W_g + 1, D_{g-1}' + 1, N + 2)``, where
   ``D_{g-1}'`` is the previous drain's last read and ``N + 2`` is when the drain has seen all N
   words of requantization parameters arrive (no such wait in raw mode); it reads one result a
@@ -60,7 +62,7 @@ Weight-stationary, pass ``p`` (M-tile ``mt`` with ``Mm`` rows, N-tile ``nt``, K-
 Output-stationary, tile ``t``: its first step issues at ``S_t = max(F_{t-1} + 1, S_{t-1} + 2R,
 bank_free, a_base + 2, b_base + 2)`` and K steps follow one per cycle; starting tile ``t + 1``
 (or the final flush) captures tile ``t``'s results, which are written by ``W_t = S_{t+1} + 2R +
-C + 1``; the drain is as above with ``Mm = min(R, M - m0)``.
+C + P - 1``; the drain is as above with ``Mm = min(R, M - m0)``.
 
 In the steady state a weight-stationary pass costs ``max(Mm, 2R)`` cycles and an
 output-stationary tile ``max(K, 2R)``; the post-processor emits one result per cycle, so a GEMM
@@ -74,6 +76,7 @@ import numpy as np
 
 from .config.systolic import ceil_div
 from .errors import TesseraError, check_int_array
+from .mac import PE_LATENCY
 
 __all__ = [
     "GemmTiming",
@@ -183,11 +186,13 @@ def expected_stream(a, b, config, *, bias=None, multiplier=None, shift=None, rel
 # Cycle model ------------------------------------------------------------------------------
 
 #: A WS row issued at edge F is written to the last column of the accumulator bank at edge
-#: F + R + C + WS_WRITE_OFFSET (2 cycles to the array, R + C through it, 3 in the bank).
-WS_WRITE_OFFSET = 3
+#: F + R + C + WS_WRITE_OFFSET: 2 cycles to the array, R + C through it of which the last PE
+#: adds PE_LATENCY - 1 (its operand and multiplier stages), 2 in the bank.
+WS_WRITE_OFFSET = PE_LATENCY + 1
 #: The OS tile captured by the start of the next tile at edge S has its last result written to
-#: the bank at edge S + 2R + C + OS_WRITE_OFFSET (capture wave, then R shifts out of each column).
-OS_WRITE_OFFSET = 1
+#: the bank at edge S + 2R + C + OS_WRITE_OFFSET (the capture wave, which waits PE_LATENCY - 1
+#: cycles for the PE's pipeline, then R shifts out of each column).
+OS_WRITE_OFFSET = PE_LATENCY - 1
 #: Pipeline stages of the shared post-processor (``tessera.hw.postproc.PostProcessor.LATENCY``; the
 #: tests check that the two agree).
 POSTPROC_LATENCY = 6

@@ -5,7 +5,25 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.errors import check_choice, check_int
 
-__all__ = ["MACPE", "booth_multiply"]
+__all__ = ["MACPE", "booth_multiply", "booth_partials"]
+
+
+def booth_partials(a, w):
+    """Return the four radix-4 Booth partial products of two signed 8-bit values, shifted.
+
+    Their sum is ``a * w`` (:func:`booth_multiply`); the pipelined PE adds them in two stages.
+    """
+    w_bits = Cat(C(0, 1), w)                # w[-1] = 0, then w[0] .. w[7]
+    partials = []
+    for digit in range(4):
+        b_m1, b_0, b_1 = w_bits[2 * digit], w_bits[2 * digit + 1], w_bits[2 * digit + 2]
+        # The Booth digit -2..2 of (w[2d+1], w[2d], w[2d-1]): a magnitude 0, 1 or 2 and a sign.
+        one = b_0 ^ b_m1
+        two = (b_1 & ~b_0 & ~b_m1) | (~b_1 & b_0 & b_m1)
+        negative = b_1 & ~(b_0 & b_m1)
+        magnitude = Mux(two, a.as_signed() << 1, Mux(one, a.as_signed(), 0))
+        partials.append(Mux(negative, -magnitude, magnitude) << (2 * digit))
+    return partials
 
 
 def booth_multiply(a, w):
@@ -15,17 +33,39 @@ def booth_multiply(a, w):
     products stays in logic (LUTs and carry chains). The result is a signed 16-bit value, exact
     for every int8 pair (-128 * -128 = 16384 included).
     """
-    w_bits = Cat(C(0, 1), w)                # w[-1] = 0, then w[0] .. w[7]
-    total = 0
-    for digit in range(4):
-        b_m1, b_0, b_1 = w_bits[2 * digit], w_bits[2 * digit + 1], w_bits[2 * digit + 2]
-        # The Booth digit -2..2 of (w[2d+1], w[2d], w[2d-1]): a magnitude 0, 1 or 2 and a sign.
-        one = b_0 ^ b_m1
-        two = (b_1 & ~b_0 & ~b_m1) | (~b_1 & b_0 & b_m1)
-        negative = b_1 & ~(b_0 & b_m1)
-        magnitude = Mux(two, a.as_signed() << 1, Mux(one, a.as_signed(), 0))
-        total = total + (Mux(negative, -magnitude, magnitude) << (2 * digit))
-    return total
+    p0, p1, p2, p3 = booth_partials(a, w)
+    return (p0 + p1) + (p2 + p3)
+
+
+def _mult18x18d(m, a, w, product):
+    """Multiply in an ECP5 MULT18X18D with its input and output registers (REG_INPUTA/B,
+    REG_OUTPUT): ``product`` shows ``a * w`` two edges after ``a`` and ``w`` are sampled.
+
+    Yosys' ``synth_ecp5`` maps a multiplication to a MULT18X18D but leaves its registers unused,
+    and once every DSP block is taken the fabric's registers cannot sit beside the DSP column:
+    routing to and from the block then lies on the multiplier's path. Here the two registers are
+    in the block, so each of those routes has a cycle of its own.
+    """
+    ports = {
+        "i_CLK0": ClockSignal(), "i_CE0": C(1, 1), "i_RST0": ResetSignal(),
+        "i_SIGNEDA": C(1, 1), "i_SIGNEDB": C(1, 1), "i_SOURCEA": C(0, 1), "i_SOURCEB": C(0, 1),
+    }
+    a18, w18 = Signal(signed(18)), Signal(signed(18))
+    m.d.comb += [a18.eq(a), w18.eq(w)]
+    for bit in range(18):
+        ports[f"i_A{bit}"] = a18[bit]
+        ports[f"i_B{bit}"] = w18[bit]
+        ports[f"i_C{bit}"] = C(0, 1)
+    for bit in range(16):
+        ports[f"o_P{bit}"] = product[bit]
+    registers = {f"p_REG_{reg}_{what}": value
+                 for reg in ("INPUTA", "INPUTB", "OUTPUT")
+                 for what, value in (("CLK", "CLK0"), ("CE", "CE0"), ("RST", "RST0"))}
+    m.submodules.mult = Instance(
+        "MULT18X18D", **registers,
+        p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+        p_RESETMODE="SYNC", p_GSR="DISABLED", p_SOURCEB_MODE="B_SHIFT",
+        p_MULT_BYPASS="DISABLED", p_CAS_MATCH_REG="FALSE", **ports)
 
 
 class MACPE(wiring.Component):
@@ -34,9 +74,20 @@ class MACPE(wiring.Component):
     The cell of the systolic array: a signed int8 activation and weight in, a signed accumulator
     out, and the activation passed on to the right-hand neighbour one cycle later.
 
-    The multiply and the add are two pipeline stages: the product is registered before it is
-    accumulated, so that an FPGA maps the multiplier to a DSP block with its output register and
-    the adder does not sit behind it on the critical path.
+    Four pipeline stages, so that no path holds both a route to or from a DSP block and logic:
+
+    1. the operand registers (``a``, ``w``);
+    2. the multiplier's first stage;
+    3. the product register;
+    4. the accumulator.
+
+    With ``multiplier="dsp"`` on an ECP5 (a platform whose ``family`` is ``"ecp5"``), stages 1
+    and 2 are the MULT18X18D's own REG_INPUTA/B and REG_OUTPUT registers and stage 3 a fabric
+    register beside the adder: the routes from the operand registers to the DSP column and from
+    the DSP column back each get a cycle. Elsewhere (simulation, other families) the same
+    registers are behavioural: a multiplication between stages 1 and 2, which synthesis maps to
+    a DSP block (and, on the iCE40, packs the registers into it). With ``multiplier="lut"``
+    stage 2 holds two sums of two Booth partial products and stage 3 adds them.
 
     Parameters
     ----------
@@ -44,12 +95,12 @@ class MACPE(wiring.Component):
         Width of the signed accumulator, from 16 (the smallest that holds -128 * -128 = 16384)
         to 64. Default 32.
     psum_in : bool
-        Add a partial-sum input ``psum`` (the weight-stationary systolic chain): the second stage
+        Add a partial-sum input ``psum`` (the weight-stationary systolic chain): the last stage
         computes ``acc <= psum + a * w`` instead of accumulating onto itself, and ``clr`` is
         not a member. Default False.
     multiplier : str
         ``"dsp"`` (default): a multiplication operator, which synthesis maps to a DSP block.
-        ``"lut"``: a radix-4 Booth multiplier built from adders (:func:`booth_multiply`), which
+        ``"lut"``: a radix-4 Booth multiplier built from adders (:func:`booth_partials`), which
         stays in logic. Same latency and results either way.
 
     Members
@@ -63,8 +114,8 @@ class MACPE(wiring.Component):
     clr : In(1)
         Start a new accumulation (not with ``psum_in``).
     psum : In(signed(acc_width))
-        The partial sum from the PE above (only with ``psum_in``), sampled one cycle after
-        ``a`` and ``w``, together with their registered product.
+        The partial sum from the PE above (only with ``psum_in``), sampled ``LATENCY - 1``
+        cycles after ``a`` and ``w``, together with their registered product.
     a_out : Out(signed(8))
         ``a`` delayed by one cycle, for the neighbour.
     acc : Out(signed(acc_width))
@@ -73,8 +124,9 @@ class MACPE(wiring.Component):
     Timing
     ------
     ``a``, ``w``, ``en`` and ``clr`` are sampled together at a clock edge; their effect is
-    visible on ``acc`` two edges later (latency 2) and one new input is taken every cycle
-    (throughput 1). ``a_out`` shows ``a`` one edge later, whatever ``en`` and ``clr`` are.
+    visible on ``acc`` :attr:`LATENCY` (4) edges later and one new input is taken every cycle
+    (throughput 1). :data:`tessera.golden.mac.PE_LATENCY` is the same constant, for the cycle
+    models. ``a_out`` shows ``a`` one edge later, whatever ``en`` and ``clr`` are.
 
     ===  ===  =========================================================
     clr  en   effect on ``acc``
@@ -85,10 +137,10 @@ class MACPE(wiring.Component):
     1    1    ``a * w``: clear and start the next sum in the same cycle
     ===  ===  =========================================================
 
-    With ``psum_in`` the second stage is ``acc <= psum + (a * w if en else 0)``: ``psum``
-    presented one cycle after ``a`` and ``w`` is added to their product. A column of such PEs,
-    each taking its neighbour's ``acc`` as ``psum`` and its activation one cycle later, sums a
-    dot product down the column with one cycle per PE.
+    With ``psum_in`` the last stage is ``acc <= psum + (a * w if en else 0)``: ``psum``
+    presented ``LATENCY - 1`` cycles after ``a`` and ``w`` is added to their product. A column
+    of such PEs, each taking its neighbour's ``acc`` as ``psum`` and its activation one cycle
+    later, sums a dot product down the column with one cycle per PE.
 
     Overflow
     --------
@@ -99,8 +151,11 @@ class MACPE(wiring.Component):
 
     Reset
     -----
-    The synchronous reset of the ``sync`` domain clears ``acc``, ``a_out`` and the product stage.
+    The synchronous reset of the ``sync`` domain clears ``acc``, ``a_out`` and every stage.
     """
+
+    #: Edges from sampling ``a``, ``w``, ``en`` and ``clr`` to the result on ``acc``.
+    LATENCY = 4
 
     def __init__(self, *, acc_width=32, psum_in=False, multiplier="dsp"):
         self.acc_width = check_int(acc_width, "acc_width", 16, 64)
@@ -124,27 +179,39 @@ class MACPE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        # Stage 1: register the product with the controls that travel with it.
-        product = Signal(signed(16))
-        en = Signal()
-        if self.multiplier == "dsp":
-            m.d.sync += product.eq(self.a * self.w)
-        else:
-            m.d.sync += product.eq(booth_multiply(self.a, self.w))
+        # The controls travel beside the multiplier, one register per stage.
+        en = Signal(3)
+        clr = Signal(3)
         m.d.sync += [
-            en.eq(self.en),
+            en.eq(Cat(self.en, en[:-1])),
+            clr.eq(Cat(getattr(self, "clr", 0), clr[:-1])),
             self.a_out.eq(self.a),
         ]
 
-        # Stage 2: accumulate. The sum is truncated to acc_width bits, which wraps.
+        # Stages 1 to 3: the operand registers, the multiplier's first stage, the product.
+        product = Signal(signed(16))
+        if self.multiplier == "dsp" and getattr(platform, "family", None) == "ecp5":
+            dsp_out = Signal(signed(16))
+            _mult18x18d(m, self.a, self.w, dsp_out)
+            m.d.sync += product.eq(dsp_out)
+        else:
+            a, w = Signal(signed(8)), Signal(signed(8))
+            m.d.sync += [a.eq(self.a), w.eq(self.w)]
+            if self.multiplier == "dsp":
+                stage = Signal(signed(16))
+                m.d.sync += [stage.eq(a * w), product.eq(stage)]
+            else:
+                p0, p1, p2, p3 = booth_partials(a, w)
+                low, high = Signal(signed(16)), Signal(signed(16))
+                m.d.sync += [low.eq(p0 + p1), high.eq(p2 + p3), product.eq(low + high)]
+
+        # Stage 4: accumulate. The sum is truncated to acc_width bits, which wraps.
         if self.psum_in:
-            m.d.sync += self.acc.eq(self.psum + Mux(en, product, 0))
+            m.d.sync += self.acc.eq(self.psum + Mux(en[-1], product, 0))
             return m
-        clr = Signal()
-        m.d.sync += clr.eq(self.clr)
-        with m.If(clr):
-            m.d.sync += self.acc.eq(Mux(en, product, 0))
-        with m.Elif(en):
+        with m.If(clr[-1]):
+            m.d.sync += self.acc.eq(Mux(en[-1], product, 0))
+        with m.Elif(en[-1]):
             m.d.sync += self.acc.eq(self.acc + product)
 
         return m

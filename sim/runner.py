@@ -174,11 +174,12 @@ def _locked(folder, shared=False):
     return cache.locked(folder, shared=shared)
 
 
-def convert(component, name=TOPLEVEL):
-    """Return the Verilog of an Amaranth component, as the simulators and linters see it."""
+def convert(component, name=TOPLEVEL, platform=None):
+    """Return the Verilog of an Amaranth component, as the simulators and linters see it
+    (``platform=None``), or as it is elaborated for ``platform``."""
     from amaranth.back import verilog
 
-    return verilog.convert(component, name=name, emit_src=False)
+    return verilog.convert(component, name=name, emit_src=False, platform=platform)
 
 
 def verilog(design, root=None):

@@ -113,9 +113,10 @@ class WSArray(_Array):
     Timing
     ------
     A row presented in the cycle before edge ``e`` reaches cell ``(i, j)`` at edge
-    ``e + 1 + i + j``; its sum leaves column ``j`` after edge ``e + R + 1 + j`` (``psum[j]`` is
-    valid for one cycle). Its ``first`` token skips the input register and reaches the cell one
-    cycle earlier, at ``e + i + j``, where the cell copies its shadow weight into the active one.
+    ``e + 1 + i + j``; its sum leaves column ``j`` after edge ``e + R + P - 1 + j``, where
+    ``P = MACPE.LATENCY`` (4) is the PE's pipeline (``psum[j]`` is valid for one cycle). Its
+    ``first`` token skips the input register and reaches the cell one cycle earlier, at
+    ``e + i + j``, where the cell copies its shadow weight into the active one.
     A weight row presented before edge ``L`` enters column ``j``'s chain at edge ``L + j``. So a
     tile must be complete in the shadow registers before the first row's token reaches row 0
     (its R shifts end before the row is presented), and the next tile may start shifting into
@@ -173,9 +174,10 @@ class OSArray(_Array):
     ------
     A step presented before edge ``e`` reaches cell ``(i, j)`` at edge ``e + 1 + i + j``; a
     tile whose next tile starts at edge ``e`` is captured in cell ``(i, j)`` at edge
-    ``e + 2 + i + j``. Once column ``j`` has captured (edge ``e + R + 1 + j``), ``R`` shifts
-    from edge ``e + R + 2 + j`` on bring its results out of the bottom, row R-1 first; the next
-    capture in the column must come after them, so tiles start at least ``2R`` cycles apart.
+    ``e + P + i + j`` (``P = MACPE.LATENCY``, 4). Once column ``j`` has captured (edge
+    ``e + R + P - 1 + j``), ``R`` shifts from edge ``e + R + P + j`` on bring its results out
+    of the bottom, row R-1 first; the next capture in the column must come after them, so tiles
+    start at least ``2R`` cycles apart.
     """
 
     def _members(self):

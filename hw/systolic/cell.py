@@ -47,9 +47,10 @@ class WSCell(wiring.Component):
     w_out : Out(signed(8))
         The shadow register, for the cell below.
     psum_in : In(signed(acc_width))
-        Partial sum from the cell above, one cycle after ``a`` (0 at the top row).
+        Partial sum from the cell above, ``MACPE.LATENCY - 1`` (3) cycles after ``a`` (0 at the
+        top row).
     psum_out : Out(signed(acc_width))
-        ``psum_in + a * w``, two cycles after ``a``.
+        ``psum_in + a * w``, ``MACPE.LATENCY`` (4) cycles after ``a``.
 
     Timing
     ------
@@ -111,7 +112,7 @@ class OSCell(wiring.Component):
         Weight from above.
     first : In(1)
         Token with ``a``: the first step of a new output tile. The PE restarts its sum, and
-        one cycle later the finished sum is captured into ``res_out``.
+        ``MACPE.LATENCY - 1`` (3) cycles later the finished sum is captured into ``res_out``.
     valid : In(1)
         Token with ``a``: accumulate this step (a bubble otherwise). ``first`` without
         ``valid`` is a flush: it captures the last tile and leaves the sum at 0.
@@ -147,16 +148,17 @@ class OSCell(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.pe = pe = MACPE(acc_width=self.acc_width, multiplier=self.multiplier)
-        capture = Signal()
+        capture = Signal(MACPE.LATENCY - 1)
         m.d.sync += [
             self.w_out.eq(self.w),
             self.first_out.eq(self.first),
             self.valid_out.eq(self.valid),
-            capture.eq(self.first),
+            capture.eq(Cat(self.first, capture[:-1])),
         ]
-        # The PE clears on the edge after it sampled `first`; its finished sum is still on
-        # `acc` until then, so it is captured on that same edge.
-        with m.If(capture):
+        # The PE clears LATENCY - 1 edges after it sampled `first` (its clear travels with the
+        # product); its finished sum is still on `acc` until then, so it is captured on that
+        # same edge.
+        with m.If(capture[-1]):
             m.d.sync += self.res_out.eq(pe.acc)
         with m.Elif(self.shift):
             m.d.sync += self.res_out.eq(self.res_in)

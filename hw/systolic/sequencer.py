@@ -17,6 +17,7 @@ from amaranth import *
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..pe import MACPE
 from .skew import tapped_delay
 
 __all__ = ["OSSequencer", "WSSequencer"]
@@ -103,7 +104,8 @@ class WSSequencer(_Sequencer):
         The weight row read at the last edge is past K (shift in zeros), and is to be shifted
         into the array (``shift``).
     acc_valid, acc_addr, acc_add, acc_last : Out
-        Column 0's control for the accumulator bank, R + 1 cycles after :attr:`first`'s row:
+        Column 0's control for the accumulator bank, R + P - 1 cycles after :attr:`first`'s
+        row (``P = MACPE.LATENCY``, the PE's pipeline):
         write row ``acc_addr``, adding to it (``acc_add``, not on the first K-tile), ``acc_last``
         on the last row of a group.
 
@@ -220,7 +222,7 @@ class WSSequencer(_Sequencer):
             issued.add.eq(~f_first_k),
             issued.last.eq(f_last_k & (f_left == 0)),
         ]
-        delayed = tapped_delay(m, issued, r + 1, name="acc_control")[-1]
+        delayed = tapped_delay(m, issued, r + MACPE.LATENCY - 1, name="acc_control")[-1]
         m.d.comb += [
             self.acc_valid.eq(delayed.valid),
             self.acc_addr.eq(delayed.addr),
@@ -367,11 +369,11 @@ class OSSequencer(_Sequencer):
         m.d.sync += busy.eq((busy | Mux(taking, Mux(prev_bank, 0b10, 0b01), 0)) & ~self.release)
 
         # -- Capture controller: R writes per captured tile, column 0 first. --------------------
-        # The capture reaches the bottom of column 0 R + 2 cycles after the tile's start was
+        # The capture reaches the bottom of column 0 R + P cycles after the tile's start was
         # issued; from then on column 0 writes its chain's bottom (rows R-1 .. 0) and shifts.
         job = Signal(data.StructLayout({"go": 1, "addr": range(2 * r)}))
         m.d.sync += [job.go.eq(taking), job.addr.eq(Mux(prev_bank, 2 * r - 1, r - 1))]
-        arrived = tapped_delay(m, job, r + 2, name="capture")[-1]
+        arrived = tapped_delay(m, job, r + MACPE.LATENCY, name="capture")[-1]
         count = Signal(range(r + 1))            # writes done in the running job (0: none)
         job_addr = Signal(range(2 * r))
         s = Mux(arrived.go, 0, count)

@@ -10,9 +10,8 @@ import time
 import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge
+from tessera.golden.mac import PE_LATENCY as LATENCY
 from tessera.sim import tb
-
-LATENCY = 2
 
 
 @cocotb.test()

@@ -33,7 +33,7 @@ TIGHT = {
     "array_progress": (spec_sparse.array_progress_spec, spec_sparse.PROGRESS_CYCLES, 24),
     "detector_progress": (spec_sparse.detector_progress_spec, spec_sparse.DETECTOR_CYCLES, 30),
     "writeback_progress": (spec_sparse.writeback_progress_spec, spec_sparse.WRITEBACK_CYCLES, 30),
-    "gemm_progress": (spec_systolic.gemm_progress_spec, spec_systolic.TINY_CYCLES, 32),
+    "gemm_progress": (spec_systolic.gemm_progress_spec, spec_systolic.TINY_CYCLES, 34),
 }
 
 

@@ -8,8 +8,8 @@ from tessera.golden.systolic import gemm_cycles
 
 
 @pytest.mark.parametrize("m, k, n, side, scalesim, tessera", [
-    (576, 25, 6, 16, 1243, 3661),       # LeNet-5 conv1 on 16 x 16
-    (48, 40, 36, 8, 1749, 2013),        # on 8 x 8
+    (576, 25, 6, 16, 1243, 3663),       # LeNet-5 conv1 on 16 x 16 (3,661 with a 2-stage PE)
+    (48, 40, 36, 8, 1749, 2015),        # on 8 x 8 (2,013 with a 2-stage PE)
 ])
 def test_the_issues_weight_stationary_pairs(m, k, n, side, scalesim, tessera):
     assert scalesim_cycles(m, k, n, rows=side, cols=side, dataflow="ws") == scalesim
@@ -17,7 +17,7 @@ def test_the_issues_weight_stationary_pairs(m, k, n, side, scalesim, tessera):
     assert gemm_cycles(config, m, k, n).cycles == tessera
 
 
-@pytest.mark.parametrize("dataflow, scalesim, tessera", [("ws", 0.848, 0.968),
+@pytest.mark.parametrize("dataflow, scalesim, tessera", [("ws", 0.848, 0.967),
                                                           ("os", 0.895, 0.995)])
 def test_the_issues_large_k_utilizations(dataflow, scalesim, tessera):
     assert scalesim_utilization(256, 256, 256, rows=16, cols=16,

@@ -140,20 +140,24 @@ def test_single_pass_ws_timeline(r, c, m, k, n):
     load = k + 1                        # the K rows of B have arrived
     first_row = load + r                # R cycles of weight shifting
     last_row = first_row + m - 1
-    written = last_row + r + c + 3      # 2 into the array, R + C through it, 3 in the bank
+    # 2 into the array, R + C through it, 2 more for the PE's four-stage pipeline (operands,
+    # multiplier, product, sum: PE_LATENCY = 4, two stages more than a PE with the product
+    # register only), 3 in the bank.
+    written = last_row + r + c + 5
     last_read = written + m * n         # the drain reads m * n results from the next edge
     assert gemm_cycles(cfg, m, k, n, raw=True).cycles == last_read + DRAIN_LATENCY
 
 
 @pytest.mark.parametrize(("r", "c"), [(1, 1), (3, 5), (8, 8)])
 def test_single_tile_os_timeline(r, c):
-    """One OS tile: K steps from edge 2, a flush 2R after the start, then the drain."""
+    """One OS tile: K steps from edge 2, a flush 2R after the start, the capture wave and R
+    shifts, then the drain."""
     cfg = SystolicConfig(rows=r, cols=c, dataflow="os", max_m=8, max_k=40, max_n=8)
     for k in (1, 2 * r - 1, 2 * r + 3, 40):
         m, n = min(r, 3), min(c, 2)
         start = 2                               # the first words can be read at edge 2
         flush = max(start + k, start + 2 * r)
-        written = flush + 2 * r + c + 1
+        written = flush + 2 * r + c + 3         # the capture waits for the PE's 4 stages
         expected = written + m * n + DRAIN_LATENCY
         assert gemm_cycles(cfg, m, k, n, raw=True).cycles == expected, k
 

@@ -4,10 +4,10 @@ tessera.golden.mac."""
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
-from tessera.golden.mac import mac_trace, wrap_signed
+from tessera.golden.mac import PE_LATENCY, mac_trace, wrap_signed
 from tessera.sim import tb
 
-LATENCY = 2  # edges from sampling a, w, en, clr to seeing the result on acc
+LATENCY = PE_LATENCY  # edges from sampling a, w, en, clr to seeing the result on acc
 
 
 class PETB:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from amaranth import Module, Signal, signed
 from amaranth.sim import Simulator
-from tessera.golden.mac import wrap_signed
+from tessera.golden.mac import PE_LATENCY, wrap_signed
 from tessera.hw.pe import MACPE, booth_multiply
 from tessera.sim.runner import Design, simulate
 
@@ -47,9 +47,15 @@ def test_booth_multiply_is_exact():
     assert not wrong, f"{len(wrong)} wrong products, first {wrong[0]} (a, w, a*w)"
 
 
+def test_pe_latency_is_the_cycle_models():
+    """The PE's pipeline is the constant the systolic cycle model adds (golden.mac.PE_LATENCY)."""
+    assert MACPE.LATENCY == PE_LATENCY == 4
+
+
 @pytest.mark.parametrize("multiplier", ["dsp", "lut"])
 def test_pe_psum_mode(multiplier):
-    """With psum_in: acc = psum (one cycle after a, w) + a * w (if en), and it wraps."""
+    """With psum_in: acc = psum (LATENCY - 1 cycles after a, w) + a * w (if en), and it wraps;
+    acc shows it exactly LATENCY edges after a and w, not one earlier or later."""
     pe = MACPE(acc_width=18, psum_in=True, multiplier=multiplier)
     rng = np.random.default_rng(11)
     n = 400
@@ -58,16 +64,18 @@ def test_pe_psum_mode(multiplier):
     psum = rng.integers(-(2 ** 17), 2 ** 17, n)
     got = []
 
+    lag = PE_LATENCY - 1                             # psum trails a and w by this many cycles
+
     async def testbench(ctx):
-        for t in range(n + 2):
+        for t in range(n + PE_LATENCY):
             if t < n:
                 ctx.set(pe.a, int(a[t]))
                 ctx.set(pe.w, int(w[t]))
                 ctx.set(pe.en, int(en[t]))
-            if 1 <= t <= n:
-                ctx.set(pe.psum, int(psum[t - 1]))   # psum trails a and w by one cycle
+            if lag <= t < n + lag:
+                ctx.set(pe.psum, int(psum[t - lag]))
             await ctx.tick()
-            if t >= 1:
+            if t >= lag:
                 got.append(ctx.get(pe.acc))
 
     sim = Simulator(pe)
