@@ -21,7 +21,8 @@ CONV       ``H + 3 + gemm_cycles(M, K, N)``: the systolic engine's own count
 FC         ``H + 4 + X + layer_cycles(...).total``: ``X = ceil(cols / N) * ceil(N / 8)``
            activation transfers into the sparse engine (eight lanes each) and the engine's own
            count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted)
-POOL       ``H + 3 + OH * OW * C * k * k``: one element read a cycle
+POOL       ``H + 5 + OH * OW * C * k * k``: one element read a cycle, after two address
+           registers
 READ       ``H + 2 + ceil(count / 4)``
 STATS      ``H + 1 + 3 + logged``: dispatch, the three counters, one per logged instruction
 BARRIER    ``H + 1``; NOP and a bad opcode too
@@ -73,8 +74,9 @@ FC_OVERHEAD = 4
 STATS_OVERHEAD = 1
 #: A READ's: dispatch, the memory's read latency.
 READ_OVERHEAD = 2
-#: A POOL's: dispatch, the unit's read latency and last write, the idle cycle.
-POOL_OVERHEAD = 3
+#: A POOL's: dispatch, the unit's two address registers (``hw.system.pool.ADDRESS_STAGES``),
+#: its read latency and last write, the idle cycle.
+POOL_OVERHEAD = 5
 #: Width the payload of a LOAD to a space that does not exist is drained as (one byte a word).
 UNKNOWN_SPACE_BITS = 8
 #: Lanes of one activation transfer into the sparse engine (its ACT command).

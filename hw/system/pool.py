@@ -7,7 +7,10 @@ from tessera.golden.isa import FIELD_BITS, Op
 
 from .protocol import args_layout
 
-__all__ = ["MaxPoolUnit"]
+__all__ = ["ADDRESS_STAGES", "MaxPoolUnit"]
+
+#: Registers between the window counters and ``rd_addr``: the unit's added latency.
+ADDRESS_STAGES = 2
 
 #: Width of an activation-memory address (the instruction's base fields).
 ADDR_WIDTH = FIELD_BITS[Op.POOL]["in_base"]
@@ -21,11 +24,16 @@ class MaxPoolUnit(wiring.Component):
     row; it reads one element a cycle and writes each output in the cycle after its window's
     last read (the cycle its value arrives).
 
-    Timing, with the command transferred at clock edge 0: ``rd_en`` is high after edges
-    ``0 .. T - 1`` (``T = OH * OW * c * kernel**2`` reads, one a cycle, no stalls), the last
-    output is written at edge ``T + 1`` (``wr_en`` high after edge ``T``), and ``cmd.ready``
-    is high again after edge ``T + 1``: it is high exactly when the unit is idle. The system's
-    POOL takes ``INSTRUCTION_WORDS + 1 + (T + 1)`` cycles (:mod:`tessera.golden.executor`).
+    The read address ``in_base + ((y0 + ky) * w + x0 + kx) * c + ch`` is computed in a pipeline
+    of :data:`ADDRESS_STAGES` registers (one multiplication each), so that ``rd_addr`` is a
+    register: the activation memory's address does not wait on two multiplications.
+
+    Timing, with the command transferred at clock edge 0 and ``L =`` :data:`ADDRESS_STAGES`:
+    ``rd_en`` is high after edges ``L .. L + T - 1`` (``T = OH * OW * c * kernel**2`` reads,
+    one a cycle, no stalls), the last output is written at edge ``L + T + 1`` (``wr_en`` high
+    after edge ``L + T``), and ``cmd.ready`` is high again after edge ``L + T + 1``: it is high
+    exactly when the unit is idle. The system's POOL takes ``INSTRUCTION_WORDS + 2 + (L + T +
+    1)`` cycles (:mod:`tessera.golden.executor`).
 
     The geometry is not checked here: the command processor refuses a bad one (zero sizes, a
     window larger than the map, ranges past the memory) before it reaches the unit. A command
@@ -72,7 +80,15 @@ class MaxPoolUnit(wiring.Component):
         pend_out = Signal(ADDR_WIDTH)
         best = Signal(signed(8))
 
-        m.d.comb += [self.cmd.ready.eq(~running & ~pend), self.busy.eq(running | pend)]
+        # The address pipeline: stage 1 registers the pixel (y0 + ky) * w + x0 + kx, stage 2
+        # the address; each carries the read's flags.
+        v1, v2 = Signal(), Signal()
+        first1, last1, first2, last2 = Signal(), Signal(), Signal(), Signal()
+        out1, out2 = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
+        pixel1, ch1 = Signal(ADDR_WIDTH + 1), Signal(bits["c"])
+        addr2 = Signal(ADDR_WIDTH)
+        busy = Cat(running, v1, v2, pend).any()
+        m.d.comb += [self.cmd.ready.eq(~busy), self.busy.eq(busy)]
 
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [args.eq(self.cmd.payload), y0.eq(0), x0.eq(0), ch.eq(0), ky.eq(0),
@@ -91,12 +107,15 @@ class MaxPoolUnit(wiring.Component):
         next_y0 = y0 + args.stride
         row_done = next_x0 + k > args.w
         map_done = next_y0 + k > args.h
-        pixel = (y0 + ky) * args.w + x0 + kx
-        m.d.comb += [self.rd_en.eq(running),
-                     self.rd_addr.eq(args.in_base + pixel * args.c + ch)]
+        m.d.sync += [v1.eq(running), first1.eq(running & (kx == 0) & (ky == 0)),
+                     last1.eq(running & window_done), out1.eq(out_addr),
+                     pixel1.eq((y0 + ky) * args.w + x0 + kx), ch1.eq(ch),
+                     v2.eq(v1), first2.eq(first1), last2.eq(last1), out2.eq(out1),
+                     addr2.eq(args.in_base + pixel1 * args.c + ch1)]
+        m.d.comb += [self.rd_en.eq(v2), self.rd_addr.eq(addr2)]
 
-        m.d.sync += [pend.eq(running), pend_first.eq(running & (kx == 0) & (ky == 0)),
-                     pend_last.eq(running & window_done), pend_out.eq(out_addr)]
+        m.d.sync += [pend.eq(v2), pend_first.eq(first2), pend_last.eq(last2),
+                     pend_out.eq(out2)]
         with m.If(running):
             m.d.sync += kx.eq(kx + 1)
             with m.If(last_kx):

@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 from tessera.golden.isa import INSTRUCTION_WORDS, Pool
 from tessera.golden.pool import max_pool
-from tessera.hw.system.pool import MaxPoolUnit
+from tessera.hw.system.pool import ADDRESS_STAGES, MaxPoolUnit
 
 MEMORY = 1024
 
@@ -70,7 +70,8 @@ def test_pool_unit_matches_golden_values_and_cycles(seed):
     untouched[instr.out_base:instr.out_base + n] = False
     np.testing.assert_array_equal(out[untouched], memory[untouched], err_msg=f"seed {seed}")
     reads = n * instr.kernel ** 2
-    assert (last_write, ready) == (reads, reads + 1), f"seed {seed}: {instr}"
+    d = ADDRESS_STAGES
+    assert (last_write, ready) == (d + reads, d + reads + 1), f"seed {seed}: {instr}"
 
 
 def test_pool_unit_timing_is_the_executor_formula():
