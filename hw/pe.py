@@ -47,7 +47,9 @@ def _mult18x18d(m, a, w, product):
     in the block, so each of those routes has a cycle of its own.
     """
     ports = {
-        "i_CLK0": ClockSignal(), "i_CE0": C(1, 1), "i_RST0": ResetSignal(),
+        "i_CLK0": ClockSignal(), "i_CE0": C(1, 1),
+        # A board top's domain may be reset-less (the ULX3S's is): then the block never resets.
+        "i_RST0": ResetSignal(allow_reset_less=True),
         "i_SIGNEDA": C(1, 1), "i_SIGNEDB": C(1, 1), "i_SOURCEA": C(0, 1), "i_SOURCEB": C(0, 1),
     }
     a18, w18 = Signal(signed(18)), Signal(signed(18))

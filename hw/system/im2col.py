@@ -206,7 +206,7 @@ class Im2colAddressGenerator(wiring.Component):
             p = self.cmd.payload
             for i, (dky, dkx, dci) in enumerate(digits):
                 # i = (dky * k + dkx) * c + dci, with dci < c and dkx < k.
-                quotient = Signal(range(i + 1), name=f"q{i}")
+                quotient = Signal(range(i + 2), name=f"q{i}")
                 with m.Switch(p.c):
                     for cv in range(1, i + 1):
                         with m.Case(cv):
