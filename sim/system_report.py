@@ -24,9 +24,8 @@ import numpy as np
 __all__ = ["SYNTHESIZED_FMAX_MHZ", "clock", "format_summary", "summarize"]
 
 #: Fmax nextpnr reached for the registry's system targets (``make synth``, seed 1;
-#: ``docs/system.md``), in MHz, by target name. Untuned: the header check's combinational
-#: divides bound the ECP5 figure (issue 12 works on timing).
-SYNTHESIZED_FMAX_MHZ = {"system-8x8-ecp5": 10.2}
+#: ``docs/system.md``), in MHz, by target name.
+SYNTHESIZED_FMAX_MHZ = {"system-8x8-ecp5": 40.5}
 #: The target whose requested clock is used for a configuration that no synthesis figure
 #: covers.
 FALLBACK_TARGET = "system-8x8-ecp5"
