@@ -118,7 +118,7 @@ class Im2colAddressGenerator(wiring.Component):
         with m.If(flow):
             m.d.sync += [valid[0].eq(running)] + [valid[i].eq(valid[i - 1])
                                                   for i in range(1, stages)]
-        registered = {3 - stages + i for i in range(1, stages + 1)}   # of boundaries 1, 2, 3
+        registered = set(range(4 - stages, 4))      # which of boundaries 1, 2, 3 hold registers
 
         def boundary(n, value, name):
             """``value`` after boundary ``n``: a register that moves with the pipeline, or the
