@@ -53,7 +53,10 @@ def locked(folder, *, shared=False, blocking=True):
     folder = Path(folder)
     while True:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:   # the folder was removed between mkdir and open: again
+            continue
         try:
             flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | \
                 (0 if blocking else fcntl.LOCK_NB)

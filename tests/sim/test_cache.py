@@ -214,7 +214,7 @@ def test_a_lock_waited_for_while_the_cache_is_cleared_is_taken_on_the_new_file(t
         thread = threading.Thread(target=waiter)
         thread.start()
         cache.empty_folder(folder.parent, keep=())       # the cache is cleared under us
-    assert holding.wait(30), "the waiter never got its lock"
+    assert holding.wait(30), f"the waiter never got its lock: {errors}"
     assert (folder / ".lock").exists()
     with pytest.raises(BlockingIOError), cache.locked(folder, blocking=False):
         pass
@@ -223,6 +223,25 @@ def test_a_lock_waited_for_while_the_cache_is_cleared_is_taken_on_the_new_file(t
     assert not errors
     with cache.locked(folder, blocking=False):
         pass
+
+
+def test_a_lock_survives_its_folder_removed_between_mkdir_and_open(tmp_path, monkeypatch):
+    """The race CI met once (the waiter above died of FileNotFoundError): the cache cleared
+    right after ``locked`` made the folder and before it opened the lock file."""
+    import shutil
+
+    folder = tmp_path / "sim" / "entry"
+    real_open, removed = cache.os.open, []
+
+    def open_after_a_clear(path, *args, **kwargs):
+        if not removed:
+            removed.append(path)
+            shutil.rmtree(folder)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(cache.os, "open", open_after_a_clear)
+    with cache.locked(folder):
+        assert removed and (folder / cache.LOCK).exists()
 
 
 @pytest.mark.parametrize("damage", ["cut", "empty", "garbage"])
