@@ -159,9 +159,9 @@ BOARDS = {b.name: b for b in (
     Board("ecpix5-85f", "amaranth_boards.ecpix5:ECPIX585Platform",
           "LambdaConcept ECPIX-5: ECP5 LFE5UM5G-85F, FT2232H", 100_000_000, 2_000_000,
           _SYSTEM_CORE, "ecpix5", "ecp5", _SYSTEM_LINK,
-          # The link's transmitter held the ULX3S-85F (speed 6) to 65 MHz, so the core runs at
-          # 50 MHz; built, this part (speed 8) reaches 104 MHz there (docs/boards.md).
-          pll_hz=50_000_000),
+          # The system core reaches 40.5 MHz out of context (speed 6) and 39.1 on the ULX3S-85F;
+          # this part is speed 8: 40 MHz divides 2 Mbaud exactly (docs/boards.md).
+          pll_hz=40_000_000),
 )}
 
 
