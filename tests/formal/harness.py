@@ -33,8 +33,8 @@ from amaranth.lib.wiring import In
 __all__ = [
     "KINDS", "REGISTRY", "Proof", "Result", "assume_stream", "breaks", "busy_for", "check_stream",
     "contract", "count", "drive", "elaborated", "elaborated_inside", "fair_ready", "find",
-    "frozen", "fsm_register", "in_state", "past", "pick", "progress", "proof", "run", "run_many",
-    "spec_rtlil", "tools_missing",
+    "free_memories", "frozen", "fsm_register", "in_state", "past", "pick", "progress", "proof",
+    "run", "run_many", "spec_rtlil", "tools_missing",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,6 +256,11 @@ class Proof:
         One of :data:`KINDS`: what the property is about (the table's grouping).
     slow : bool
         Minutes on this machine: run only with ``python -m tests.formal --slow``.
+    free_memories : tuple of str
+        Memories (by name, in every unit that has one) whose contents are free in the first
+        step instead of their ``init``: the proof then holds for whatever earlier commands
+        could have written there, without spending steps on writing it (see
+        :func:`free_memories`).
     """
 
     name: str
@@ -269,6 +274,7 @@ class Proof:
     fail_depth: int | None = None
     kind: str = "stream"
     slow: bool = False
+    free_memories: tuple = ()
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -340,6 +346,39 @@ def spec_rtlil(proof, variant):
     return rtlil.convert(m, ports=[sync.clk], platform="formal", name="top")
 
 
+def free_memories(text, names):
+    """Return the RTLIL ``text`` without the ``$meminit_v2`` cells of the memories ``names``.
+
+    Without its initial-contents cell a memory starts from any contents: the SMT model leaves
+    its array free in the first step. Only for memories that commands can fill with any value
+    (so that every such start is reachable), and whose contents no invariant of the proof
+    needs.
+    """
+    lines = text.splitlines(keepends=True)
+    kept, block = [], []
+    inside = False
+    for line in lines:
+        if not inside and line.lstrip().startswith("attribute "):
+            block.append(line)  # may belong to the cell below
+            continue
+        if not inside and line.lstrip().startswith("cell $meminit_v2 "):
+            inside = True
+            block.append(line)
+            continue
+        if inside:
+            block.append(line)
+            if line.strip() == "end":
+                inside = False
+                memid = re.search(r'parameter \\MEMID "\\\\(\S+)"', "".join(block))
+                if memid is None or memid.group(1) not in names:
+                    kept += block
+                block = []
+            continue
+        kept += [*block, line]
+        block = []
+    return "".join(kept + block)
+
+
 def _sby_text(proof):
     """The SymbiYosys file of a proof: ``yowasp-sby -f model.sby`` in its folder reruns it with
     every trace SymbiYosys writes (the batch run below prepares the same model)."""
@@ -400,7 +439,10 @@ def _prepare(chunk, build):
         folder = build / proof.name / variant
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        (folder / "top.il").write_text(spec_rtlil(proof, variant))
+        text = spec_rtlil(proof, variant)
+        if proof.free_memories:
+            text = free_memories(text, proof.free_memories)
+        (folder / "top.il").write_text(text)
         (folder / "model.sby").write_text(_sby_text(proof))
         script += _yosys_script(proof, f"{proof.name}/{variant}")
     batch = f"models-{os.getpid()}-{threading.get_ident()}"  # parallel runs share build/

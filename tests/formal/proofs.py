@@ -5,6 +5,8 @@ decorator, with its broken variant (``@breaks(Unit)``) beside it: a new unit nee
 module entry, nothing here unless it is a new module (add it to the import below).
 """
 
+import functools
+
 from . import (  # noqa: F401  (each registers its proofs)
     spec_link,
     spec_shared,
@@ -13,9 +15,9 @@ from . import (  # noqa: F401  (each registers its proofs)
     spec_systolic,
     spec_uart,
 )
-from .harness import KINDS, REGISTRY
+from .harness import KINDS, REGISTRY, Proof
 
-__all__ = ["PROOFS", "SLOW_PROOFS"]
+__all__ = ["PROOFS", "SLOW_PROOFS", "SLOW_TIGHT", "TIGHT", "tighter"]
 
 _ORDERED = sorted(REGISTRY, key=lambda proof: KINDS.index(proof.kind))  # stable: module order
 
@@ -25,3 +27,38 @@ PROOFS = [proof for proof in _ORDERED if not proof.slow]
 #: Proofs that take minutes each on the whole sparse array: ``python -m tests.formal --slow``
 #: runs them with the others; pytest and ``make formal`` leave them out.
 SLOW_PROOFS = [proof for proof in _ORDERED if proof.slow]
+
+
+#: The bounds of the progress proofs are the least that hold: one cycle less fails, from
+#: reset, within these steps (spec, bound, steps, and the memories the proof starts free).
+TIGHT = {
+    "uart_rx_resync": (spec_uart.rx_resync_spec, spec_uart.RESYNC_CYCLES, 100, ()),
+    "array_progress": (spec_sparse.array_progress_spec, spec_sparse.PROGRESS_CYCLES, 24, ()),
+    "detector_progress": (spec_sparse.detector_progress_spec, spec_sparse.DETECTOR_CYCLES, 30,
+                          ()),
+    "writeback_progress": (spec_sparse.writeback_progress_spec, spec_sparse.WRITEBACK_CYCLES,
+                           30, ()),
+    "gemm_progress": (spec_systolic.gemm_progress_spec, spec_systolic.TINY_CYCLES, 34, ()),
+}
+#: The same for the slow proofs (``python -m tests.formal --slow`` checks them).
+SLOW_TIGHT = {
+    "array_run_progress": (spec_sparse.array_run_progress_spec, spec_sparse.RUN_CYCLES,
+                           spec_sparse.RUN_CYCLES + 6, spec_sparse.RUN_FREE_MEMORIES),
+    "processor_progress": (spec_system.processor_progress_spec, spec_system.PROCESSOR_CYCLES,
+                           spec_system.PROCESSOR_DEPTH, ()),
+    # The LOAD's own bound (the golden count of its header), less one: "bound" is the slack.
+    "processor_progress:load": (spec_system.processor_load_progress_spec, 0,
+                                spec_system.PROCESSOR_LOAD_DEPTH, ()),
+}
+
+
+def tighter(name):
+    """The bounded check that ``name``'s bound less one cycle fails (a Proof: it must FAIL)."""
+    spec, bound, steps, free = {**TIGHT, **SLOW_TIGHT}[name]
+    return Proof(f"{name.replace(':', '_')}_tighter", f"bound {bound - 1}", "bmc", steps,
+                 functools.partial(_good_with_bound, spec, bound - 1), kind="progress",
+                 free_memories=free)
+
+
+def _good_with_bound(spec, bound, _variant):
+    return spec("good", bound=bound)

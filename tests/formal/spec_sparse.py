@@ -5,10 +5,14 @@ input free (``AnySeq``), assumptions about the environment, and the property. Th
 use them are listed in :mod:`tests.formal.proofs`.
 """
 
+import itertools
+
+import numpy as np
 from amaranth import Array, Module, Mux, Signal, signed
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.utils import ceil_log2
+from tessera.golden.sparse_cycles import layer_cycles, writeback_cycles
 from tessera.hw.sparse import SparseArray, SparseConfig
 from tessera.hw.sparse.arith import ArithmeticUnit
 from tessera.hw.sparse.detector import NonZeroDetector
@@ -574,6 +578,86 @@ def array_progress_spec(variant, *, config=TINY, bound=PROGRESS_CYCLES, runs=Fal
     h.fair_ready(m, dut.o, FAIR_WAIT)
     if not runs:
         m.d.comb += Assume(~h.find(inner, "start"))
+    busy_for = h.busy_for(m, dut.busy, bound)
+    with m.If(dut.busy):
+        m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]
+    return m
+
+
+# -- SparseArray: a whole layer -------------------------------------------------------------------
+
+def _column_entries(config, cols):
+    """Every entries vector one PE's pointers can give a layer of ``cols`` columns: column
+    ``j`` spans ``p[q] .. p[q + 1]`` (``q = ptr_base + j``), its entries ``p[q + 1] - p[q]``
+    when ``p[q] < p[q + 1] <= capacity``; an empty or bad span is dropped in one cycle, as an
+    empty column (hw/sparse/pointer.py). Pointers above the capacity all act alike, so
+    ``0 .. capacity + 1`` covers every pointer value."""
+    vectors = set()
+    for p in itertools.product(range(config.capacity + 2), repeat=cols + 1):
+        vectors.add(tuple(b - a if a < b <= config.capacity else 0
+                          for a, b in itertools.pairwise(p)))
+    return sorted(vectors)
+
+
+def run_worst_case(config, *, wait):
+    """The longest a RUN that starts a layer keeps the array busy, in cycles, from the golden
+    cycle model (tessera.golden.sparse_cycles): the worst compute phase over every layer that
+    fits ``config`` (every ``cols`` the RUN check admits, every pointer contents of every PE,
+    every non-zero pattern of the activations), plus the longest write-back: ``max_acts`` rows
+    sent on ``o`` (a write-back that sends nothing is shorter), each waiting at most ``wait``
+    cycles for ``o.ready``. Compute and write-back are independent (rows do not change the
+    compute phase, nor columns the write-back), so their worst cases add.
+
+    Returns (cycles, compute, writeback, the worst layer as (entries, x))."""
+    n = config.n_pes
+    worst = (0, None)
+    # The RUN check: cols <= max_acts and ptr_base + cols < ptr_depth.
+    for cols in range(min(config.max_acts, config.ptr_depth - 1) + 1):
+        vectors = _column_entries(config, cols)
+        # The model treats the PEs alike (each its own pipeline; the broadcast waits on any
+        # of them), so one order of each choice of per-PE vectors is enough.
+        for per_pe in itertools.combinations_with_replacement(vectors, n):
+            entries = np.array(per_pe, dtype=np.int64).reshape(n, cols)
+            for x in itertools.product((0, 1), repeat=cols):
+                x = np.array(x, dtype=np.int64)
+                compute = layer_cycles(entries, x, fifo_depth=config.fifo_depth, rows=0).cycles
+                if compute > worst[0]:
+                    worst = (compute, (entries, x))
+    rows = config.max_acts
+    writeback = writeback_cycles(rows, n) + rows * wait
+    return worst[0] + writeback, worst[0], writeback, worst[1]
+
+
+#: The longest a RUN keeps TINY busy, o.ready low at most FAIR_WAIT cycles in a row: the
+#: golden model's worst compute phase (19 cycles: three columns, the last with four entries
+#: for one PE) and write-back (4 rows sent: 4 + 9 cycles, and one cycle of wait each).
+RUN_CYCLES, RUN_COMPUTE, RUN_WRITEBACK, RUN_WORST_LAYER = run_worst_case(TINY, wait=FAIR_WAIT)
+#: Memories the RUN proof starts with any contents: whatever configuration and ACT commands
+#: could have written (pointers, matrix words, codebook, parameters, both activation buffers).
+#: The activation queue's storage and the accumulators keep their reset contents.
+RUN_FREE_MEMORIES = ("even", "odd", "words", "table", "params", "buffers")
+
+
+@h.proof("array_run_progress", "SparseArray(TINY)", "bmc", RUN_CYCLES + 6, kind="progress",
+         slow=True, free_memories=RUN_FREE_MEMORIES,
+         covers=f"any command, a RUN that starts a layer included (any pointers, codes and "
+                f"activations), is done within {RUN_CYCLES} cycles with o.ready low at most "
+                f"{FAIR_WAIT} cycle in a row (the golden model's worst TINY layer: "
+                f"{RUN_COMPUTE} of compute, {RUN_WRITEBACK} of write-back); the array is then "
+                "idle and takes the next command",
+         broken="write-back waits for one more PE than there is (a layer never ends)",
+         why_bounded="the layer runs through every PE's queue, pointer, matrix and arithmetic "
+                     "pipelines, whose invariants were not written (array_progress's reason, "
+                     "and more); the memories start free, so any layer can start in the first "
+                     "idle cycle after the post-reset sweep, and the depth covers the sweep, "
+                     "the RUN and the whole worst layer")
+def array_run_progress_spec(variant, *, config=TINY, bound=RUN_CYCLES):
+    """``busy`` never lasts more than ``bound`` cycles, for any commands (a RUN that starts a
+    layer included), in a fair environment. The memories start with any contents
+    (RUN_FREE_MEMORIES), so the layer is any that fits."""
+    m = Module()
+    dut, _inner = _array(m, variant, _ArrayWaitsForever, config)
+    h.fair_ready(m, dut.o, FAIR_WAIT)
     busy_for = h.busy_for(m, dut.busy, bound)
     with m.If(dut.busy):
         m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]

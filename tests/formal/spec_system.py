@@ -6,15 +6,22 @@ drives keeps the valid/ready rule. That covers the system top's ``o`` and the en
 streams in one proof; the engines' own streams are proved in spec_systolic and spec_sparse.
 """
 
-from amaranth import Module
-from amaranth.hdl import Assert, Assume
+from amaranth import Module, Mux, Signal
+from amaranth.asserts import AnySeq
+from amaranth.hdl import Assert, Assume, Cover
+from tessera.golden import executor
+from tessera.golden.isa import INSTRUCTION_WORDS, Space
 from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
+from tessera.hw.sparse.protocol import Op as SparseOp
+from tessera.hw.sparse.protocol import run_layout
 from tessera.hw.system.im2col import Im2colAddressGenerator
 from tessera.hw.system.processor import CommandProcessor, _State
+from tessera.hw.system.protocol import HEADER_BITS, Opcode, SpaceId, instruction_layout
 
 from . import harness as h
+from .spec_sparse import FAIR_WAIT, _bad_commands
 
-__all__ = ["im2col_stream_spec", "processor_stream_spec"]
+__all__ = ["im2col_stream_spec", "processor_progress_spec", "processor_stream_spec"]
 
 #: The smallest system: a 2 x 2 array, two sparse PEs, one word of each memory the
 #: configuration allows, two logged instructions.
@@ -83,3 +90,202 @@ def im2col_stream_spec(variant):
     with m.If(stalled):
         m.d.comb += [Assert(dut.o.valid), Assert(dut.o.payload.as_value() == before)]
     return m
+
+
+# -- CommandProcessor: hang-freedom ---------------------------------------------------------------
+
+def _pool_worst_case(config):
+    """The most window elements (``OH * OW * c * kernel**2``) of a POOL that ``config`` runs
+    (the golden executor's check: sizes, ranges, in/out overlap), and that POOL."""
+    from tessera.golden.isa import Pool
+
+    depth = config.act_depth
+    worst = (0, None)
+    for hh in range(1, depth + 1):
+        for ww in range(1, depth // hh + 1):
+            for c in range(1, depth // (hh * ww) + 1):
+                for kernel in range(1, min(hh, ww) + 1):
+                    for stride in range(1, min(max(hh, ww), 7) + 1):
+                        oh, ow = (hh - kernel) // stride + 1, (ww - kernel) // stride + 1
+                        # Any room for the outputs beside the inputs: the bases are free.
+                        pool = Pool(in_base=0, out_base=hh * ww * c, h=hh, w=ww, c=c,
+                                    kernel=kernel, stride=stride)
+                        if executor.instruction_errors(pool, config):
+                            continue
+                        elements = oh * ow * c * kernel * kernel
+                        if elements > worst[0]:
+                            worst = (elements, pool)
+    return worst
+
+
+#: The most cycles an instruction of TINY other than LOAD keeps the processor busy, counting
+#: neither an engine's own computing (bounded by its own proofs) nor cycles a LOAD waits for its
+#: payload: the golden executor's cycles less the header (INSTRUCTION_WORDS), each o word
+#: waiting at most FAIR_WAIT cycles. The POOL of the most window elements is the longest
+#: (executor.POOL_OVERHEAD + 18 = 23); STATS is 1 + 5 * 2, READ 2 + 4 * 2, BARRIER 1 + 1,
+#: a bad header or NOP 1; CONV and FC are their operand and activation transfers and write-backs
+#: around the engine's own cycles.
+POOL_ELEMENTS, POOL_WORST = _pool_worst_case(TINY)
+PROCESSOR_CYCLES = max(
+    executor.POOL_OVERHEAD + POOL_ELEMENTS,
+    executor.STATS_OVERHEAD + (len(executor.STATS_HEADER) + TINY.stats_depth) * (FAIR_WAIT + 1),
+    executor.READ_OVERHEAD + -(-TINY.act_depth // executor.ACT_WRITE_LANES) * (FAIR_WAIT + 1),
+)
+
+
+def _load_cycles(m, config, load, bound_slack):
+    """The golden executor's cycles of a LOAD past its header, as a value of the header's
+    fields: LOAD_OVERHEAD + max(payload words, writes) (a bad LOAD drains its payload alike)."""
+    bits = Signal(8, name="load_bits")
+    m.d.comb += bits.eq(executor.UNKNOWN_SPACE_BITS)
+    with m.Switch(load.space):
+        for space in Space:
+            with m.Case(SpaceId(space.value)):
+                m.d.comb += bits.eq(config.word_bits(space))
+    words = Signal(24, name="load_words")
+    writes = Signal(17, name="load_writes")
+    m.d.comb += [
+        words.eq((load.count * bits + 31) >> 5),
+        writes.eq(Mux(load.space == SpaceId.ACT,
+                      (load.count + executor.ACT_WRITE_LANES - 1) // executor.ACT_WRITE_LANES,
+                      load.count)),
+    ]
+    return executor.LOAD_OVERHEAD + Mux(words > writes, words, writes) + bound_slack
+
+
+def _systolic_engine(m, dut, inner):
+    """A systolic engine that answers: it takes a command when idle (a bad one, a size 0 or
+    above the maximum, it skips: no busy, no result, as SystolicGemm), is busy until it has
+    sent exactly ``m * n`` results (at any time while busy), and falls idle (at any time after
+    that) only once it has taken every operand the processor has for it; its a, b and q are
+    ready at least every other cycle. Returns ``computing``: the engine works on its own (busy,
+    no operand left to take), which gemm_progress bounds."""
+    sys = TINY.systolic
+    cmd = dut.gemm_cmd
+    busy = Signal(name="gemm_model_busy")
+    left = Signal(8, name="gemm_model_left")
+    m.d.comb += [cmd.ready.eq(~busy), dut.gemm_busy.eq(busy)]
+    for operands in (dut.gemm_a, dut.gemm_b, dut.gemm_q):
+        h.drive(m, operands.ready)
+        h.fair_ready(m, operands, FAIR_WAIT)
+    p = cmd.payload
+    good = ((p.m != 0) & (p.k != 0) & (p.n != 0)
+            & (p.m <= sys.max_m) & (p.k <= sys.max_k) & (p.n <= sys.max_n))
+    with m.If(cmd.valid & cmd.ready & good):
+        m.d.sync += [busy.eq(1), left.eq(p.m * p.n)]
+    units = inner.submodules
+    operands_left = (units.im2col.busy | units.weight.busy | units.qparam.busy
+                     | dut.gemm_a.valid | dut.gemm_b.valid | dut.gemm_q.valid)
+    result = dut.gemm_o
+    m.d.comb += [result.valid.eq(AnySeq(1) & busy & (left != 0)),
+                 result.payload.eq(AnySeq(len(result.payload)))]
+    with m.If(result.valid & result.ready):
+        m.d.sync += left.eq(left - 1)
+    with m.If(busy & (left == 0) & ~operands_left & AnySeq(1)):
+        m.d.sync += busy.eq(0)
+    return busy & ~operands_left
+
+
+def _sparse_engine(m, dut):
+    """A sparse array that answers: ready whenever idle; a RUN that fits (as SparseArray
+    checks it) makes it busy until it has sent exactly ``rows`` outputs and falls idle at any
+    time after that; a RUN that does not fit is skipped (no busy, no output: the processor
+    must never send one); configuration writes and ACTs keep it idle. Busy after reset too
+    (its accumulator sweep), for any time. Returns ``busy``: every cycle of it is the array's
+    own (array_run_progress bounds a layer)."""
+    cmd = dut.sparse_i
+    busy = Signal(name="sparse_model_busy", init=1)
+    left = Signal(17, name="sparse_model_left")
+    m.d.comb += [cmd.ready.eq(~busy), dut.sparse_busy.eq(busy)]
+    h.drive(m, dut.sparse_error)
+    accept = cmd.valid & cmd.ready
+    _bad_config, bad_run = _bad_commands(m, TINY.sparse, accept, cmd.payload)
+    run = accept & (cmd.payload.op == SparseOp.RUN) & ~bad_run
+    with m.If(run):
+        m.d.sync += [busy.eq(1), left.eq(run_layout(cmd.payload.data[:run_layout.size]).rows)]
+    out = dut.sparse_o
+    m.d.comb += [out.valid.eq(AnySeq(1) & busy & (left != 0)),
+                 out.payload.eq(AnySeq(len(out.payload)))]
+    with m.If(out.valid & out.ready):
+        m.d.sync += left.eq(left - 1)
+    with m.If(busy & (left == 0) & AnySeq(1)):
+        m.d.sync += busy.eq(0)
+    return busy, run, bad_run
+
+
+@h.breaks(CommandProcessor)
+def _ProcessorPoolNeverRetires(self, m):
+    """Broken: a POOL waits for its unit one cycle after another, never retiring."""
+    state = h.find(m, "state")
+    with m.If(state == _State.POOL):
+        m.d.sync += state.eq(_State.POOL)
+
+
+#: Steps of processor_progress: reset, a header, its dispatch and the longest instruction
+#: that is not a LOAD, one step for the property's report.
+PROCESSOR_DEPTH = 1 + INSTRUCTION_WORDS + 1 + PROCESSOR_CYCLES + 2
+
+
+@h.proof("processor_progress", "CommandProcessor(TINY)", "bmc", PROCESSOR_DEPTH,
+         kind="progress", slow=True,
+         covers=f"every header, bad ones included (their sticky bit set, skipped), is done and "
+                f"the next header word taken within {PROCESSOR_CYCLES} cycles of its own (a "
+                "LOAD: the golden executor's count, its payload waits aside), engines that "
+                "answer and o ready at least every other cycle",
+         broken="a POOL never retires",
+         why_bounded="the activation memory, the instruction log and the header check's "
+                     "pipeline make the state too large for induction; the depth covers a "
+                     "header and the longest instruction that is not a LOAD")
+def processor_progress_spec(variant, *, bound=PROCESSOR_CYCLES, load_slack=0):
+    """Every instruction ends (the processor back in FETCH, ready for the next header) within
+    its bound: ``bound`` cycles for every opcode but LOAD, whose bound is its golden count
+    (``load_slack`` added), counting the cycles the processor is busy except
+    those in which an engine computes on its own or a LOAD waits for a payload word. A bad
+    header raises its error bit in the next cycle."""
+    dut = h.pick(variant, CommandProcessor, _ProcessorPoolNeverRetires)(TINY)
+    m = Module()
+    m.submodules.dut = inner = h.elaborated(dut)
+    h.drive(m, dut.cmd.valid, dut.cmd.payload)
+    h.assume_stream(m, dut.cmd, name="cmd")
+    h.drive(m, dut.o.ready)
+    h.fair_ready(m, dut.o, FAIR_WAIT)
+    gemm_computing = _systolic_engine(m, dut, inner)
+    sparse_busy, _run, bad_run = _sparse_engine(m, dut)
+    m.d.comb += Assert(~bad_run)  # the processor sends only RUNs that fit
+
+    state = h.find(inner, "state")
+    header = instruction_layout(h.find(inner, "header_bits")[:instruction_layout.size])
+    assert len(h.find(inner, "header_bits")) == HEADER_BITS
+    waiting_payload = (state == _State.LOAD) & dut.cmd.ready & ~dut.cmd.valid
+    busy = (state != _State.FETCH)
+    own = busy & ~gemm_computing & ~sparse_busy & ~waiting_payload
+    spent = Signal(range(1 << 12), name="own_cycles")
+    with m.If(~busy):
+        m.d.sync += spent.eq(0)
+    with m.Elif(own & (spent != (1 << 12) - 1)):
+        m.d.sync += spent.eq(spent + 1)
+    load_bound = _load_cycles(m, TINY, header.args.load, load_slack)
+    limit = Mux(header.opcode == Opcode.LOAD, load_bound, bound)
+    with m.If(own):
+        m.d.comb += [Assert(spent < limit), Cover(spent == limit - 1)]
+
+    # A bad header is skipped: retired in its dispatch cycle (a LOAD drains its payload
+    # first, within its bound above), its sticky bit set in the next cycle.
+    check = inner.submodules.check
+    with m.If((state == _State.EXEC) & (check.errors != 0) & (header.opcode != Opcode.LOAD)):
+        m.d.comb += Assert(h.find(inner, "retire"))
+    dispatched_bad = h.past(m, (state == _State.EXEC) & (check.errors != 0), name="was_bad")
+    bad_bits = h.past(m, check.errors, name="bad_bits")
+    with m.If(dispatched_bad):
+        m.d.comb += Assert((dut.error & bad_bits) == bad_bits)
+    return m
+
+
+def processor_load_progress_spec(variant, *, bound=0):
+    """processor_progress with ``bound`` cycles added to every LOAD's bound (its tightness
+    check: with -1 it fails)."""
+    return processor_progress_spec(variant, load_slack=bound)
+
+
+#: Steps in which a LOAD's bound less one fails: a header and a short LOAD.
+PROCESSOR_LOAD_DEPTH = 12

@@ -4,13 +4,10 @@ One test per proof (so that pytest-xdist spreads them over the cores); ``make fo
 same table and prints it. See docs/formal.md.
 """
 
-import functools
-
 import pytest
 
-from . import spec_sparse, spec_systolic, spec_uart
 from .harness import KINDS, Proof, find, run, run_many, tools_missing
-from .proofs import PROOFS, SLOW_PROOFS
+from .proofs import PROOFS, SLOW_PROOFS, SLOW_TIGHT, TIGHT, tighter
 
 
 @pytest.mark.parametrize("proof", PROOFS, ids=[p.name for p in PROOFS])
@@ -26,29 +23,11 @@ def test_proof(proof):
         f"the property does not catch it; logs in {broken.folder}")
 
 
-#: The bounds of the progress proofs are the least that hold: one cycle less fails, from
-#: reset, within these steps (spec, bound, steps).
-TIGHT = {
-    "uart_rx_resync": (spec_uart.rx_resync_spec, spec_uart.RESYNC_CYCLES, 100),
-    "array_progress": (spec_sparse.array_progress_spec, spec_sparse.PROGRESS_CYCLES, 24),
-    "detector_progress": (spec_sparse.detector_progress_spec, spec_sparse.DETECTOR_CYCLES, 30),
-    "writeback_progress": (spec_sparse.writeback_progress_spec, spec_sparse.WRITEBACK_CYCLES, 30),
-    "gemm_progress": (spec_systolic.gemm_progress_spec, spec_systolic.TINY_CYCLES, 34),
-}
-
-
 @pytest.mark.parametrize("name", sorted(TIGHT))
 def test_progress_bound_is_tight(name):
-    spec, bound, steps = TIGHT[name]
-    tighter = Proof(f"{name}_tighter", "", "bmc", steps,
-                    functools.partial(_good_with_bound, spec, bound - 1))
-    result = run(tighter)
+    result = run(tighter(name))
     assert result.status == "FAIL", (
-        f"{name} also holds with a bound of {bound - 1}: {result.status}; see {result.folder}")
-
-
-def _good_with_bound(spec, bound, _variant):
-    return spec("good", bound=bound)
+        f"{name} also holds with one cycle less: {result.status}; see {result.folder}")
 
 
 def test_proof_table_is_well_formed():
@@ -61,6 +40,10 @@ def test_proof_table_is_well_formed():
         assert proof.depth >= 1
         if proof.mode == "bmc":
             assert proof.why_bounded, f"{proof.name} is bounded without saying why"
+    for check in {**TIGHT, **SLOW_TIGHT}:
+        name = check.split(":")[0]
+        assert name in names, f"the tightness check {check} has no proof"
+        assert (check in SLOW_TIGHT) == any(p.slow for p in proofs if p.name == name), check
 
 
 def test_proof_rejects_unknown_mode_and_kind():
