@@ -2,7 +2,6 @@
 per 1,000 LUTs, with the utilization of the golden cycle models."""
 
 import pytest
-
 from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.systolic import gemm_cycles
 from tessera.sim.bench import throughput
