@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from tessera.golden.config.sparse import SparseConfig
 from tessera.golden.errors import TesseraError
-from tessera.golden.system_config import SystemConfig
+from tessera.golden.system_config import SystemConfig, SystolicConfig
 from tessera.golden.uart import divisor_for
 
 __all__ = ["BOARDS", "Board", "CoreSpec", "board", "board_device"]
@@ -59,10 +59,11 @@ def _sparse(**params):
     return CoreSpec("tessera.hw.sparse:SparseArray", SparseConfig(**params))
 
 
-def _system():
+def _system(config=None):
     from tessera.sim.system import default_config
 
-    return CoreSpec("tessera.hw.system.top:SystemTop", default_config(), command="cmd")
+    return CoreSpec("tessera.hw.system.top:SystemTop", config or default_config(),
+                    command="cmd")
 
 
 #: The UP5K (30 EBR of 4 Kbit, 8 SB_MAC16, 5,280 LUT4) holds one PE (docs/measurements.md);
@@ -71,10 +72,14 @@ def _system():
 #: leaves room in the logic cells for the link: 5,100 of 5,280 with it, 30 of 30 EBR.
 _UP5K_CORE = _sparse(n_pes=1, fifo_depth=2, spmat_depth=768, ptr_depth=512, act_depth=512,
                      param_depth=512)
-#: The ECP5-25F and 45F take four PEs with EIE's memories (40 DP16KD, 12 MULT18X18D; 103 MHz
-#: on its own): the system needs 113 DP16KD and 109 MULT18X18D, more than their 56 / 28 and
-#: 108 / 72.
+#: The ECP5-25F takes four PEs with EIE's memories (40 DP16KD, 12 MULT18X18D; 103 MHz on its
+#: own): even a small system's command processor needs more than its 28 MULT18X18D.
 _ECP5_CORE = _sparse(n_pes=4)
+#: The ECP5-45F (108 DP16KD, 72 MULT18X18D) takes a smaller system: a 4x4 systolic array, two
+#: sparse PEs with EIE's memories and the default memories; the digits MLP and CNN each fit.
+_SYSTEM_45F = SystemConfig(systolic=SystolicConfig(rows=4, cols=4, max_m=64, max_k=128,
+                                                   max_n=64),
+                           sparse=SparseConfig(n_pes=2))
 #: The ECP5-85F takes the system top with ``tessera run``'s configuration (8x8 systolic, four
 #: sparse PEs, the default memories: the digits MLP and CNN resident together): 39.1 MHz on the
 #: ULX3S-85F (docs/boards.md).
@@ -161,8 +166,8 @@ BOARDS = {b.name: b for b in (
           "Radiona ULX3S: ECP5 LFE5U-25F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
           "ecp5", _ECP5_LINK),
     Board("ulx3s-45f", "amaranth_boards.ulx3s:ULX3S_45F_Platform",
-          "Radiona ULX3S: ECP5 LFE5U-45F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
-          "ecp5", _ECP5_LINK),
+          "Radiona ULX3S: ECP5 LFE5U-45F, FT231X", 25_000_000, 1_000_000,
+          _system(_SYSTEM_45F), "ulx3s", "ecp5", _SYSTEM_LINK),
     Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
           "Radiona ULX3S: ECP5 LFE5U-85F, FT231X", 25_000_000, 1_000_000, _SYSTEM_CORE, "ulx3s",
           "ecp5", _SYSTEM_LINK),
