@@ -74,7 +74,7 @@ def test_top_v_cut_in_half_is_regenerated(built):
 
 def test_other_build_flags_rebuild(built, monkeypatch):
     """A build records the flags it was made with: Verilator's changing rebuilds the model."""
-    root, folder = built
+    _, folder = built
     top = folder / "top.v"
     assert runner.build_digest(top, "verilator") != runner.build_digest(top, "icarus")
     before = runner.build_digest(top, "verilator")
