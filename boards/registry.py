@@ -73,7 +73,8 @@ def _system(config=None):
 _UP5K_CORE = _sparse(n_pes=1, fifo_depth=2, spmat_depth=768, ptr_depth=512, act_depth=512,
                      param_depth=512)
 #: The ECP5-25F takes four PEs with EIE's memories (40 DP16KD, 12 MULT18X18D; 103 MHz on its
-#: own): even a small system's command processor needs more than its 28 MULT18X18D.
+#: own): in the 8x8 system 33 MULT18X18D are the command processor's and the address units',
+#: more than the 25F's 28 before any PE (docs/boards.md).
 _ECP5_CORE = _sparse(n_pes=4)
 #: The ECP5-45F (108 DP16KD, 72 MULT18X18D) takes a smaller system: a 4x4 systolic array, two
 #: sparse PEs with EIE's memories and the default memories; the digits MLP and CNN each fit.
