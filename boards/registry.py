@@ -97,8 +97,8 @@ class Board:
     within 1%, :func:`divisor_for`); ``core`` (the :class:`CoreSpec` behind the link);
     ``loader`` (openFPGALoader's ``-b`` name); ``family`` (``ice40`` or ``ecp5``); ``link``
     (:class:`tessera.hw.link.LinkDevice`'s buffer sizes); ``pll_hz`` (the core's clock from a
-    PLL, ECP5 only, where the design does not close timing at the oscillator's; None runs the
-    core from the oscillator).
+    PLL, ECP5 or iCE40, where the design closes timing above or only below the oscillator's;
+    None runs the core from the oscillator).
     """
 
     name: str
