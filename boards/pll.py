@@ -1,4 +1,4 @@
-"""The ``sync`` domain from a PLL (ECP5 EHXPLLL, iCE40 SB_PLL40_CORE), for a board whose
+"""The ``sync`` domain from a PLL (ECP5 EHXPLLL, iCE40 SB_PLL40_PAD), for a board whose
 design closes timing at another clock than its oscillator's."""
 
 from amaranth import *
@@ -79,7 +79,7 @@ def ice40_pll_dividers(in_hz, out_hz):
 
 class _PLL(Elaboratable):
     """Drive the ``sync`` domain (which the top defines) at ``out_hz`` from the platform's
-    default clock through the family's PLL (:meth:`instance`); ``sync`` stays in reset until
+    default clock's pin through the family's PLL (``instance``); ``sync`` stays in reset until
     the PLL locks (through a reset synchronizer)."""
 
     def __init__(self, out_hz):
@@ -88,10 +88,9 @@ class _PLL(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         in_hz = int(platform.default_clk_frequency)
-        m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(platform.default_clk,
-                                                                       dir="-"))
+        pin = platform.request(platform.default_clk, dir="-")
         clk_out, locked = Signal(name="pll_clkop"), Signal(name="pll_lock")
-        m.submodules.pll = self.instance(in_hz, clk_in.i, clk_out, locked)
+        m.submodules.pll = self.instance(m, in_hz, pin, clk_out, locked)
         m.d.comb += ClockSignal("sync").eq(clk_out)
         platform.add_clock_constraint(clk_out, self.out_hz)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
@@ -99,23 +98,26 @@ class _PLL(Elaboratable):
 
 
 class ICE40PLL(_PLL):
-    """The ``sync`` domain at ``out_hz`` from an iCE40 SB_PLL40_CORE (simple feedback)."""
+    """The ``sync`` domain at ``out_hz`` from an iCE40 SB_PLL40_PAD (simple feedback): the
+    oscillator's pin feeds the PLL directly (on the UP5K it is the PLL's own input pad, which an
+    SB_IO in front would take)."""
 
-    def instance(self, in_hz, clk_in, clk_out, locked):
+    def instance(self, m, in_hz, pin, clk_out, locked):
         divr, divf, divq, filt = ice40_pll_dividers(in_hz, self.out_hz)
         return Instance(
-            "SB_PLL40_CORE",
+            "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf, p_DIVQ=divq,
             p_FILTER_RANGE=filt,
-            i_REFERENCECLK=clk_in, i_RESETB=1, i_BYPASS=0,
+            i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0,
             o_PLLOUTGLOBAL=clk_out, o_LOCK=locked)
 
 
 class ECP5PLL(_PLL):
     """The ``sync`` domain at ``out_hz`` from an ECP5 EHXPLLL (feedback from CLKOP)."""
 
-    def instance(self, in_hz, clk_in, clk_out, locked):
+    def instance(self, m, in_hz, pin, clk_out, locked):
         clki, clkfb, clkop = ecp5_pll_dividers(in_hz, self.out_hz)
+        m.submodules.clk_in = clk_in = io.Buffer("i", pin)
         return Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=str(in_hz // 1_000_000),
@@ -127,7 +129,7 @@ class ECP5PLL(_PLL):
             p_CLKI_DIV=clki, p_CLKFB_DIV=clkfb, p_FEEDBK_PATH="CLKOP",
             p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=clkop, p_CLKOP_CPHASE=clkop - 1,
             p_CLKOP_FPHASE=0,
-            i_CLKI=clk_in, i_CLKFB=clk_out, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
+            i_CLKI=clk_in.i, i_CLKFB=clk_out, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
             i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0, i_PHASELOADREG=0, i_PLLWAKESYNC=0,
             i_ENCLKOP=0,
             o_CLKOP=clk_out, o_LOCK=locked,
