@@ -53,10 +53,13 @@ Weight-stationary, pass ``p`` (M-tile ``mt`` with ``Mm`` rows, N-tile ``nt``, K-
 - its first row issues at ``S_p = max(L_p + R, F_{p-1} + 1, bank_free, a_base + 2)`` and its
   rows follow one per cycle (``F_p = S_p + Mm - 1``); ``bank_free`` is the release of the
   accumulator half by the drain of group ``g - 2`` plus one (first pass of a group only);
-- the group's last row is written to the accumulator bank at ``W_g = F + R + C + P + 1``,
-  where ``P = 4`` is the PE's pipeline (:data:`tessera.golden.mac.PE_LATENCY`: operand
-  registers, two multiplier stages, the adder);
-- the drain of group ``g`` starts at ``D_g = max(W_g + 1, D_{g-1}' + 1, N + 2)``, where
+- a row issued at ``F`` is written to the accumulator bank at ``F + R + C + P + 1``, where
+  ``P = 4`` is the PE's pipeline (:data:`tessera.golden.mac.PE_LATENCY`: operand registers,
+  two multiplier stages, the adder); the group's last pass (its last K-tile) writes its first
+  row's final sum at ``W_g = S + R + C + P + 1`` and one more row a cycle after it;
+- the drain of group ``g`` starts at ``D_g = max(W_g + 1, D_{g-1}' + 1, N + 2)`` (it reads a
+  row from the edge after its final sum is written, and reads one row in a cycle or more, so
+  it never catches up with the writes), where
   ``D_{g-1}'`` is the previous drain's last read and ``N + 2`` is when the drain has seen all N
   words of requantization parameters arrive (no such wait in raw mode); it reads one word of
   ``L`` results a cycle, ``Mm * ceil(Cn / L)`` of them (one bank row a cycle when ``L = C``);
@@ -285,7 +288,9 @@ def _ws_cycles(cfg, m, k, n, raw):
                     start = max(start, released[group - 2] + 1)
                 prev_start, prev_last = start, start + mm - 1
                 passes += 1
-            written = prev_last + r + c + WS_WRITE_OFFSET
+            # The drain reads the group's rows as its last K-tile writes them (one a cycle, so
+            # the drain, one word or more a row, never catches up): from its first row's write.
+            written = prev_start + r + c + WS_WRITE_OFFSET
             released.append(_drain(state, written, mm, cn, n, raw))
             group += 1
         a_group += ceil_div(k, r) * mm

@@ -38,7 +38,8 @@ class CommandProcessor(wiring.Component):
     runs them: LOAD payloads through a :class:`PayloadUnpacker` into the activation memory,
     the weight memories or the sparse engine's memories (its command stream); CONV through the
     im2col address generator and the weight memories into the systolic engine's ``a``, ``b``
-    and ``q`` streams, its results written back to the activation memory; FC as the sparse
+    and ``q`` streams, its results written back to the activation memory a word (``lanes``
+    consecutive output channels) a cycle; FC as the sparse
     engine's ACT commands and RUN, its outputs written back; POOL on the max-pool unit; READ,
     STATS and BARRIER on ``o``. It counts the cycles of every instruction (from its first
     header word to the cycle before the next can start) and logs them for STATS.

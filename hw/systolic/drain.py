@@ -45,6 +45,9 @@ class Drain(wiring.Component):
     relu, raw : In(1)
     done : In(1)
         The next half of the bank (alternating, from half 0) holds a finished group.
+    row_done : In(1)
+        The next row of the group being finished (in order, from its first) holds its final
+        sum (weight-stationary: a row of the group's last K-tile; never in output-stationary).
     q_count : In(range(max_n + 1))
         Requantization parameters arrived so far; nothing is read before all ``n`` have arrived
         (a registered comparison, so from the second edge after; not in raw mode).
@@ -67,11 +70,15 @@ class Drain(wiring.Component):
 
     Timing
     ------
-    A group can start reading on the edge after ``done`` (the edge the bank wrote it); its
-    words are read on consecutive edges while the output queue has room (``QUEUE_DEPTH``
-    entries, counted with credits, so no back-pressure reaches the read pipeline), and the next
-    group's first read can follow its last directly. A word read at edge ``D`` is on ``o``
-    after edge ``D + 3``. Nothing is dropped or repeated under back-pressure.
+    A row can be read from the edge after the bank wrote its final sum: after ``row_done``
+    for its row, or after ``done`` for its group, whichever comes first. So a
+    weight-stationary group is read while its last K-tile is still being written, one row
+    behind (rows are written one a cycle and read in one cycle or more). Words are read on
+    consecutive edges while their rows are ready and the output queue has room
+    (``QUEUE_DEPTH`` entries, counted with credits, so no back-pressure reaches the read
+    pipeline), and the next group's first read can follow its last directly. A word read at
+    edge ``D`` is on ``o`` after edge ``D + 3``. Nothing is dropped or repeated under
+    back-pressure.
     """
 
     #: Entries of the queue in front of the post-processors: enough credits for one read a
@@ -96,6 +103,7 @@ class Drain(wiring.Component):
             "relu": In(1),
             "raw": In(1),
             "done": In(1),
+            "row_done": In(1),
             "q_count": In(range(self.max_n + 1)),
             "release": Out(2),
             "finished": Out(1),
@@ -134,8 +142,9 @@ class Drain(wiring.Component):
         raddr = Signal(range(2 * tm))
         qaddr = Signal(range(self.max_n + 1))
         first_cn1 = Signal(range(c))                        # columns of an M-tile's first group
-        running = Signal()                   # inside a group (past its first read)
         active = Signal()                    # the GEMM still has groups to read
+        row_idx = Signal(range(tm))          # the row being read, in its group
+        rows_written = Signal(range(tm + 1))  # final rows of the group being finished
 
         last_n, last_m = nnext >= N, mnext >= M
         # The next M-tile's size, one cycle behind the walk: two changes of M-tile can only come
@@ -150,8 +159,10 @@ class Drain(wiring.Component):
         q_all = Signal()                                    # every parameter has arrived
         m.d.sync += q_all.eq(self.q_count >= N)
         q_ready = self.raw | q_all
-        can_start = active & ~running & full.bit_select(bank, 1) & q_ready
-        have = running | can_start
+        # The row is ready: its group is finished, or it is the group being finished and the
+        # row's final sum is written (rows are finished in order).
+        ready = full.bit_select(bank, 1) | ((fill == bank) & (row_idx < rows_written))
+        have = active & q_ready & ready
 
         # The read pipeline never stalls: a word is read only when the output queue is sure to
         # have room for it (a credit per queue entry), so no `ready` travels back through the
@@ -205,19 +216,19 @@ class Drain(wiring.Component):
 
         release = Signal(2)
         with m.If(issue):
-            m.d.sync += running.eq(1)
             with m.If(~last_word):
                 m.d.sync += [cols_left.eq(cols_left - lanes), col.eq(col + 1),
                              qaddr.eq(qaddr + 1)]
             with m.Else():
                 m.d.sync += [cols_left.eq(cn1), col.eq(0), qaddr.eq(q0)]
                 with m.If(rows_left != 0):
-                    m.d.sync += [rows_left.eq(rows_left - 1), raddr.eq(raddr + 1)]
+                    m.d.sync += [rows_left.eq(rows_left - 1), raddr.eq(raddr + 1),
+                                 row_idx.eq(row_idx + 1)]
                 with m.Else():
                     # The group's last word: free its half and walk to the next group.
                     m.d.comb += release.eq(Mux(bank, 0b10, 0b01))
-                    m.d.sync += [running.eq(0), bank.eq(~bank), raddr.eq(Mux(bank, 0, tm)),
-                                 rows_left.eq(mm1)]
+                    m.d.sync += [bank.eq(~bank), raddr.eq(Mux(bank, 0, tm)),
+                                 rows_left.eq(mm1), row_idx.eq(0)]
                     with m.If(~last_n):
                         m.d.sync += [
                             q0.eq(q0 + words), qaddr.eq(q0 + words), nnext.eq(nnext + c),
@@ -237,13 +248,16 @@ class Drain(wiring.Component):
         fill_bit = Mux(fill, 0b10, 0b01)
         m.d.sync += full.eq((full | Mux(self.done, fill_bit, 0)) & ~release)
         with m.If(self.done):
-            m.d.sync += fill.eq(~fill)
+            m.d.sync += [fill.eq(~fill), rows_written.eq(0)]
+        with m.Elif(self.row_done):
+            m.d.sync += rows_written.eq(rows_written + 1)
 
         with m.If(self.start):
             cn1_0 = Mux(N < c, N - 1, c - 1)
             first_mm1 = Mux(M < tm, M - 1, tm - 1)
             m.d.sync += [
-                full.eq(0), fill.eq(0), bank.eq(0), running.eq(0), active.eq(1),
+                full.eq(0), fill.eq(0), bank.eq(0), active.eq(1), row_idx.eq(0),
+                rows_written.eq(0),
                 nnext.eq(c), mnext.eq(tm), m_rest.eq(M - tm), n_rest.eq(N - c), q0.eq(0),
                 q_all.eq(0), mm1.eq(first_mm1), cn1.eq(cn1_0), first_cn1.eq(cn1_0),
                 rows_left.eq(first_mm1), cols_left.eq(cn1_0), col.eq(0), raddr.eq(0),

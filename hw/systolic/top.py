@@ -192,7 +192,7 @@ class SystolicGemm(wiring.Component):
             array.first.eq(seq.first),
             array.shift.eq(seq.shift),
             bank.valid.eq(seq.acc_valid), bank.addr.eq(seq.acc_addr),
-            bank.add.eq(seq.acc_add), bank.last.eq(seq.acc_last),
+            bank.add.eq(seq.acc_add), bank.last.eq(seq.acc_last), bank.final.eq(seq.acc_final),
         ]
         if ws:
             m.d.comb += [
@@ -214,7 +214,8 @@ class SystolicGemm(wiring.Component):
         m.d.comb += [
             drain.start.eq(start), drain.m.eq(gemm.m), drain.n.eq(gemm.n),
             drain.relu.eq(gemm.relu), drain.raw.eq(gemm.raw),
-            drain.done.eq(bank.done), drain.q_count.eq(q_buf.count),
+            drain.done.eq(bank.done), drain.row_done.eq(bank.row_done),
+            drain.q_count.eq(q_buf.count),
             seq.release.eq(drain.release),
             bank.raddr.eq(drain.raddr), bank.ren.eq(drain.ren), drain.rdata.eq(bank.rdata),
             q_buf.raddr.eq(drain.qaddr), q_buf.ren.eq(drain.qen), drain.qdata.eq(q_buf.rdata),

@@ -174,11 +174,11 @@ def test_single_pass_ws_timeline(r, c, m, k, n):
     cfg = SystolicConfig(rows=r, cols=c, max_m=8, max_k=16, max_n=8)
     load = k + 1                        # the K rows of B have arrived
     first_row = load + r                # R cycles of weight shifting
-    last_row = first_row + m - 1
     # 2 into the array, R + C through it, 2 more for the PE's four-stage pipeline (operands,
     # multiplier, product, sum: PE_LATENCY = 4, two stages more than a PE with the product
-    # register only), 3 in the bank.
-    written = last_row + r + c + 5
+    # register only), 3 in the bank. The pass is the group's last K-tile: the drain reads
+    # each row from the edge after its final sum is written, one row behind the writes.
+    written = first_row + r + c + 5     # the first row's final sum
     last_read = written + m             # the drain reads a row a cycle from the next edge
     assert gemm_cycles(cfg, m, k, n, raw=True).cycles == last_read + DRAIN_LATENCY
     # With one lane, one result a cycle: m * n reads.
