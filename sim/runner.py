@@ -254,7 +254,11 @@ def _build(design, sim, waves, root, verbose):
         # so none is using it).
         cache.empty_folder(build_dir)
         runner = _runner(sim)
-        build_args = list(toolchain.VERILATOR_BUILD_ARGS) if sim == "verilator" else []
+        build_args = []
+        if sim == "verilator":
+            control = build_dir / "public.vlt"
+            control.write_text(toolchain.verilator_public(TOPLEVEL))
+            build_args = [*toolchain.VERILATOR_BUILD_ARGS, str(control.resolve())]
         if sim == "verilator" and waves:
             toolchain.check_fst_headers()
             build_args += ["--trace-fst", "--trace-structs"]
