@@ -122,6 +122,27 @@ def test_output_lanes(name, sim):
     assert result.report["checked"] > 20 * len(programs)
 
 
+@pytest.mark.parametrize(("name", "sim"), [("2-lane", "icarus"), ("4x8", "icarus"),
+                                           ("4x8", "verilator")])
+def test_result_words_write_only_their_lanes(name, sim):
+    """A CONV of 3 output channels on engines of 2 and 8 lanes: a row's last word holds 1 or 3
+    results, and the bytes after the output (a guard pattern, READ back) must survive. A
+    processor that wrote every lane of a word would pass the random networks (a row's extra
+    lanes land on the next row, written later) but not this."""
+    config = LANE_CONFIGS[name]
+    out, size = 200, 4 * 4 * 3
+    guard = isa.int8_words(np.arange(101, 109))
+    program = [isa.Load(isa.Space.ACT, addr=0, count=16, payload=isa.int8_words(
+                   np.arange(-8, 8))),
+               isa.Load(isa.Space.ACT, addr=out + size, count=8, payload=guard),
+               isa.Conv(0, out, 0, 0, h=4, w=4, c=1, oc=3, kernel=1, rows=4),
+               isa.Read(out, size + 8), isa.Barrier(1)]
+    ex, _, _ = _expected(config, program)
+    assert ex.act[out + size:out + size + 8].tolist() == list(range(101, 109))
+    result = run(sim, "programs", [program], config=config)
+    assert result.report["checked"] > size // 4
+
+
 @pytest.mark.parametrize("sim", SIMULATORS)
 @pytest.mark.parametrize(("valid", "ready"), [("random", "random"), ("bursty", "alternate")])
 def test_gaps_and_backpressure(sim, valid, ready):
