@@ -223,8 +223,10 @@ _UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth":
 
 #: The systems ``make synth`` builds (``SystemTop`` keywords).
 _SYSTEM_ECP5 = {"systolic": dict(RUN_SYSTOLIC)}
+#: Its systolic output path is one lane (one post-processor, its multipliers among the UP5K's
+#: eight SB_MAC16), as before issue 10's C lanes: the small system trades cycles for cells.
 _SYSTEM_UP5K = {
-    "systolic": {"rows": 2, "cols": 2, "max_m": 16, "max_k": 32, "max_n": 16},
+    "systolic": {"rows": 2, "cols": 2, "max_m": 16, "max_k": 32, "max_n": 16, "lanes": 1},
     "sparse": {"n_pes": 1, **_UP5K_SPARSE_MEMORIES},
     "act_depth": 1024, "weight_depth": 256, "qparam_depth": 32, "stats_depth": 16,
     "dsp_macs": 0}
