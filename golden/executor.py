@@ -17,7 +17,9 @@ LOAD       ``H + 3 + max(P, W)``: ``P`` payload words, ``W`` write cycles (``cei
            space that does not exist drains as bytes)
 CONV       ``H + 3 + gemm_cycles(M, K, N)``: the systolic engine's own count
            (:func:`tessera.golden.systolic.gemm_cycles`, operands streamed from the on-chip
-           memories at one word a cycle)
+           memories at one word a cycle; each word of results, ``lanes`` consecutive output
+           channels, written into the activation memory in the cycle it arrives, so the
+           output path's lanes shorten the CONV through the engine's count alone)
 FC         ``H + 4 + X + layer_cycles(...).total``: ``X = ceil(cols / N) * ceil(N / 8)``
            activation transfers into the sparse engine (eight lanes each) and the engine's own
            count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted)

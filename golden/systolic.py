@@ -13,8 +13,9 @@ hardware is tested against:
 - :func:`pack_a`, :func:`pack_b`: the operands of the ``a`` and ``b`` streams as int8 lanes,
   one per array row (``a``) or column (``b``), in the order the engine consumes them (the host
   encoder, :mod:`tessera.sim.host.systolic`, turns them into words);
-- :func:`result_order`, :func:`unpack_results`, :func:`expected_stream`: the order of the result
-  stream and the results themselves.
+- :func:`result_order`, :func:`result_lanes`, :func:`unpack_results`, :func:`expected_stream`:
+  the order of the results, how many each word of the result stream carries, and the results
+  themselves.
 - :func:`gemm_cycles`: the exact cycle count of one GEMM, event by event, as the sequencer
   schedules it (see "Cycle model" below).
 
@@ -33,7 +34,10 @@ through it, then its results are captured and shifted out of the bottom while th
 computes. Loops: M-tile (R rows), then N-tile.
 
 Results leave in group order (M-tile, then N-tile), row by row, columns of the N-tile in order:
-see :func:`result_order`.
+see :func:`result_order`. The result stream carries ``L = lanes`` of them a word
+(:attr:`SystolicConfig.lanes`, by default C): a row of a group of ``Cn`` columns is
+``ceil(Cn / L)`` words, every one full but the row's last (``Cn - (words - 1) * L`` lanes, at
+the right edge of N); a word never spans two rows (:func:`result_lanes`).
 
 Cycle model
 -----------
@@ -49,15 +53,18 @@ Weight-stationary, pass ``p`` (M-tile ``mt`` with ``Mm`` rows, N-tile ``nt``, K-
 - its first row issues at ``S_p = max(L_p + R, F_{p-1} + 1, bank_free, a_base + 2)`` and its
   rows follow one per cycle (``F_p = S_p + Mm - 1``); ``bank_free`` is the release of the
   accumulator half by the drain of group ``g - 2`` plus one (first pass of a group only);
-- the group's last row is written to the accumulator bank at ``W_g = F + R + C + P + 1``,
-  where ``P = 4`` is the PE's pipeline (:data:`tessera.golden.mac.PE_LATENCY`: operand
-  registers, two multiplier stages, the adder);
-- the drain of group ``g`` starts at ``D_g = max(W_g + 1, D_{g-1}' + 1, N + 2)``, where
+- a row issued at ``F`` is written to the accumulator bank at ``F + R + C + P + 1``, where
+  ``P = 4`` is the PE's pipeline (:data:`tessera.golden.mac.PE_LATENCY`: operand registers,
+  two multiplier stages, the adder); the group's last pass (its last K-tile) writes its first
+  row's final sum at ``W_g = S + R + C + P + 1`` and one more row a cycle after it;
+- the drain of group ``g`` starts at ``D_g = max(W_g + 1, D_{g-1}' + 1, N + 2)`` (it reads a
+  row from the edge after its final sum is written, and reads one row in a cycle or more, so
+  it never catches up with the writes), where
   ``D_{g-1}'`` is the previous drain's last read and ``N + 2`` is when the drain has seen all N
-  words of requantization parameters arrive (no such wait in raw mode); it reads one result a
-  cycle, ``Mm * Cn`` of them;
-- the last result is transferred ``4 + L`` cycles after the last read, where ``L = 6`` is the
-  post-processor's latency: ``cycles = D' + 10``.
+  words of requantization parameters arrive (no such wait in raw mode); it reads one word of
+  ``L`` results a cycle, ``Mm * ceil(Cn / L)`` of them (one bank row a cycle when ``L = C``);
+- the last word is transferred ``4 + P'`` cycles after the last read, where ``P' = 6`` is the
+  post-processors' latency (``L`` of them in lockstep): ``cycles = D' + 10``.
 
 Output-stationary, tile ``t``: its first step issues at ``S_t = max(F_{t-1} + 1, S_{t-1} + 2R,
 bank_free, a_base + 2, b_base + 2)`` and K steps follow one per cycle; starting tile ``t + 1``
@@ -65,9 +72,10 @@ bank_free, a_base + 2, b_base + 2)`` and K steps follow one per cycle; starting 
 C + P - 1``; the drain is as above with ``Mm = min(R, M - m0)``.
 
 In the steady state a weight-stationary pass costs ``max(Mm, 2R)`` cycles and an
-output-stationary tile ``max(K, 2R)``; the post-processor emits one result per cycle, so a GEMM
-also needs at least ``M * N`` cycles. Gaps on the operand streams or back-pressure on the results
-only add cycles.
+output-stationary tile ``max(K, 2R)``; the output path emits one word of ``L`` results per
+cycle, so a GEMM also needs at least ``M * ceil(N / C) * ceil(C / L)`` cycles (``M * N`` with
+one lane; ``M * ceil(N / C)``, one bank row a cycle, with ``C``). Gaps on the operand streams or
+back-pressure on the results only add cycles.
 """
 
 from dataclasses import dataclass
@@ -84,6 +92,7 @@ __all__ = [
     "gemm_cycles",
     "pack_a",
     "pack_b",
+    "result_lanes",
     "result_order",
     "unpack_results",
 ]
@@ -155,6 +164,27 @@ def result_order(m, n, config):
     return np.concatenate(rows), np.concatenate(cols)
 
 
+def _words_per_row(cn, lanes):
+    return ceil_div(cn, lanes)
+
+
+def result_lanes(m, n, config):
+    """Return the number of results each word of the result stream carries, in order (int64).
+
+    Words follow :func:`result_order`: ``config.lanes`` consecutive results of one row of a
+    group a word, the row's last word holding the rest (1..lanes); their sum is ``m * n``.
+    """
+    tm, c, lanes = config.tile_m, config.cols, config.lanes
+    out = []
+    for m0 in range(0, m, tm):
+        mm = min(tm, m - m0)
+        for n0 in range(0, n, c):
+            cn = min(c, n - n0)
+            words = _words_per_row(cn, lanes)
+            out.extend(([lanes] * (words - 1) + [cn - (words - 1) * lanes]) * mm)
+    return np.asarray(out, dtype=np.int64)
+
+
 def unpack_results(stream, m, n, config, dtype=np.int32):
     """Reassemble the result stream (``m * n`` values in stream order) into an (m, n) array."""
     stream = np.asarray(stream)
@@ -194,10 +224,10 @@ WS_WRITE_OFFSET = PE_LATENCY + 1
 #: cycles for the PE's pipeline, then R shifts out of each column).
 OS_WRITE_OFFSET = PE_LATENCY - 1
 #: Pipeline stages of the shared post-processor (``tessera.hw.postproc.PostProcessor.LATENCY``; the
-#: tests check that the two agree).
+#: tests check that the two agree). The engine's lanes run one each, in lockstep.
 POSTPROC_LATENCY = 6
-#: Cycles from the drain's last read to the last result's transfer on the output stream: the
-#: read, the drain's row register, its output queue (two cycles), the post-processor, the
+#: Cycles from the drain's last read to the last word's transfer on the output stream: the
+#: read, the drain's row register, its output queue (two cycles), the post-processors, the
 #: transfer.
 DRAIN_LATENCY = POSTPROC_LATENCY + 4
 
@@ -232,13 +262,13 @@ def _drain(state, w_edge, mm, cn, n, raw):
     start = max(w_edge + 1, state["last_read"] + 1)
     if not raw:
         start = max(start, n + 2)
-    state["last_read"] = start + mm * cn - 1
+    state["last_read"] = start + mm * _words_per_row(cn, state["lanes"]) - 1
     return state["last_read"]
 
 
 def _ws_cycles(cfg, m, k, n, raw):
     r, c, tm = cfg.rows, cfg.cols, cfg.tile_m
-    state = {"last_read": 0}
+    state = {"last_read": 0, "lanes": cfg.lanes}
     released = []                      # the drain's last read of each group
     prev_start = None                  # S of the previous pass
     prev_last = 0                      # F of the previous pass
@@ -258,7 +288,9 @@ def _ws_cycles(cfg, m, k, n, raw):
                     start = max(start, released[group - 2] + 1)
                 prev_start, prev_last = start, start + mm - 1
                 passes += 1
-            written = prev_last + r + c + WS_WRITE_OFFSET
+            # The drain reads the group's rows as its last K-tile writes them (one a cycle, so
+            # the drain, one word or more a row, never catches up): from its first row's write.
+            written = prev_start + r + c + WS_WRITE_OFFSET
             released.append(_drain(state, written, mm, cn, n, raw))
             group += 1
         a_group += ceil_div(k, r) * mm
@@ -267,7 +299,7 @@ def _ws_cycles(cfg, m, k, n, raw):
 
 def _os_cycles(cfg, m, k, n, raw):
     r, c = cfg.rows, cfg.cols
-    state = {"last_read": 0}
+    state = {"last_read": 0, "lanes": cfg.lanes}
     released = []                      # the drain's last read of each tile
     tiles = [(m0, n0) for m0 in range(0, m, r) for n0 in range(0, n, c)]
     prev_start, prev_last = None, 0

@@ -3,9 +3,9 @@
 from amaranth import *
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from tessera.golden.errors import check_int
+from tessera.golden.errors import check_choice, check_int
 
-__all__ = ["PostProcessor", "postproc_input_layout"]
+__all__ = ["PostProcessor", "postproc_input_layout", "shift_add_multiply"]
 
 #: Widths of the requantization parameters (tessera.golden.quant: 0 <= M < 2**16, 0 <= s <= 47).
 MULTIPLIER_WIDTH = 16
@@ -23,6 +23,18 @@ def postproc_input_layout(acc_width=32):
         "relu": 1,
         "raw": 1,
     })
+
+
+def shift_add_multiply(x, y):
+    """Return ``x * y`` for an unsigned or signed ``x`` and an unsigned ``y``, built from adders.
+
+    One term ``x << i`` per bit of ``y``, summed in a balanced tree. Synthesis maps only
+    multiplication operators to DSP blocks; this stays in logic (LUTs and carry chains).
+    """
+    terms = [Mux(y[i], x << i, 0) for i in range(len(y))]
+    while len(terms) > 1:
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
+    return terms[0]
 
 
 class PostProcessor(wiring.Component):
@@ -45,6 +57,10 @@ class PostProcessor(wiring.Component):
     ----------
     acc_width : int
         Width of the signed accumulator and bias, 16..32 (default 32).
+    multiplier : {"dsp", "logic"}
+        How stage 2 multiplies: two multiplication operators (two 18x18 DSP blocks, the
+        default), or :func:`shift_add_multiply` in logic, for a device whose DSP blocks the
+        systolic array's PEs have taken. Values and timing do not depend on it.
 
     Members
     -------
@@ -69,8 +85,9 @@ class PostProcessor(wiring.Component):
 
     LATENCY = 6
 
-    def __init__(self, *, acc_width=32):
+    def __init__(self, *, acc_width=32, multiplier="dsp"):
         self.acc_width = check_int(acc_width, "acc_width", 16, 32)
+        self.multiplier = check_choice(multiplier, "multiplier", ("dsp", "logic"))
         self.Input = postproc_input_layout(self.acc_width)
         super().__init__({
             "i": In(stream.Signature(self.Input)),
@@ -124,6 +141,12 @@ class PostProcessor(wiring.Component):
         s5_relu, s5_raw = Signal(), Signal()
         s5_acc = Signal(signed(w))
 
+        if self.multiplier == "dsp":
+            def multiply(x, y):
+                return x * y
+        else:
+            multiply = shift_add_multiply
+
         with m.If(advance):
             m.d.sync += valid.eq(Cat(self.i.valid, valid[:-1]))
             m.d.sync += [
@@ -134,8 +157,8 @@ class PostProcessor(wiring.Component):
                 s1_raw.eq(p.raw),
                 s1_acc.eq(p.acc),
 
-                s2_low.eq(s1_sum[:low_bits] * s1_multiplier),
-                s2_high.eq(s1_sum[low_bits:].as_signed() * s1_multiplier),
+                s2_low.eq(multiply(s1_sum[:low_bits], s1_multiplier)),
+                s2_high.eq(multiply(s1_sum[low_bits:].as_signed(), s1_multiplier)),
                 s2_shift.eq(s1_shift),
                 s2_relu.eq(s1_relu),
                 s2_raw.eq(s1_raw),

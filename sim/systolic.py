@@ -19,7 +19,7 @@ DEFAULT_DESIGNS = {"ws": dict(rows=8, cols=8, dataflow="ws"),
 
 def configure(m, k, n, *, rows=SystolicConfig.rows, cols=SystolicConfig.cols,
               dataflow=SystolicConfig.dataflow, acc_width=SystolicConfig.acc_width,
-              acc_depth=None, max_m=None, max_k=None, max_n=None):
+              acc_depth=None, max_m=None, max_k=None, max_n=None, lanes=None):
     """Return the :class:`~tessera.golden.config.SystolicConfig` for an M x K x N GEMM, checked.
 
     Buffers are sized to the problem unless ``max_m``/``max_k``/``max_n`` are given; a GEMM
@@ -35,7 +35,7 @@ def configure(m, k, n, *, rows=SystolicConfig.rows, cols=SystolicConfig.cols,
     if acc_depth is None and dataflow == "ws":
         acc_depth = min(limits["max_m"], sized.acc_depth)
     config = SystolicConfig(rows=rows, cols=cols, dataflow=dataflow, acc_width=acc_width,
-                            acc_depth=acc_depth, **limits)
+                            acc_depth=acc_depth, lanes=lanes, **limits)
     config.check(m, k, n)
     return config
 
@@ -48,6 +48,8 @@ def design_params(config):
             return dict(default)
     if params["acc_depth"] is None:
         del params["acc_depth"]
+    if params["lanes"] == params["cols"]:
+        del params["lanes"]                 # the default: one build with the tests' designs
     return params
 
 

@@ -185,8 +185,12 @@ _SYSTOLIC_OPTIONS = (
       for dim in ("m", "k", "n")),
     Option("acc_depth", "WS M-tile: rows per accumulator-bank half", default=_SYSTOLIC.acc_depth,
            metavar="ROWS", default_help="min(max-m, 64)"),
+    Option("lanes", "results a cycle on the output path, a divisor of cols", default=None,
+           default_help="cols"),
     Option("dsp_macs", "PEs that multiply in DSP blocks, the rest in LUTs", default=None,
            default_help="all"),
+    Option("dsp_lanes", "output lanes whose post-processor multiplies in DSP blocks, the rest "
+           "in logic", default=None, default_help="all"),
 )
 
 _SPARSE_OPTIONS = tuple(
@@ -219,8 +223,10 @@ _UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth":
 
 #: The systems ``make synth`` builds (``SystemTop`` keywords).
 _SYSTEM_ECP5 = {"systolic": dict(RUN_SYSTOLIC)}
+#: Its systolic output path is one lane (one post-processor, its multipliers among the UP5K's
+#: eight SB_MAC16), as before issue 10's C lanes: the small system trades cycles for cells.
 _SYSTEM_UP5K = {
-    "systolic": {"rows": 2, "cols": 2, "max_m": 16, "max_k": 32, "max_n": 16},
+    "systolic": {"rows": 2, "cols": 2, "max_m": 16, "max_k": 32, "max_n": 16, "lanes": 1},
     "sparse": {"n_pes": 1, **_UP5K_SPARSE_MEMORIES},
     "act_depth": 1024, "weight_depth": 256, "qparam_depth": 32, "stats_depth": 16,
     "dsp_macs": 0}
@@ -249,12 +255,13 @@ TOPS = {
         config="tessera.golden.config.systolic:SystolicConfig",
         options=_SYSTOLIC_OPTIONS,
         synth={
-            # Every PE on a DSP at 8x8; at 16x16 the post-processor takes 2 of the 156
-            # MULT18X18D, 154 PEs take the rest and 102 multiply in LUTs.
+            # Every PE and every post-processing lane on DSPs at 8x8 (64 + 8 * 2 of 156
+            # MULT18X18D); at 16x16 one lane's post-processor takes 2 of the 156, 154 PEs take
+            # the rest and 102 multiply in LUTs, and fifteen lanes multiply in logic.
             "systolic-8x8-ecp5": SynthTarget("ecp5-85f", {"rows": 8, "cols": 8}, 100),
             "systolic-16x16-ecp5": SynthTarget(
                 "ecp5-85f", {"rows": 16, "cols": 16, "max_m": 256, "max_k": 256, "max_n": 256,
-                             "dsp_macs": 154}, 100),
+                             "dsp_macs": 154, "dsp_lanes": 1}, 100),
             # The same with every PE on the Booth LUT multiplier: what the DSP blocks' routing
             # costs.
             "systolic-16x16-lut-ecp5": SynthTarget(

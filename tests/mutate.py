@@ -150,8 +150,9 @@ MUTANTS = [
            _k(POSTPROC, "icarus")),
     Mutant("high-product-unsigned", "hw",
            "the post-processor's high partial product is taken as unsigned",
-           (("hw/postproc.py", "s2_high.eq(s1_sum[low_bits:].as_signed() * s1_multiplier),",
-             "s2_high.eq(s1_sum[low_bits:] * s1_multiplier),"),),
+           (("hw/postproc.py",
+             "s2_high.eq(multiply(s1_sum[low_bits:].as_signed(), s1_multiplier)),",
+             "s2_high.eq(multiply(s1_sum[low_bits:], s1_multiplier)),"),),
            _k(POSTPROC, "icarus")),
     # -- the sparse engine alone ----------------------------------------------------------------
     Mutant("no-forwarding", "hw",
@@ -231,6 +232,23 @@ MUTANTS = [
              "m.d.sync += [low.eq(p0 + p1), high.eq(p2 + p3), product.eq(low + high)]",
              "m.d.sync += product.eq(p0 + p1 + p2 + p3)"),),
            ("tests/hw/test_systolic.py::test_systolic_lut_multipliers",)),
+    # -- the output path's lanes (issue 10): (name, what, file, anchor, mutation, tests) -----
+    *(Mutant(name, "hw", what, ((path, anchor, mutation),), tests)
+      for name, what, path, anchor, mutation, tests in (
+          ("drain-reads-early", "the drain reads the group being finished without waiting for "
+           "its rows' final sums", "hw/systolic/drain.py",
+           "ready = full.bit_select(bank, 1) | ((fill == bank) & (row_idx < rows_written))",
+           "ready = full.bit_select(bank, 1) | (fill == bank)",
+           _k(SYSTOLIC, "test_systolic and ws2x3 and icarus and random_gemms")),
+          ("word-lanes-full", "every result word claims all its lanes, the last word of a row "
+           "at the right edge too", "hw/systolic/drain.py",
+           "n1.eq(Mux(last_word, cols_left + 1, lanes))", "n1.eq(lanes)",
+           _k(SYSTOLIC, "test_systolic and os3x5 and icarus and random_gemms")),
+          ("write-every-lane", "the system writes every lane of a result word into the "
+           "activation memory", "hw/system/processor.py",
+           "act.w_mask.eq(Cat(j < word.n for j in range(sys.lanes)))",
+           "act.w_mask.eq(Cat(C(1, 1) for j in range(sys.lanes)))",
+           _k("tests/hw/test_system.py", "write_only_their_lanes and 2-lane and icarus")))),
     Mutant("pe-latency-short", "golden",
            "the systolic cycle model takes a PE one stage shorter than the hardware's",
            (("golden/mac.py", "PE_LATENCY = 4", "PE_LATENCY = 3"),),

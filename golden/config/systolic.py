@@ -54,6 +54,11 @@ class SystolicConfig:
         Weight-stationary only: rows of A per M-tile, i.e. the depth of each half of the
         accumulator bank, 1..max_m. Default ``min(max_m, 64)``. Must be None for "os", whose
         bank holds one R x C tile per half.
+    lanes : int or None
+        Results per word of the output path: the drain reads a bank row and post-processes
+        ``lanes`` results a cycle. A divisor of ``cols``; default ``cols`` (a whole row of the
+        array a cycle, as a conventional array drains). 1 is the narrow output path of a small
+        system (one post-processor).
 
     Raises
     ------
@@ -71,6 +76,7 @@ class SystolicConfig:
     max_k: int = 64
     max_n: int = 64
     acc_depth: int | None = None
+    lanes: int | None = None
 
     def __post_init__(self):
         check_int(self.rows, "rows", 1, MAX_SIDE)
@@ -93,10 +99,16 @@ class SystolicConfig:
             object.__setattr__(self, "acc_depth", min(self.max_m, DEFAULT_ACC_DEPTH))
         else:
             check_int(self.acc_depth, "acc_depth", 1, self.max_m)
+        if self.lanes is None:
+            object.__setattr__(self, "lanes", self.cols)
+        else:
+            check_int(self.lanes, "lanes", 1, self.cols)
+            if self.cols % self.lanes:
+                raise TesseraError(f"lanes must divide cols ({self.cols}), not {self.lanes}")
 
     @classmethod
     def for_problem(cls, m, k, n, *, rows=8, cols=8, dataflow="ws", acc_width=32,
-                    acc_depth=None, round_up=True):
+                    acc_depth=None, lanes=None, round_up=True):
         """Return a configuration whose buffers hold an M x K x N GEMM.
 
         With ``round_up`` the limits are rounded up to powers of two (at least 16), so that
@@ -113,7 +125,8 @@ class SystolicConfig:
         if acc_depth is None and dataflow == "ws":
             acc_depth = min(limits[0], DEFAULT_ACC_DEPTH)
         return cls(rows=rows, cols=cols, dataflow=dataflow, acc_width=acc_width,
-                   max_m=limits[0], max_k=limits[1], max_n=limits[2], acc_depth=acc_depth)
+                   max_m=limits[0], max_k=limits[1], max_n=limits[2], acc_depth=acc_depth,
+                   lanes=lanes)
 
     # Geometry -----------------------------------------------------------------------------
 
@@ -138,6 +151,11 @@ class SystolicConfig:
     def q_depth(self):
         """Entries of the requantization-parameter buffer (one per output column)."""
         return self.max_n
+
+    @property
+    def q_rows(self):
+        """Rows of the requantization-parameter buffer, ``lanes`` columns' parameters each."""
+        return ceil_div(self.max_n, self.lanes)
 
     @property
     def macs(self):

@@ -1,8 +1,9 @@
-"""The activation memory: int8 words in four banks, a few bytes written and many read a cycle."""
+"""The activation memory: int8 words in banks, a few bytes written and many read a cycle."""
 
 from amaranth import *
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 from tessera.golden.errors import check_int
 from tessera.golden.isa import FIELD_BITS, Op
 
@@ -10,18 +11,20 @@ __all__ = ["ADDR_WIDTH", "WRITE_LANES", "ActivationMemory"]
 
 #: Width of an activation-memory address (the instructions' base fields).
 ADDR_WIDTH = FIELD_BITS[Op.CONV]["in_base"]
-#: Bytes written a cycle: one per bank (a LOAD's payload word).
+#: Bytes a LOAD's payload word writes in a cycle, and a READ's output word holds.
 WRITE_LANES = 4
 
 
 class ActivationMemory(wiring.Component):
-    """``depth`` int8 activations, interleaved over :data:`WRITE_LANES` banks by address.
+    """``depth`` int8 activations, interleaved over ``banks`` banks by address.
 
-    Address ``x`` lives in bank ``x % 4`` at row ``x // 4``, so any four consecutive addresses
-    (a LOAD's payload word, a READ's output word) are written in one cycle, one per bank. Every
-    bank has one read port per read lane, so each of the ``lanes`` read lanes reads any address
-    each cycle (the im2col gather of the systolic ``a`` stream, eight activations of a sparse
-    ACT command, a READ's four bytes). Storage is replicated per read lane: the price of a
+    ``banks`` is the power of two at or above ``write_lanes``. Address ``x`` lives in bank
+    ``x % banks`` at row ``x // banks``, so any ``write_lanes`` consecutive addresses (a LOAD's
+    payload word of :data:`WRITE_LANES` bytes, a word of the systolic engine's results: C
+    consecutive output channels in NHWC) are written in one cycle, one per bank. Every bank has
+    one read port per read lane, so each of the ``lanes`` read lanes reads any address each
+    cycle (the im2col gather of the systolic ``a`` stream, eight activations of a sparse ACT
+    command, a READ's four bytes). Storage is replicated per read lane: the price of a
     conflict-free gather.
 
     Parameters
@@ -30,14 +33,16 @@ class ActivationMemory(wiring.Component):
         Activations, 16..65536.
     lanes : int
         Read lanes, 1..64.
+    write_lanes : int
+        Bytes written a cycle, 1..64 (default :data:`WRITE_LANES`).
 
     Members
     -------
     w_en : In(1)
         Write this cycle: lane ``i`` of ``w_data`` to ``w_addr + i`` where ``w_mask[i]``.
     w_addr : In(16)
-    w_data : In(ArrayLayout(signed(8), 4))
-    w_mask : In(4)
+    w_data : In(ArrayLayout(signed(8), write_lanes))
+    w_mask : In(write_lanes)
     r_en : In(1)
         Read every lane's ``r_addr`` at this edge; ``r_data`` shows the values after it (one
         cycle of latency) and holds them while ``r_en`` is low. A write and a read of one
@@ -54,14 +59,16 @@ class ActivationMemory(wiring.Component):
         If a parameter is out of range or not an integer.
     """
 
-    def __init__(self, *, depth, lanes):
+    def __init__(self, *, depth, lanes, write_lanes=WRITE_LANES):
         self.depth = check_int(depth, "depth", 16, 2**ADDR_WIDTH)
         self.lanes = check_int(lanes, "lanes", 1, 64)
+        self.write_lanes = check_int(write_lanes, "write_lanes", 1, 64)
+        self.banks = 1 << ceil_log2(self.write_lanes)
         super().__init__({
             "w_en": In(1),
             "w_addr": In(ADDR_WIDTH),
-            "w_data": In(data.ArrayLayout(signed(8), WRITE_LANES)),
-            "w_mask": In(WRITE_LANES),
+            "w_data": In(data.ArrayLayout(signed(8), self.write_lanes)),
+            "w_mask": In(self.write_lanes),
             "r_en": In(1),
             "r_addr": In(data.ArrayLayout(unsigned(ADDR_WIDTH), self.lanes)),
             "r_data": Out(data.ArrayLayout(signed(8), self.lanes)),
@@ -69,33 +76,40 @@ class ActivationMemory(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        banks = WRITE_LANES
+        banks, bits = self.banks, ceil_log2(self.banks)
         rows = -(-self.depth // banks)
+        # Lanes past write_lanes (banks is a power of two) write nothing.
+        w_data = Cat(self.w_data.as_value(), C(0, 8 * (banks - self.write_lanes)))
+        w_mask = Cat(self.w_mask, C(0, banks - self.write_lanes))
         ports = []
         for b in range(banks):
             mem = memory.Memory(shape=signed(8), depth=rows, init=[])
             m.submodules[f"bank{b}"] = mem
             wp = mem.write_port()
-            # The lane that lands in this bank: (b - addr) % banks, at row (addr + lane) // 4.
+            # The lane that lands in this bank: (b - addr) % banks, at row (addr + lane) // banks.
             lane = Signal(range(banks), name=f"w_lane{b}")
-            m.d.comb += lane.eq((b - self.w_addr[:2]) % banks)
-            target = self.w_addr + lane
+            target = Signal(ADDR_WIDTH + 1, name=f"w_target{b}")
+            if banks > 1:
+                m.d.comb += lane.eq((b - self.w_addr[:bits]) % banks)
             m.d.comb += [
-                wp.addr.eq(target[2:]),
-                wp.data.eq(self.w_data.as_value().word_select(lane, 8)),
-                wp.en.eq(self.w_en & self.w_mask.bit_select(lane, 1)
-                         & (target < 2**ADDR_WIDTH)),
+                target.eq(self.w_addr + lane),
+                wp.addr.eq(target[bits:]),
+                wp.data.eq(w_data.word_select(lane, 8)),
+                wp.en.eq(self.w_en & w_mask.bit_select(lane, 1) & (target < 2**ADDR_WIDTH)),
             ]
             bank_ports = []
             for i in range(self.lanes):
                 rp = mem.read_port()
-                m.d.comb += [rp.addr.eq(self.r_addr[i][2:]), rp.en.eq(self.r_en)]
+                m.d.comb += [rp.addr.eq(self.r_addr[i][bits:]), rp.en.eq(self.r_en)]
                 bank_ports.append(rp)
             ports.append(bank_ports)
         for i in range(self.lanes):
+            if banks == 1:
+                m.d.comb += self.r_data[i].eq(ports[0][i].data)
+                continue
             which = Signal(range(banks), name=f"r_bank{i}")
             with m.If(self.r_en):
-                m.d.sync += which.eq(self.r_addr[i][:2])
+                m.d.sync += which.eq(self.r_addr[i][:bits])
             with m.Switch(which):
                 for b in range(banks):
                     with m.Case(b):

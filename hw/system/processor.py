@@ -38,7 +38,8 @@ class CommandProcessor(wiring.Component):
     runs them: LOAD payloads through a :class:`PayloadUnpacker` into the activation memory,
     the weight memories or the sparse engine's memories (its command stream); CONV through the
     im2col address generator and the weight memories into the systolic engine's ``a``, ``b``
-    and ``q`` streams, its results written back to the activation memory; FC as the sparse
+    and ``q`` streams, its results written back to the activation memory a word (``lanes``
+    consecutive output channels) a cycle; FC as the sparse
     engine's ACT commands and RUN, its outputs written back; POOL on the max-pool unit; READ,
     STATS and BARRIER on ``o``. It counts the cycles of every instruction (from its first
     header word to the cycle before the next can start) and logs them for STATS.
@@ -78,7 +79,7 @@ class CommandProcessor(wiring.Component):
             "gemm_a": Out(stream.Signature(systolic.operand_layout(sys.rows))),
             "gemm_b": Out(stream.Signature(systolic.operand_layout(sys.cols))),
             "gemm_q": Out(stream.Signature(systolic.quant_layout(sys.acc_width))),
-            "gemm_o": In(stream.Signature(systolic.result_shape(sys.acc_width))),
+            "gemm_o": In(stream.Signature(systolic.result_layout(sys.lanes, sys.acc_width))),
             "gemm_busy": In(1),
             "sparse_i": Out(stream.Signature(sparse.command_layout(sp))),
             "sparse_o": In(stream.Signature(signed(32))),
@@ -98,7 +99,10 @@ class CommandProcessor(wiring.Component):
         lanes = self.read_lanes(cfg)
 
         # -- units -----------------------------------------------------------------------------
-        m.submodules.act = act = ActivationMemory(depth=cfg.act_depth, lanes=lanes)
+        # A word of the engine's results (``lanes`` consecutive output channels, consecutive
+        # addresses in NHWC) is written in the cycle it arrives.
+        m.submodules.act = act = ActivationMemory(depth=cfg.act_depth, lanes=lanes,
+                                                  write_lanes=max(WRITE_LANES, sys.lanes))
         m.submodules.weight = wmem = WeightMemory(shape=systolic.operand_layout(sys.cols),
                                                   depth=cfg.weight_depth)
         m.submodules.qparam = qmem = WeightMemory(shape=systolic.quant_layout(sys.acc_width),
@@ -330,15 +334,20 @@ class CommandProcessor(wiring.Component):
             with m.If(advance):
                 m.d.sync += [a_valid.eq(im2col.o.valid),
                              a_zero.eq(Cat(im2col.o.payload[i].zero for i in range(sys.rows)))]
+            # A word of the engine's results: ``n`` consecutive columns of one row of a group,
+            # written at once (the int8 results' low bytes).
             m.d.comb += self.gemm_o.ready.eq(1)
             with m.If(self.gemm_o.valid):
+                word = self.gemm_o.payload
                 cn = Mux(gemm_size.n - n0 < sys.cols, gemm_size.n - n0, sys.cols)
                 mm = Mux(gemm_size.m - m0 < sys.tile_m, gemm_size.m - m0, sys.tile_m)
                 m.d.comb += [act.w_en.eq(1), act.w_addr.eq(row_addr + n_idx),
-                             act.w_data[0].eq(self.gemm_o.payload[:8]), act.w_mask.eq(1)]
-                m.d.sync += results_left.eq(results_left - 1)
-                with m.If(n_idx + 1 < n0 + cn):
-                    m.d.sync += n_idx.eq(n_idx + 1)
+                             act.w_mask.eq(Cat(j < word.n for j in range(sys.lanes)))]
+                for j in range(sys.lanes):
+                    m.d.comb += act.w_data[j].eq(word.data[j][:8])
+                m.d.sync += results_left.eq(results_left - word.n)
+                with m.If(n_idx + word.n < n0 + cn):
+                    m.d.sync += n_idx.eq(n_idx + word.n)
                 with m.Elif(m_idx + 1 < m0 + mm):
                     m.d.sync += [n_idx.eq(n0), m_idx.eq(m_idx + 1),
                                  row_addr.eq(row_addr + gemm_size.n)]

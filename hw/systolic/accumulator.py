@@ -40,9 +40,15 @@ class AccumulatorBank(wiring.Component):
         ``last`` marks the last entry of a group. With ``accumulate`` the control comes one
         cycle *before* column 0's value (the old entry is read meanwhile); without it, in the
         same cycle.
+    final : In(1)
+        With ``accumulate``: the entry's write completes its sum (the group's last K-tile).
     done : Out(1)
         High in the cycle before the edge on which the last column writes an entry flagged
         ``last``: from that edge on, the whole group can be read.
+    row_done : Out(1)
+        With ``accumulate``, high in the cycle before the edge on which the last column writes
+        an entry flagged ``final``: from that edge on, that row can be read (0 without
+        ``accumulate``).
     raddr : In(range(depth))
     ren : In(1)
         The drain's read port (every column at once); ``rdata`` after the edge, held while
@@ -70,7 +76,9 @@ class AccumulatorBank(wiring.Component):
             "addr": In(range(self.depth)),
             "add": In(1),
             "last": In(1),
+            "final": In(1),
             "done": Out(1),
+            "row_done": Out(1),
             "raddr": In(range(self.depth)),
             "ren": In(1),
             "rdata": Out(row),
@@ -79,13 +87,14 @@ class AccumulatorBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         control = data.StructLayout({"valid": 1, "addr": range(self.depth), "add": 1,
-                                     "last": 1})
+                                     "last": 1, "final": 1})
         column0 = Signal(control)
         m.d.comb += [column0.valid.eq(self.valid), column0.addr.eq(self.addr),
-                     column0.add.eq(self.add), column0.last.eq(self.last)]
+                     column0.add.eq(self.add), column0.last.eq(self.last),
+                     column0.final.eq(self.final)]
         controls = [column0, *tapped_delay(m, column0, self.cols - 1, name="control")]
 
-        done = []
+        done, row_done = [], []
         for j in range(self.cols):
             ctl = controls[j]
             mem = memory.Memory(shape=signed(self.acc_width), depth=self.depth, init=[])
@@ -121,9 +130,11 @@ class AccumulatorBank(wiring.Component):
                     wp.en.eq(write.valid),
                 ]
                 done.append(write.valid & write.last)
+                row_done.append(write.valid & write.final)
             else:
                 m.d.comb += [wp.addr.eq(ctl.addr), wp.data.eq(self.value[j]),
                              wp.en.eq(ctl.valid)]
                 done.append(ctl.valid & ctl.last)
-        m.d.comb += self.done.eq(done[-1])
+                row_done.append(C(0, 1))
+        m.d.comb += [self.done.eq(done[-1]), self.row_done.eq(row_done[-1])]
         return m

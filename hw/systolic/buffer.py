@@ -2,7 +2,7 @@
 
 from amaranth import *
 from amaranth.hdl import ShapeCastable
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.errors import check_int
 
@@ -22,6 +22,11 @@ class OperandBuffer(wiring.Component):
         Shape of one word (the stream payload).
     depth : int
         Number of words, 1..2**20.
+    lanes : int or None
+        None: the memory holds one word a row. Otherwise it holds ``ceil(depth / lanes)`` rows
+        of ``lanes`` words, word ``x`` in lane ``x % lanes`` of row ``x // lanes``: written a
+        word at a time, read a row at a time (``raddr`` is a row, ``rdata`` an
+        ``ArrayLayout(shape, lanes)``).
 
     Members
     -------
@@ -40,37 +45,58 @@ class OperandBuffer(wiring.Component):
     rdata : Out(shape)
     """
 
-    def __init__(self, *, shape, depth):
+    def __init__(self, *, shape, depth, lanes=None):
         self.depth = check_int(depth, "depth", 1, 2**20)
         if not isinstance(shape, ShapeCastable):
             shape = Shape.cast(shape)
         self.shape = shape
+        self.lanes = None if lanes is None else check_int(lanes, "lanes", 1, 64)
+        self.rows = self.depth if lanes is None else -(-self.depth // self.lanes)
+        row = shape if lanes is None else data.ArrayLayout(shape, self.lanes)
         super().__init__({
             "w": In(stream.Signature(shape)),
             "clear": In(1),
             "limit": In(range(self.depth + 1)),
             "count": Out(range(self.depth + 1)),
-            "raddr": In(range(self.depth)),
+            "raddr": In(range(self.rows)),
             "ren": In(1),
-            "rdata": Out(shape),
+            "rdata": Out(row),
         })
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=self.shape, depth=self.depth, init=[])
-        wp = mem.write_port()
+        write = self.w.valid & self.w.ready
+        if self.lanes is None:
+            m.submodules.mem = mem = memory.Memory(shape=self.shape, depth=self.depth, init=[])
+            wp = mem.write_port()
+            m.d.comb += [wp.addr.eq(self.count), wp.data.eq(self.w.payload), wp.en.eq(write)]
+        else:
+            # The write's row and lane, counted beside `count` (no division by `lanes`).
+            m.submodules.mem = mem = memory.Memory(
+                shape=data.ArrayLayout(self.shape, self.lanes), depth=self.rows, init=[])
+            wp = mem.write_port(granularity=1)
+            w_row = Signal(range(self.rows + 1))
+            w_lane = Signal(range(self.lanes))
+            m.d.comb += wp.addr.eq(w_row)
+            for j in range(self.lanes):
+                m.d.comb += wp.data[j].eq(self.w.payload)
+            m.d.comb += wp.en.eq(Mux(write, 1 << w_lane, 0))
+            with m.If(self.clear):
+                m.d.sync += [w_row.eq(0), w_lane.eq(0)]
+            with m.Elif(write):
+                with m.If(w_lane == self.lanes - 1):
+                    m.d.sync += [w_row.eq(w_row + 1), w_lane.eq(0)]
+                with m.Else():
+                    m.d.sync += w_lane.eq(w_lane + 1)
         rp = mem.read_port()
         m.d.comb += [
             self.w.ready.eq(self.count < self.limit),
-            wp.addr.eq(self.count),
-            wp.data.eq(self.w.payload),
-            wp.en.eq(self.w.valid & self.w.ready),
             rp.addr.eq(self.raddr),
             rp.en.eq(self.ren),
             self.rdata.eq(rp.data),
         ]
         with m.If(self.clear):
             m.d.sync += self.count.eq(0)
-        with m.Elif(self.w.valid & self.w.ready):
+        with m.Elif(write):
             m.d.sync += self.count.eq(self.count + 1)
         return m

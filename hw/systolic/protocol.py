@@ -11,7 +11,8 @@ cmd     :func:`command_layout`      one GEMM: ``m``, ``k``, ``n``, ``relu``, ``r
 a       :func:`operand_layout` (R)  one word of A, int8 lane ``i`` for array row ``i``
 b       :func:`operand_layout` (C)  one word of B, int8 lane ``j`` for array column ``j``
 q       :func:`quant_layout`        one output column's ``bias``, ``multiplier``, ``shift``
-o       :func:`result_shape`        one result: int8 sign-extended, or a raw accumulator
+o       :func:`result_layout`       ``n`` results (1..lanes) of one row, int8 sign-extended or
+                                    raw accumulators, the first in lane 0
 ======  ==========================  ===========================================================
 
 The order of the words on ``a``, ``b`` and ``o`` is the golden model's
@@ -24,7 +25,7 @@ from amaranth.lib import data
 
 from ..postproc import MULTIPLIER_WIDTH, SHIFT_WIDTH
 
-__all__ = ["command_layout", "operand_layout", "quant_layout", "result_shape"]
+__all__ = ["command_layout", "operand_layout", "quant_layout", "result_layout"]
 
 
 def command_layout(config):
@@ -52,6 +53,14 @@ def quant_layout(acc_width=32):
     })
 
 
-def result_shape(acc_width=32):
-    """Return the shape of one result on the ``o`` stream."""
-    return signed(acc_width)
+def result_layout(lanes, acc_width=32):
+    """Return one word of the ``o`` stream: ``lanes`` results and how many of them are valid.
+
+    ``data`` holds results in lanes ``0 .. n - 1`` (consecutive columns of one row; the lanes
+    above ``n`` are undefined); ``n`` is ``lanes`` except in a row's last word at the right edge
+    of N (:func:`tessera.golden.systolic.result_lanes`).
+    """
+    return data.StructLayout({
+        "data": data.ArrayLayout(signed(acc_width), lanes),
+        "n": range(lanes + 1),
+    })

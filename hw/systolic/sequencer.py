@@ -81,6 +81,7 @@ class _Sequencer(wiring.Component):
             "acc_addr": Out(range(2 * config.tile_m)),
             "acc_add": Out(1),
             "acc_last": Out(1),
+            "acc_final": Out(1),
             **{name: Out(1) for name in self._controls},
         })
 
@@ -103,11 +104,12 @@ class WSSequencer(_Sequencer):
     w_zero, shift : Out(1)
         The weight row read at the last edge is past K (shift in zeros), and is to be shifted
         into the array (``shift``).
-    acc_valid, acc_addr, acc_add, acc_last : Out
+    acc_valid, acc_addr, acc_add, acc_last, acc_final : Out
         Column 0's control for the accumulator bank, R + P - 1 cycles after :attr:`first`'s
         row (``P = MACPE.LATENCY``, the PE's pipeline):
         write row ``acc_addr``, adding to it (``acc_add``, not on the first K-tile), ``acc_last``
-        on the last row of a group.
+        on the last row of a group, ``acc_final`` on every row of a group's last K-tile (its
+        sum is then complete: the drain may read it).
 
     Schedule
     --------
@@ -213,7 +215,8 @@ class WSSequencer(_Sequencer):
         end_pass = issue & (f_left == 0)
         m.d.comb += [self.a_raddr.eq(f_addr), self.a_ren.eq(issue)]
 
-        control = data.StructLayout({"valid": 1, "addr": range(2 * tm), "add": 1, "last": 1})
+        control = data.StructLayout({"valid": 1, "addr": range(2 * tm), "add": 1, "last": 1,
+                                     "final": 1})
         issued = Signal(control)
         m.d.sync += [
             self.first.eq(go_pass),
@@ -221,6 +224,7 @@ class WSSequencer(_Sequencer):
             issued.addr.eq(f_acc),
             issued.add.eq(~f_first_k),
             issued.last.eq(f_last_k & (f_left == 0)),
+            issued.final.eq(f_last_k),
         ]
         delayed = tapped_delay(m, issued, r + MACPE.LATENCY - 1, name="acc_control")[-1]
         m.d.comb += [
@@ -228,6 +232,7 @@ class WSSequencer(_Sequencer):
             self.acc_addr.eq(delayed.addr),
             self.acc_add.eq(delayed.add),
             self.acc_last.eq(delayed.last),
+            self.acc_final.eq(delayed.final),
         ]
 
         with m.If(swap_wait != 0):

@@ -1,4 +1,4 @@
-"""The systolic GEMM engine: array, buffers, accumulator bank, sequencer and post-processor."""
+"""The systolic GEMM engine: array, buffers, accumulator bank, sequencer and post-processors."""
 
 from amaranth import *
 from amaranth.lib import stream, wiring
@@ -6,12 +6,12 @@ from amaranth.lib.wiring import In, Out
 from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.errors import check_int
 
-from ..postproc import PostProcessor
 from .accumulator import AccumulatorBank
 from .array import OSArray, WSArray
 from .buffer import OperandBuffer
 from .drain import Drain
-from .protocol import command_layout, operand_layout, quant_layout, result_shape
+from .lanes import LanePostProcessor
+from .protocol import command_layout, operand_layout, quant_layout, result_layout
 from .sequencer import OSSequencer, WSSequencer
 
 __all__ = ["SystolicGemm"]
@@ -24,18 +24,23 @@ class SystolicGemm(wiring.Component):
     """An int8 GEMM engine on an R x C systolic array of MAC PEs: ``C = A @ B``.
 
     The host sends one command per GEMM and streams the operands; the engine computes while
-    they arrive and streams the results out, requantized to int8 per output column
-    (:func:`tessera.golden.quant.requantize`) or as raw accumulators.
+    they arrive and streams the results out, ``lanes`` a cycle (a whole row of the array by
+    default), requantized to int8 per output column (:func:`tessera.golden.quant.requantize`)
+    or as raw accumulators.
 
     Parameters
     ----------
     **params
         The fields of :class:`tessera.golden.config.SystolicConfig` (``rows``, ``cols``,
-        ``dataflow``, ``acc_width``, ``max_m``, ``max_k``, ``max_n``, ``acc_depth``), keyword
-        only, validated by it; :meth:`from_config` takes a configuration.
+        ``dataflow``, ``acc_width``, ``max_m``, ``max_k``, ``max_n``, ``acc_depth``,
+        ``lanes``), keyword only, validated by it; :meth:`from_config` takes a configuration.
     dsp_macs : int or None
         How many PEs (row by row) multiply in DSP blocks; the others use a Booth multiplier in
         logic. Default: all. Results and timing do not depend on it.
+    dsp_lanes : int or None
+        How many of the ``lanes`` post-processors multiply in DSP blocks (two 18x18 each); the
+        others multiply in logic (:class:`tessera.hw.systolic.lanes.LanePostProcessor`).
+        Default: all. Results and timing do not depend on it.
 
     Members
     -------
@@ -54,13 +59,16 @@ class SystolicGemm(wiring.Component):
     q : In(stream.Signature(quant_layout(acc_width)))
         One word per output column ``n`` (``n`` words, none when ``raw``): ``bias``,
         ``multiplier`` and ``shift`` of :func:`tessera.golden.quant.requantize`.
-    o : Out(stream.Signature(result_shape(acc_width)))
+    o : Out(stream.Signature(result_layout(lanes, acc_width)))
         The ``m * n`` results, int8 sign-extended (or raw), in the order of
-        :func:`tessera.golden.systolic.result_order`.
+        :func:`tessera.golden.systolic.result_order`, ``lanes`` consecutive columns of one row
+        a word: ``data`` lanes ``0 .. n - 1``, ``n`` as
+        :func:`tessera.golden.systolic.result_lanes` says (``lanes`` but in the last word of a
+        row at the right edge of N).
     busy : Out(1)
         A GEMM is running: from the edge after the command to the last result's transfer.
     cycles : Out(32)
-        Edges from the command's transfer to the last result's transfer (counting while busy;
+        Edges from the command's transfer to the last word's transfer (counting while busy;
         holds afterwards until the next command). :func:`tessera.golden.systolic.gemm_cycles`
         predicts
         it when the streams neither gap nor back-pressure.
@@ -84,15 +92,17 @@ class SystolicGemm(wiring.Component):
     """
 
     @classmethod
-    def from_config(cls, config, *, dsp_macs=None):
+    def from_config(cls, config, *, dsp_macs=None, dsp_lanes=None):
         """Build the engine of ``config`` (a :class:`tessera.golden.config.SystolicConfig`)."""
-        return cls(dsp_macs=dsp_macs, **config.params())
+        return cls(dsp_macs=dsp_macs, dsp_lanes=dsp_lanes, **config.params())
 
-    def __init__(self, *, dsp_macs=None, **params):
+    def __init__(self, *, dsp_macs=None, dsp_lanes=None, **params):
         self.config = SystolicConfig(**params)
         cfg = self.config
         self.dsp_macs = cfg.macs if dsp_macs is None else check_int(dsp_macs, "dsp_macs", 0,
                                                                      cfg.macs)
+        self.dsp_lanes = cfg.lanes if dsp_lanes is None else check_int(dsp_lanes, "dsp_lanes",
+                                                                        0, cfg.lanes)
         self.Command = command_layout(cfg)
         self.Quant = quant_layout(cfg.acc_width)
         super().__init__({
@@ -100,7 +110,7 @@ class SystolicGemm(wiring.Component):
             "a": In(stream.Signature(operand_layout(cfg.rows))),
             "b": In(stream.Signature(operand_layout(cfg.cols))),
             "q": In(stream.Signature(self.Quant)),
-            "o": Out(stream.Signature(result_shape(cfg.acc_width))),
+            "o": Out(stream.Signature(result_layout(cfg.lanes, cfg.acc_width))),
             "busy": Out(1),
             "cycles": Out(CYCLES_WIDTH),
             "error": Out(1),
@@ -114,7 +124,8 @@ class SystolicGemm(wiring.Component):
 
         m.submodules.a_buf = a_buf = OperandBuffer(shape=operand_layout(r), depth=cfg.a_depth)
         m.submodules.b_buf = b_buf = OperandBuffer(shape=operand_layout(c), depth=cfg.b_depth)
-        m.submodules.q_buf = q_buf = OperandBuffer(shape=self.Quant, depth=cfg.q_depth)
+        m.submodules.q_buf = q_buf = OperandBuffer(shape=self.Quant, depth=cfg.q_depth,
+                                                   lanes=cfg.lanes)
         wiring.connect(m, wiring.flipped(self.a), a_buf.w)
         wiring.connect(m, wiring.flipped(self.b), b_buf.w)
         wiring.connect(m, wiring.flipped(self.q), q_buf.w)
@@ -181,7 +192,7 @@ class SystolicGemm(wiring.Component):
             array.first.eq(seq.first),
             array.shift.eq(seq.shift),
             bank.valid.eq(seq.acc_valid), bank.addr.eq(seq.acc_addr),
-            bank.add.eq(seq.acc_add), bank.last.eq(seq.acc_last),
+            bank.add.eq(seq.acc_add), bank.last.eq(seq.acc_last), bank.final.eq(seq.acc_final),
         ]
         if ws:
             m.d.comb += [
@@ -197,12 +208,14 @@ class SystolicGemm(wiring.Component):
 
         # -- Drain and post-processing. ---------------------------------------------------------
         m.submodules.drain = drain = Drain(cols=c, tile_m=cfg.tile_m, acc_width=cfg.acc_width,
-                                           max_m=cfg.max_m, max_n=cfg.max_n)
-        m.submodules.postproc = postproc = PostProcessor(acc_width=cfg.acc_width)
+                                           max_m=cfg.max_m, max_n=cfg.max_n, lanes=cfg.lanes)
+        m.submodules.postproc = postproc = LanePostProcessor(
+            lanes=cfg.lanes, acc_width=cfg.acc_width, dsp_lanes=self.dsp_lanes)
         m.d.comb += [
             drain.start.eq(start), drain.m.eq(gemm.m), drain.n.eq(gemm.n),
             drain.relu.eq(gemm.relu), drain.raw.eq(gemm.raw),
-            drain.done.eq(bank.done), drain.q_count.eq(q_buf.count),
+            drain.done.eq(bank.done), drain.row_done.eq(bank.row_done),
+            drain.q_count.eq(q_buf.count),
             seq.release.eq(drain.release),
             bank.raddr.eq(drain.raddr), bank.ren.eq(drain.ren), drain.rdata.eq(bank.rdata),
             q_buf.raddr.eq(drain.qaddr), q_buf.ren.eq(drain.qen), drain.qdata.eq(q_buf.rdata),
@@ -210,7 +223,7 @@ class SystolicGemm(wiring.Component):
         wiring.connect(m, drain.o, postproc.i)
         wiring.connect(m, postproc.o, wiring.flipped(self.o))
 
-        # -- The end: every result read and every one in flight handed over. -------------------
+        # -- The end: every word read and every one in flight handed over. ---------------------
         in_flight = Signal(range(64))
         out = self.o.valid & self.o.ready
         m.d.sync += in_flight.eq(in_flight + drain.issue - out)

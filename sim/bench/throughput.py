@@ -51,7 +51,7 @@ def _systolic_workload(params):
     from tessera.golden.config.systolic import SystolicConfig
     from tessera.golden.systolic import gemm_cycles
 
-    fields = {k: v for k, v in params.items() if k != "dsp_macs"}
+    fields = {k: v for k, v in params.items() if k not in ("dsp_macs", "dsp_lanes")}
     config = SystolicConfig(**fields)
     timing = gemm_cycles(config, config.max_m, config.max_k, config.max_n)
     return (config.rows * config.cols, timing.utilization,

@@ -26,7 +26,8 @@ def add_arguments(parser):
     # The engine's options and defaults are the registry's; only the buffers' limits mean
     # something else here (sized to the problem unless fixed).
     top = TOPS["systolic"]
-    top.add_arguments(parser, only=("rows", "cols", "dataflow", "acc_width", "acc_depth"))
+    top.add_arguments(parser, only=("rows", "cols", "dataflow", "acc_width", "acc_depth",
+                                     "lanes"))
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                         help="simulator (default: verilator)")
     for dim in ("m", "k", "n"):
@@ -78,7 +79,7 @@ def run(args):
         raise TesseraError(f"cannot multiply A ({m}x{k}) by B ({k2}x{n}): inner sizes differ")
     config = configure(m, k, n, rows=args.rows, cols=args.cols, dataflow=args.dataflow,
                        acc_width=args.acc_width, acc_depth=args.acc_depth, max_m=args.max_m,
-                       max_k=args.max_k, max_n=args.max_n)
+                       max_k=args.max_k, max_n=args.max_n, lanes=args.lanes)
     if args.sim not in ("verilator", "icarus"):
         raise TesseraError(f"unknown simulator {args.sim!r}")
 
@@ -92,7 +93,8 @@ def run(args):
     utilization = model.macs / (config.macs * cycles)
     summary = {
         "m": m, "k": k, "n": n, "rows": config.rows, "cols": config.cols,
-        "dataflow": config.dataflow, "simulator": args.sim, "cycles": cycles,
+        "dataflow": config.dataflow, "lanes": config.lanes, "simulator": args.sim,
+        "cycles": cycles,
         "macs": model.macs, "utilization": round(utilization, 6),
         "model_cycles": model.cycles, "matches_golden": matches,
         "buffers": {"max_m": config.max_m, "max_k": config.max_k, "max_n": config.max_n},

@@ -27,9 +27,9 @@ import cocotb.simtime
 import numpy as np
 from cocotb.triggers import RisingEdge
 from tessera.golden.config.systolic import SystolicConfig
-from tessera.golden.systolic import unpack_results
+from tessera.golden.systolic import result_lanes, unpack_results
 from tessera.sim import stream, tb
-from tessera.sim.host.systolic import gemm_words
+from tessera.sim.host.systolic import gemm_words, result_values
 
 __all__ = ["GemmDriver", "Job", "gemms"]
 
@@ -44,7 +44,8 @@ class Job:
         self.n = self.b.shape[1]
         self.relu, self.raw = bool(relu), bool(raw)
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
-        self.results = []
+        self.results = []          # the results, in stream order
+        self.lanes = None          # the lane count of each word of the result stream
         self.cycles = None
         self.encoded = None         # the host encoder's GemmWords, made once
 
@@ -76,8 +77,7 @@ class GemmDriver:
         self.sources = {name: stream.StreamSource(dut, name, pause=valid.get(name),
                                                   hang_cycles=hang_cycles)
                         for name in ("a", "b", "q")}
-        self.sink = stream.StreamSink(dut, "o", pause=ready, signed=True,
-                                      hang_cycles=hang_cycles)
+        self.sink = stream.StreamSink(dut, "o", pause=ready, hang_cycles=hang_cycles)
         self.edge = RisingEdge(dut.clk)
 
     def stop(self):
@@ -94,10 +94,14 @@ class GemmDriver:
         return words.cmd, words.a, words.b, words.q
 
     async def run(self, job, *, command=True):
-        """Run one GEMM; fill ``job.results`` (stream order) and ``job.cycles``; return job.
+        """Run one GEMM; fill ``job.results`` (stream order), ``job.lanes`` and ``job.cycles``;
+        return job.
 
-        ``command=False`` drives only the operand streams, for a command that someone else
-        has already sent (the engine must have accepted it).
+        The result stream's words are unpacked (:func:`tessera.sim.host.systolic.result_values`)
+        and their lane counts checked against :func:`tessera.golden.systolic.result_lanes`
+        (:class:`AssertionError` naming the first wrong word). ``command=False`` drives only the
+        operand streams, for a command that someone else has already sent (the engine must
+        have accepted it).
         """
         cmd, a, b, q = self.words(job)
         if command:
@@ -106,8 +110,16 @@ class GemmDriver:
             self.sources[name].send(words)
         sink = self.sink
         sink.received.clear()
-        job.results = await sink.wait_for(job.m * job.n)
+        expected = result_lanes(job.m, job.n, self.config)
+        words = await sink.wait_for(len(expected))
         await self.edge                     # the counter's last increment lands on this edge
+        values, job.lanes = result_values(self.config, words)
+        bad = np.flatnonzero(job.lanes != expected)
+        if bad.size:
+            i = int(bad[0])
+            raise AssertionError(f"result word {i} of {len(words)} carries {job.lanes[i]} "
+                                 f"lanes, expected {expected[i]}")
+        job.results = values.tolist()
         job.cycles = int(self.dut.cycles.value)
         extra = [name for name, s in self.sources.items() if not s.idle]
         if extra:

@@ -10,17 +10,25 @@ Typical use::
 
     words = gemm_words(config, a, b, relu=True, bias=bias, multiplier=m, shift=s)
     words.cmd, words.a, words.b, words.q        # lists of ints, one per transfer
+    values, lanes = result_values(config, o_words)  # the result stream's words, unpacked
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth.hdl import Shape
 from tessera.golden.systolic import pack_a, pack_b
-from tessera.hw.systolic.protocol import command_layout, operand_layout, quant_layout
+from tessera.hw.systolic.protocol import (
+    command_layout,
+    operand_layout,
+    quant_layout,
+    result_layout,
+)
 
 from .words import encode
 
-__all__ = ["GemmWords", "command_words", "gemm_words", "operand_words", "quant_words"]
+__all__ = ["GemmWords", "command_words", "gemm_words", "operand_words", "quant_words",
+           "result_values"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +69,29 @@ def gemm_words(config, a, b, *, relu=False, raw=False, bias=0, multiplier=1, shi
     cmd = command_words(config, m, k, n, relu=relu, raw=raw)
     q = [] if raw else quant_words(config, n, bias, multiplier, shift)
     return GemmWords(cmd, operand_words(pack_a(a, config)), operand_words(pack_b(b, config)), q)
+
+
+def result_values(config, words):
+    """Unpack words of the ``o`` stream (:func:`~tessera.hw.systolic.protocol.result_layout`).
+
+    Returns ``(values, lanes)``: the valid results of every word, in stream order (int64,
+    ``lanes[i]`` of word ``i``), and the lane count ``n`` of each word (int64). A word whose
+    ``n`` is 0 or above ``config.lanes`` raises :class:`ValueError`.
+    """
+    layout = result_layout(config.lanes, config.acc_width)
+    data_field, n_field = layout["data"], layout["n"]
+    elem = data_field.shape
+    width = Shape.cast(elem.elem_shape).width
+    offsets = [data_field.offset + field.offset for _, field in elem]
+    n_width = Shape.cast(n_field.shape).width
+    values, lanes = [], []
+    for word in words:
+        word = int(word)
+        n = (word >> n_field.offset) & ((1 << n_width) - 1)
+        if not 1 <= n <= config.lanes:
+            raise ValueError(f"a result word carries n = {n} lanes (1..{config.lanes})")
+        lanes.append(n)
+        for offset in offsets[:n]:
+            value = (word >> offset) & ((1 << width) - 1)
+            values.append(value - (1 << width) if value >> (width - 1) else value)
+    return np.asarray(values, dtype=np.int64), np.asarray(lanes, dtype=np.int64)

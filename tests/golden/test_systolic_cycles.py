@@ -17,6 +17,7 @@ from tessera.golden.systolic import (
     gemm_cycles,
     pack_a,
     pack_b,
+    result_lanes,
     result_order,
     unpack_results,
 )
@@ -42,6 +43,10 @@ def test_postproc_latency_matches_the_hardware():
     ({"acc_depth": 65}, TesseraError, "acc_depth must be between 1 and 64, not 65"),
     ({"dataflow": "os", "acc_depth": 8}, TesseraError,
      "acc_depth applies to the weight-stationary dataflow only .*"),
+    ({"lanes": 0}, TesseraError, "lanes must be between 1 and 8, not 0"),
+    ({"lanes": 9}, TesseraError, "lanes must be between 1 and 8, not 9"),
+    ({"lanes": 3}, TesseraError, "lanes must divide cols \\(8\\), not 3"),
+    ({"lanes": 2.0}, TypeError, "lanes must be an integer, not 2.0"),
 ])
 def test_config_rejects(kwargs, exception, message):
     with pytest.raises(exception, match=f"^{message}$"):
@@ -117,6 +122,36 @@ def test_result_order_covers_every_result_once(cfg):
     assert (rows[0], cols[0]) == (0, 0) and (rows[1], cols[1]) == (0, 1)
 
 
+def test_lanes_default_to_the_columns():
+    assert SystolicConfig(rows=3, cols=5).lanes == 5
+    assert SystolicConfig(rows=3, cols=6, lanes=2).q_rows == 32
+    assert SystolicConfig.for_problem(9, 9, 9, cols=4, lanes=1).lanes == 1
+
+
+@pytest.mark.parametrize(("cols", "lanes", "n", "row"), [
+    (5, 5, 12, [5, 5, 2]),          # one word per row of a group, the last group 2 wide
+    (4, 2, 11, [2, 2, 2, 2, 2, 1]), # two words per full row; the last group's row is 3 wide
+    (4, 1, 6, [1] * 6),             # the 1-lane output path: one result a word
+    (3, 3, 3, [3]),
+])
+def test_result_lanes_cut_rows_into_words(cols, lanes, n, row):
+    cfg = SystolicConfig(rows=2, cols=cols, max_m=20, max_k=20, max_n=20, acc_depth=7,
+                         lanes=lanes)
+    got = result_lanes(9, n, cfg)
+    # Groups: M-tiles of 7 and 2 rows, each across the N-tiles; ``row`` is the lane counts of
+    # one row's words, N-tile after N-tile.
+    expected = []
+    for mm in (7, 2):
+        at = 0
+        for n0 in range(0, n, cols):
+            cn = min(cols, n - n0)
+            words = -(-cn // lanes)
+            expected += row[at:at + words] * mm
+            at += words
+    assert got.tolist() == expected
+    assert got.sum() == 9 * n and got.dtype == np.int64
+
+
 @pytest.mark.parametrize("cfg", CONFIGS, ids=["ws", "os"])
 def test_expected_stream_unpacks_to_the_golden_gemm(cfg):
     rng = np.random.default_rng(1)
@@ -139,13 +174,16 @@ def test_single_pass_ws_timeline(r, c, m, k, n):
     cfg = SystolicConfig(rows=r, cols=c, max_m=8, max_k=16, max_n=8)
     load = k + 1                        # the K rows of B have arrived
     first_row = load + r                # R cycles of weight shifting
-    last_row = first_row + m - 1
     # 2 into the array, R + C through it, 2 more for the PE's four-stage pipeline (operands,
     # multiplier, product, sum: PE_LATENCY = 4, two stages more than a PE with the product
-    # register only), 3 in the bank.
-    written = last_row + r + c + 5
-    last_read = written + m * n         # the drain reads m * n results from the next edge
+    # register only), 3 in the bank. The pass is the group's last K-tile: the drain reads
+    # each row from the edge after its final sum is written, one row behind the writes.
+    written = first_row + r + c + 5     # the first row's final sum
+    last_read = written + m             # the drain reads a row a cycle from the next edge
     assert gemm_cycles(cfg, m, k, n, raw=True).cycles == last_read + DRAIN_LATENCY
+    # With one lane, one result a cycle: m * n reads.
+    narrow = SystolicConfig(rows=r, cols=c, max_m=8, max_k=16, max_n=8, lanes=1)
+    assert gemm_cycles(narrow, m, k, n, raw=True).cycles == written + m * n + DRAIN_LATENCY
 
 
 @pytest.mark.parametrize(("r", "c"), [(1, 1), (3, 5), (8, 8)])
@@ -158,7 +196,7 @@ def test_single_tile_os_timeline(r, c):
         start = 2                               # the first words can be read at edge 2
         flush = max(start + k, start + 2 * r)
         written = flush + 2 * r + c + 3         # the capture waits for the PE's 4 stages
-        expected = written + m * n + DRAIN_LATENCY
+        expected = written + m + DRAIN_LATENCY  # one row (one word) a cycle
         assert gemm_cycles(cfg, m, k, n, raw=True).cycles == expected, k
 
 
@@ -170,13 +208,20 @@ def test_bounds_every_schedule_obeys(dataflow):
         m, k, n = (int(x) for x in rng.integers(1, 200, 3))
         cfg = SystolicConfig.for_problem(m, k, n, rows=r, cols=c, dataflow=dataflow)
         t = gemm_cycles(cfg, m, k, n)
-        assert t.cycles >= m * n + DRAIN_LATENCY            # one result per cycle
+        words = result_lanes(m, n, cfg).size
+        assert words == m * -(-n // c)                      # a row of C a word
+        assert t.cycles >= words + DRAIN_LATENCY            # one word per cycle
         assert t.cycles * r * c >= m * k * n                # no more than R*C MACs per cycle
         assert t.cycles >= t.compute_cycles
         assert 0 < t.utilization <= 1
         assert t.macs == m * k * n
         raw = gemm_cycles(cfg, m, k, n, raw=True)
         assert raw.cycles <= t.cycles                       # no parameters to wait for
+        narrow = SystolicConfig.for_problem(m, k, n, rows=r, cols=c, dataflow=dataflow,
+                                            lanes=1)
+        one = gemm_cycles(narrow, m, k, n)
+        assert one.cycles >= m * n + DRAIN_LATENCY          # one result per cycle
+        assert one.cycles >= t.cycles                       # more lanes never cost cycles
 
 
 def test_weight_loads_are_hidden():

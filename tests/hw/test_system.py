@@ -9,12 +9,15 @@ conv in row chunks, dense FC on the systolic array, compressed FC on the sparse 
 max-pool, every LOAD space.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from tessera.golden import isa
 from tessera.golden.compiler import compile_model
 from tessera.golden.executor import Executor
 from tessera.golden.inference import run_int8
+from tessera.golden.system_config import SystolicConfig
 from tessera.hw.system.protocol import OutputKind, output_layout
 from tessera.hw.system.top import SystemTop
 from tessera.sim.host.system import encode_program
@@ -61,9 +64,9 @@ def run(sim, testcase, programs, *, loose_cycles=False, config=SMALL, extra=None
                     inputs=inputs)
 
 
-def _model_program(seed, count=2):
+def _model_program(seed, count=2, config=SMALL):
     model = random_model(seed)
-    program = compile_model(model, SMALL)
+    program = compile_model(model, config)
     x = _inputs(np.random.default_rng(1000 + seed), model, count)
     instructions = list(program.setup)
     for n, sample in enumerate(x):
@@ -95,6 +98,49 @@ def test_random_networks(sim):
     programs = [_model_program(seed)[3] for seed in seeds]
     result = run(sim, "programs", programs)
     assert result.report["checked"] > 20 * len(programs)
+
+
+def _lanes(cols, lanes):
+    return replace(SMALL, systolic=SystolicConfig(rows=4, cols=cols, max_m=32, max_k=128,
+                                                  max_n=16, lanes=lanes))
+
+
+#: The output path's widths beside SMALL's (four lanes, a row of the 4 x 4 array a word): one
+#: result a word (the small system's narrow path), two words a row, and eight lanes (a 4 x 8
+#: array: eight banks of activation memory, past a LOAD's four bytes).
+LANE_CONFIGS = {"1-lane": _lanes(4, 1), "2-lane": _lanes(4, 2), "4x8": _lanes(8, 8)}
+
+
+@pytest.mark.parametrize(("name", "sim"), [(name, "icarus") for name in LANE_CONFIGS]
+                         + [("4x8", "verilator")])
+def test_output_lanes(name, sim):
+    """Random networks on systems whose engine writes 1, 2 and 8 output channels a cycle:
+    the same logits, every instruction's cycles the executor's."""
+    config = LANE_CONFIGS[name]
+    programs = [_model_program(seed, config=config)[3] for seed in (1, 4)]
+    result = run(sim, "programs", programs, config=config)
+    assert result.report["checked"] > 20 * len(programs)
+
+
+@pytest.mark.parametrize(("name", "sim"), [("2-lane", "icarus"), ("4x8", "icarus"),
+                                           ("4x8", "verilator")])
+def test_result_words_write_only_their_lanes(name, sim):
+    """A CONV of 3 output channels on engines of 2 and 8 lanes: a row's last word holds 1 or 3
+    results, and the bytes after the output (a guard pattern, READ back) must survive. A
+    processor that wrote every lane of a word would pass the random networks (a row's extra
+    lanes land on the next row, written later) but not this."""
+    config = LANE_CONFIGS[name]
+    out, size = 200, 4 * 4 * 3
+    guard = isa.int8_words(np.arange(101, 109))
+    program = [isa.Load(isa.Space.ACT, addr=0, count=16, payload=isa.int8_words(
+                   np.arange(-8, 8))),
+               isa.Load(isa.Space.ACT, addr=out + size, count=8, payload=guard),
+               isa.Conv(0, out, 0, 0, h=4, w=4, c=1, oc=3, kernel=1, rows=4),
+               isa.Read(out, size + 8), isa.Barrier(1)]
+    ex, _, _ = _expected(config, program)
+    assert ex.act[out + size:out + size + 8].tolist() == list(range(101, 109))
+    result = run(sim, "programs", [program], config=config)
+    assert result.report["checked"] > size // 4
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)

@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 from tessera.golden.errors import TesseraError
 from tessera.golden.isa import pack_payload, payload_words
-from tessera.hw.system.actmem import WRITE_LANES, ActivationMemory
+from tessera.hw.system.actmem import ActivationMemory
 from tessera.hw.system.unpack import PayloadUnpacker
 from tessera.hw.system.weightmem import WeightMemory
 
@@ -21,14 +21,17 @@ def _simulate(dut, *benches):
     sim.run()
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_activation_memory_is_a_byte_array(seed):
-    """Random masked four-byte writes and random gathers, against a NumPy byte array: every
-    lane reads any address with one cycle of latency, holds while ``r_en`` is low, and a read
-    in the cycle of a write to the same address returns the old value."""
+@pytest.mark.parametrize(("seed", "write_lanes"), [(0, 4), (1, 4), (2, 8), (3, 16), (4, 5),
+                                                   (5, 1)])
+def test_activation_memory_is_a_byte_array(seed, write_lanes):
+    """Random masked writes of ``write_lanes`` bytes (four: a LOAD's word; eight, sixteen:
+    a systolic result word; five: banks past the lanes) and random gathers, against a NumPy
+    byte array: every lane reads any address with one cycle of latency, holds while ``r_en``
+    is low, and a read in the cycle of a write to the same address returns the old value."""
     rng = np.random.default_rng(seed)
     depth, lanes = 64 + 4 * int(rng.integers(0, 8)), int(rng.integers(1, 9))
-    dut = ActivationMemory(depth=depth, lanes=lanes)
+    dut = ActivationMemory(depth=depth, lanes=lanes, write_lanes=write_lanes)
+    assert dut.banks == {1: 1, 4: 4, 5: 8, 8: 8, 16: 16}[write_lanes]
     model = np.zeros(depth, dtype=np.int8)
 
     async def bench(ctx):
@@ -36,9 +39,9 @@ def test_activation_memory_is_a_byte_array(seed):
         for step in range(300):
             write = rng.random() < 0.5
             read = rng.random() < 0.7
-            addr = int(rng.integers(0, depth - WRITE_LANES + 1))
-            values = rng.integers(-128, 128, WRITE_LANES).astype(np.int8)
-            mask = int(rng.integers(0, 16))
+            addr = int(rng.integers(0, depth - write_lanes + 1))
+            values = rng.integers(-128, 128, write_lanes).astype(np.int8)
+            mask = int(rng.integers(0, 2**write_lanes))
             gather = rng.integers(0, depth, lanes)
             ctx.set(dut.w_en, write)
             ctx.set(dut.w_addr, addr)
@@ -50,7 +53,7 @@ def test_activation_memory_is_a_byte_array(seed):
                 sampled = model[gather].copy()          # before this cycle's write
             await ctx.tick()
             if write:
-                for i in range(WRITE_LANES):
+                for i in range(write_lanes):
                     if mask >> i & 1:
                         model[addr + i] = values[i]
             if read:
@@ -67,6 +70,8 @@ def test_activation_memory_refuses_bad_parameters():
         ActivationMemory(depth=8, lanes=4)
     with pytest.raises(TesseraError, match=r"^lanes must be between 1 and 64, not 0$"):
         ActivationMemory(depth=64, lanes=0)
+    with pytest.raises(TesseraError, match=r"^write_lanes must be between 1 and 64, not 65$"):
+        ActivationMemory(depth=64, lanes=1, write_lanes=65)
     with pytest.raises(TesseraError, match=r"^bits must be between 1 and 128, not 0$"):
         PayloadUnpacker(bits=0)
 

@@ -3,15 +3,18 @@
 
 A handful of designs cover the corners of the parameter space (non-square arrays, a single row,
 a single column, both dataflows, accumulators exactly as narrow as K allows, M-tiles that do
-not divide M, the default 8x8). Every design runs on both simulators: the single-row and
-single-column corners and the LUT-multiplier design run every testcase on Icarus and three of
-them on Verilator (test_systolic_corners_on_verilator), because a Verilator build costs 15-50 s.
+not divide M, the default 8x8, and the output path's lanes: a whole row a word by default, one
+result a word (``ws1x5``, the small system's narrow path) and two words a row (``os2x4l2``)).
+Every design runs on both simulators: the single-row and single-column corners, the two-lane
+design and the LUT-multiplier design run every testcase on Icarus and three of them on
+Verilator (test_systolic_corners_on_verilator), because a Verilator build costs 15-50 s.
 """
 
 import pytest
 from tessera.golden.config.systolic import SystolicConfig
 from tessera.golden.errors import TesseraError
 from tessera.hw.systolic import SystolicGemm
+from tessera.hw.systolic.protocol import result_layout
 from tessera.sim.runner import Design, convert, simulate
 
 SIMULATORS = ["icarus", "verilator"]
@@ -22,8 +25,9 @@ DESIGNS = {
     "ws2x3": dict(rows=2, cols=3, dataflow="ws", max_m=24, max_k=20, max_n=16, acc_depth=7),
     "os3x5": dict(rows=3, cols=5, dataflow="os", acc_width=20, max_m=20, max_k=31, max_n=17),
     "ws1x5": dict(rows=1, cols=5, dataflow="ws", acc_width=20, max_m=12, max_k=31, max_n=11,
-                  acc_depth=4),
+                  acc_depth=4, lanes=1),
     "os4x1": dict(rows=4, cols=1, dataflow="os", max_m=13, max_k=12, max_n=5),
+    "os2x4l2": dict(rows=2, cols=4, dataflow="os", max_m=9, max_k=10, max_n=11, lanes=2),
 }
 #: (design, simulator) pairs: the two main small designs on both, the corners on Icarus.
 PAIRS = [(name, sim) for name in DESIGNS for sim in SIMULATORS
@@ -69,8 +73,9 @@ def test_systolic_patterns(sim):
 
 
 def test_systolic_lut_multipliers():
-    """Half the PEs on Booth LUT multipliers: same results, same cycles (Icarus)."""
-    config = dict(DESIGNS["ws2x3"], dsp_macs=3)
+    """Half the PEs on Booth LUT multipliers, two of the three post-processing lanes on
+    shift-add logic multipliers: same results, same cycles (Icarus)."""
+    config = dict(DESIGNS["ws2x3"], dsp_macs=3, dsp_lanes=1)
     params = {"config": SystolicConfig(**DESIGNS["ws2x3"]).params(), "count": 5}
     simulate(Design(SystolicGemm, **config), "tests.hw.tb_systolic", sim="icarus",
              testcase="random_gemms", params=params)
@@ -81,7 +86,9 @@ def test_systolic_signature():
     members = dict(top.signature.members.items())
     assert set(members) == {"cmd", "a", "b", "q", "o", "busy", "cycles", "error"}
     assert len(top.a.payload.as_value()) == 24 and len(top.b.payload.as_value()) == 40
-    assert top.o.payload.shape().signed and len(top.o.payload) == 32
+    assert top.o.payload.shape() == result_layout(5, 32) and top.config.lanes == 5
+    assert len(top.o.payload.data[4]) == 32 and len(top.o.payload.n) == 3
+    assert SystolicGemm(rows=3, cols=4, lanes=2).o.payload.shape() == result_layout(2, 32)
     assert top.config.tile_m == 10 and top.config.a_depth == 7 * 10
     assert len(top.cycles) == 32
     assert "module tessera_systolic" in convert(top, name="tessera_systolic")
@@ -95,6 +102,8 @@ def test_systolic_signature():
      "acc_width 16 is too narrow for max_k 64: 64 products of -128 \\* -128 need "
      "acc_width >= 22"),
     ({"dsp_macs": 65}, ValueError, "dsp_macs must be between 0 and 64, not 65"),
+    ({"lanes": 3}, ValueError, "lanes must divide cols \\(8\\), not 3"),
+    ({"dsp_lanes": 9}, ValueError, "dsp_lanes must be between 0 and 8, not 9"),
     ({"max_n": 0}, ValueError, "max_n must be between 1 and 65535, not 0"),
 ])
 def test_systolic_rejects(kwargs, exception, message):
@@ -105,13 +114,14 @@ def test_systolic_rejects(kwargs, exception, message):
 #: Issue 16: the corner designs that PAIRS runs on Icarus only (a single row, a single column,
 #: LUT multipliers) also run on Verilator, fewer cases: every systolic design runs on both.
 VERILATOR_CORNERS = {"ws1x5": DESIGNS["ws1x5"], "os4x1": DESIGNS["os4x1"],
-                     "ws2x3-lut": dict(DESIGNS["ws2x3"], dsp_macs=3)}
+                     "os2x4l2": DESIGNS["os2x4l2"],
+                     "ws2x3-lut": dict(DESIGNS["ws2x3"], dsp_macs=3, dsp_lanes=1)}
 
 
 @pytest.mark.parametrize("name", VERILATOR_CORNERS)
 def test_systolic_corners_on_verilator(name):
     config = VERILATOR_CORNERS[name]
-    golden = {k: v for k, v in config.items() if k != "dsp_macs"}
+    golden = {k: v for k, v in config.items() if k not in ("dsp_macs", "dsp_lanes")}
     result = simulate(Design(SystolicGemm, **config), "tests.hw.tb_systolic", sim="verilator",
                       testcase=["random_gemms", "extremes", "edges"],
                       params={"config": SystolicConfig(**golden).params(), "count": 4})

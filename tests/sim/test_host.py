@@ -49,6 +49,7 @@ def _layouts():
         "systolic.a": systolic.operand_layout(SYSTOLIC.rows),
         "systolic.b": systolic.operand_layout(SYSTOLIC.cols),
         "systolic.quant": systolic.quant_layout(SYSTOLIC.acc_width),
+        "systolic.result": systolic.result_layout(SYSTOLIC.lanes, SYSTOLIC.acc_width),
     }
 
 
@@ -239,6 +240,28 @@ def test_systolic_words():
     assert raw.q == [] and decode(systolic.command_layout(cfg), raw.cmd[0]).raw == 1
     with pytest.raises(TesseraError, match=r"^M = 41 is larger than"):
         host_systolic.command_words(cfg, 41, 1, 1)
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_result_words_unpack_through_the_layout(lanes):
+    """result_values against words made by the layout itself (``layout.const``): the valid
+    lanes in order, sign-extended; a word claiming no lanes or too many is refused."""
+    from tessera.golden.config.systolic import SystolicConfig
+
+    cfg = SystolicConfig(rows=2, cols=4, acc_width=24, max_k=8, lanes=lanes)
+    layout = systolic.result_layout(lanes, 24)
+    rng = np.random.default_rng(lanes)
+    values = rng.integers(-(2**23), 2**23, (6, lanes))
+    counts = rng.integers(1, lanes + 1, 6)
+    words = [layout.const({"data": row.tolist(), "n": int(n)}).as_value().value
+             for row, n in zip(values, counts)]
+    got, got_counts = host_systolic.result_values(cfg, words)
+    expected = np.concatenate([row[:n] for row, n in zip(values, counts)])
+    np.testing.assert_array_equal(got, expected, strict=True)
+    np.testing.assert_array_equal(got_counts, counts.astype(np.int64), strict=True)
+    bad = layout.const({"data": [0] * lanes, "n": 0}).as_value().value
+    with pytest.raises(ValueError, match=r"^a result word carries n = 0 lanes"):
+        host_systolic.result_values(cfg, [bad])
 
 
 @pytest.mark.parametrize("width", [8, 64, 65, 130])

@@ -23,6 +23,15 @@ def test_a_systolic_row_takes_its_largest_gemm_from_the_golden_model():
     assert row["workload"] == "WS 64x64x64"
 
 
+def test_a_target_with_synthesis_only_parameters_gets_its_golden_utilization():
+    """``dsp_macs`` and ``dsp_lanes`` choose multipliers, not cycles: the 16x16 target's row."""
+    table = throughput.rows({"systolic-16x16-ecp5": _result(85.0, 40_000, 156)})
+    row = next(r for r in table if r["configuration"] == "systolic-16x16-ecp5")
+    util = gemm_cycles(SystolicConfig(rows=16, cols=16, max_m=256, max_k=256, max_n=256),
+                       256, 256, 256).utilization
+    assert row["utilization"] == pytest.approx(util, abs=1e-4)
+
+
 def test_results_that_did_not_fit_and_tops_that_do_not_multiply_are_skipped(capsys):
     table = throughput.rows({"systolic-16x16-lut-ecp5": _result(None, 78_000, 2, fits=False),
                              "pe-ecp5": _result(231.9, 65, 1)})
