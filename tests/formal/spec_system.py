@@ -178,9 +178,12 @@ def _systolic_engine(m, dut, inner):
                      | dut.gemm_a.valid | dut.gemm_b.valid | dut.gemm_q.valid)
     result = dut.gemm_o
     m.d.comb += [result.valid.eq(AnySeq(1) & busy & (left != 0)),
-                 result.payload.eq(AnySeq(len(result.payload)))]
+                 result.payload.eq(AnySeq(len(result.payload.as_value())))]
+    # A result word carries 1 .. lanes results (fewer at N's right edge), never more than owed.
+    n = result.payload.n
+    m.d.comb += Assume(~result.valid | ((n >= 1) & (n <= sys.lanes) & (n <= left)))
     with m.If(result.valid & result.ready):
-        m.d.sync += left.eq(left - 1)
+        m.d.sync += left.eq(left - n)
     with m.If(busy & (left == 0) & ~operands_left & AnySeq(1)):
         m.d.sync += busy.eq(0)
     return busy & ~operands_left
