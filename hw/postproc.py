@@ -64,8 +64,8 @@ class PostProcessor(wiring.Component):
     (:attr:`LATENCY`) when ``o`` is not stalled.
     The stages carry only what the stages after them need: a raw element goes through the
     arithmetic as ``(acc + 0) * 1 >> 0`` (so the accumulator has no flip-flops of its own), and
-    the shifted value keeps ``acc_width + 1`` bits plus an out-of-range flag and its sign (a
-    value outside saturates whatever its low bits). At ``acc_width=32``: 299 flip-flops, 488
+    the rounded value keeps ``acc_width + 1`` bits plus an out-of-range flag and its sign (a
+    value outside saturates whatever its low bits). At ``acc_width=32``: 314 flip-flops, 488
     before this narrowing.
     Throughput is one element per cycle. Back-pressure stalls the whole pipeline: ``i.ready`` is
     ``o.ready`` or an empty output stage (combinational from ``o.ready``), so nothing is dropped
@@ -118,16 +118,15 @@ class PostProcessor(wiring.Component):
 
         # Stage 4: the barrel shifter. (t << 1) >> s is t >> (s - 1) for s >= 1 and 2t for
         # s == 0, so that stage 5's (x + 1) >> 1 rounds both cases: floor((t + 2**(s-1)) / 2**s),
-        # and t itself when s == 0. Only w + 1 bits of it go on, with a flag for a value outside
-        # them and its sign: such a value rounds to at least 2**(w-1) in magnitude, which
-        # saturates (w >= 16); a raw element (2 * acc) is always inside.
-        shifted = Signal(signed(w + 2 + MULTIPLIER_WIDTH))
-        m.d.comb += shifted.eq((s3_product << 1) >> s3_shift)
-        s4_low = Signal(signed(w + 1))
-        s4_outside, s4_negative = Signal(), Signal()
+        # and t itself when s == 0.
+        s4_shifted = Signal(signed(w + 2 + MULTIPLIER_WIDTH))
         s4_relu, s4_raw = Signal(), Signal()
 
-        # Stage 5: round to nearest, ties toward +infinity.
+        # Stage 5: round to nearest, ties toward +infinity. Only the low w + 1 bits are rounded
+        # and go on, with a flag for a value outside them (found beside the rounding, not after
+        # it) and its sign: such a value rounds to at least 2**(w-1) in magnitude, which
+        # saturates (w >= 16); a raw element (2 * acc) is always inside.
+        s4_high = s4_shifted[w:]
         s5_rounded = Signal(signed(w + 1))
         s5_outside, s5_negative = Signal(), Signal()
         s5_relu, s5_raw = Signal(), Signal()
@@ -152,15 +151,13 @@ class PostProcessor(wiring.Component):
                 s3_relu.eq(s2_relu),
                 s3_raw.eq(s2_raw),
 
-                s4_low.eq(shifted[:w + 1]),
-                s4_outside.eq(shifted[w:].any() & ~shifted[w:].all()),
-                s4_negative.eq(shifted[-1]),
+                s4_shifted.eq((s3_product << 1) >> s3_shift),
                 s4_relu.eq(s3_relu),
                 s4_raw.eq(s3_raw),
 
-                s5_rounded.eq((s4_low + 1) >> 1),
-                s5_outside.eq(s4_outside),
-                s5_negative.eq(s4_negative),
+                s5_rounded.eq((s4_shifted[:w + 1].as_signed() + 1) >> 1),
+                s5_outside.eq(s4_high.any() & ~s4_high.all()),
+                s5_negative.eq(s4_shifted[-1]),
                 s5_relu.eq(s4_relu),
                 s5_raw.eq(s4_raw),
             ]
