@@ -58,9 +58,10 @@ def _environment(family):
 
 
 def _fmax(log):
-    """The Fmax of the last timing report in nextpnr's log (the routed design), in MHz."""
-    found = re.findall(r"Max frequency for clock +'[^']*': ([0-9.]+) MHz", log)
-    return float(found[-1]) if found else 0.0
+    """The Fmax of the routed design in nextpnr's log, in MHz: each clock's last report, the
+    slowest of them (with a PLL: the core's clock, not the oscillator's)."""
+    last = dict(re.findall(r"Max frequency for clock +'([^']*)': ([0-9.]+) MHz", log))
+    return min(map(float, last.values())) if last else 0.0
 
 
 def _resources(log):
@@ -74,7 +75,8 @@ def _resources(log):
 
 def build(name, out_dir=None):
     """Build board ``name``'s bitstream in ``out_dir`` (default ``build/boards/NAME``); return a
-    :class:`BuildResult`.
+    :class:`BuildResult`. ``name`` may also be a :class:`tessera.boards.registry.Board` (one
+    with another core: :meth:`~tessera.boards.registry.Board.with_core`).
 
     Raises
     ------
@@ -84,13 +86,14 @@ def build(name, out_dir=None):
     from .top import BoardTop
 
     spec = board(name)
+    name = spec.name
     folder = Path(out_dir if out_dir is not None else Path("build") / "boards" / name)
     folder.mkdir(parents=True, exist_ok=True)
     env = _environment(spec.family)
     start = time.perf_counter()
     # iCE40: multiply on the SB_MAC16 blocks (Amaranth's default synth_ice40 leaves them out).
     options = {"synth_opts": "-dsp"} if spec.family == "ice40" else {}
-    plan = spec.platform_class()().build(BoardTop(name), name=NAME, do_build=False, **options)
+    plan = spec.platform_class()().build(BoardTop(spec), name=NAME, do_build=False, **options)
     try:
         plan.execute_local(str(folder), env=env)
     except subprocess.CalledProcessError:
@@ -103,7 +106,7 @@ def build(name, out_dir=None):
         raise TesseraError(f"the {name} build failed (logs in {folder}): {tail}") from None
     seconds = time.perf_counter() - start
     log = (folder / f"{NAME}.tim").read_text()
-    return BuildResult(name, folder / bitstream_name(name), _fmax(log), spec.clock_hz / 1e6,
+    return BuildResult(name, folder / bitstream_name(name), _fmax(log), spec.core_hz / 1e6,
                        _resources(log), seconds)
 
 

@@ -9,7 +9,8 @@ __all__ = ["BoardTop"]
 
 
 class BoardTop(Elaboratable):
-    """The top of board ``name``'s bitstream (:data:`tessera.boards.registry.BOARDS`).
+    """The top of board ``name``'s bitstream (:data:`tessera.boards.registry.BOARDS`; or a
+    :class:`tessera.boards.registry.Board`, for instance one with another core).
 
     The UART pins are requested with ``dir="-"`` and driven through :mod:`amaranth.lib.io`
     buffers; the ``sync`` domain is the platform's default clock (the board's oscillator, with

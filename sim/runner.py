@@ -238,11 +238,18 @@ def _adopt_old_stamp(build_dir, sim, source_digest):
         cache.write_stamp(stamp, products, source=source_digest)
 
 
+def build_digest(source, sim):
+    """What a build of ``source`` (a top.v) on ``sim`` is recorded as built from: the file's
+    digest and the build flags', so that a change of either rebuilds."""
+    flags = " ".join(toolchain.VERILATOR_BUILD_ARGS) if sim == "verilator" else ""
+    return f"{cache.digest(source)}:{hashlib.sha256(flags.encode()).hexdigest()[:16]}"
+
+
 def _build(design, sim, waves, root, verbose):
     """Build the simulator model of ``design`` unless a verified build exists; return
-    ``(build folder, digest of the top.v it was built from)``."""
+    ``(build folder, digest of the top.v it was built from and of the build's flags)``."""
     source = verilog(design, root)
-    source_digest = cache.digest(source)
+    source_digest = build_digest(source, sim)
     build_dir = source.parent / (f"{sim}-waves" if waves else sim)
     if _build_ok(build_dir, sim, source_digest):
         return build_dir, source_digest
@@ -254,7 +261,11 @@ def _build(design, sim, waves, root, verbose):
         # so none is using it).
         cache.empty_folder(build_dir)
         runner = _runner(sim)
-        build_args = list(toolchain.VERILATOR_BUILD_ARGS) if sim == "verilator" else []
+        build_args = []
+        if sim == "verilator":
+            control = build_dir / "public.vlt"
+            control.write_text(toolchain.verilator_public(TOPLEVEL))
+            build_args = [*toolchain.VERILATOR_BUILD_ARGS, str(control.resolve())]
         if sim == "verilator" and waves:
             toolchain.check_fst_headers()
             build_args += ["--trace-fst", "--trace-structs"]

@@ -15,7 +15,7 @@ tests assert behaviour, not timings.
 from tessera.sim.tops import TOPS
 
 #: Benchmarks of no single top (the co-simulation speed of several), run after the tops' own.
-ACROSS_TOPS = ("cosim_speed",)
+ACROSS_TOPS = ("cosim_speed", "throughput")
 
 # name -> module under tessera.sim.bench, in the order `make bench` runs them.
 BENCHMARKS = {name: name for top in TOPS.values() for name in top.benchmarks}

@@ -63,12 +63,21 @@ def test_link_transport_sends_program_by_program(digits, model_cache):
     assert len(transport.read(sum(link.asked))) == sum(link.asked)
 
 
-def test_the_ecp5_85f_boards_run_the_system():
+def test_the_ecp5_45f_and_85f_boards_run_the_system(digits, model_cache):
+    """The 85F boards carry tessera run's system; the 45F a smaller one, which still holds
+    each digits model (the compiler says when a model does not fit)."""
+    from tessera.golden.compiler import compile_model
+    from tessera.golden.pipeline import compress
+
     systems = {name for name, b in BOARDS.items() if b.core.system}
-    assert systems == {"ulx3s-85f", "ecpix5-85f"}
+    assert systems == {"ulx3s-45f", "ulx3s-85f", "ecpix5-85f"}
     for name in systems:
-        assert BOARDS[name].core.config == default_config()
         assert BOARDS[name].link_params()["gate_words"] >= 256
+        assert (BOARDS[name].core.config == default_config()) == name.endswith("85f")
+    small = BOARDS["ulx3s-45f"].core.config
+    assert (small.systolic.rows, small.systolic.cols, small.sparse.n_pes) == (4, 4, 2)
+    for kind in ("mlp", "cnn"):
+        compile_model(compress(kind, 0, data=digits, cache_dir=model_cache).model, small)
 
 
 def test_run_port_refuses_a_board_without_the_system(tmp_path, capsys, digits, model_cache):

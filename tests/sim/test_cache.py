@@ -68,7 +68,19 @@ def test_top_v_cut_in_half_is_regenerated(built):
     assert top.read_bytes() == whole
     # The build records the digest of the source it was built from: the regenerated top.v is
     # that source again, so the (intact) build is kept.
-    assert cache.verified(folder / SIM / ".built", folder / SIM, source=cache.digest(top))
+    assert cache.verified(folder / SIM / ".built", folder / SIM,
+                          source=runner.build_digest(top, SIM))
+
+
+def test_other_build_flags_rebuild(built, monkeypatch):
+    """A build records the flags it was made with: Verilator's changing rebuilds the model."""
+    _, folder = built
+    top = folder / "top.v"
+    assert runner.build_digest(top, "verilator") != runner.build_digest(top, "icarus")
+    before = runner.build_digest(top, "verilator")
+    monkeypatch.setattr(runner.toolchain, "VERILATOR_BUILD_ARGS", ("--x-assign", "1"))
+    assert runner.build_digest(top, "verilator") != before
+    assert runner.build_digest(top, "verilator").startswith(cache.digest(top))
 
 
 def test_a_build_from_another_source_is_redone(built):
