@@ -64,12 +64,11 @@ an empty last column). The detector is idle from ``B_{M-1} + max(2 z_tail, 1)`` 
 all-zero groups after the last non-zero). ``X`` is the latest of these.
 
 *Write-back* starts at ``X + 1``: the array's one post-processor takes the rows in order, one
-per cycle: row ``i`` is read from PE ``i % N``, registered there, selected into the
-post-processor's input register, and passed to the post-processor (:data:`POSTPROC_LATENCY`
-stages); the outputs leave in row order, one per cycle, whether they are sent to the host or
-only go to the destination buffers, and the phase ends one cycle after the last one:
-``rows + 10`` cycles, 1 for an empty layer. (Before the post-processor was shared, one per PE,
-it took ``rows + 9``, and ``ceil(rows / N) + 9`` for a layer whose outputs were not sent.)
+per cycle: row ``i`` is read from PE ``i % N``, registered, and passed to the post-processor
+(:data:`POSTPROC_LATENCY` stages); the outputs leave in row order, one per cycle, whether they
+are sent to the host or only go to the destination buffers, and the phase ends one cycle after
+the last one: ``rows + 9`` cycles, 1 for an empty layer. (Before the post-processor was shared,
+one per PE, a layer whose outputs were not sent took ``ceil(rows / N) + 9``.)
 
 The loop runs over the non-zero activations and is vectorised over the PEs, so a full-size
 layer of EIE's Table III (VGG-6: 4,591 non-zeros on 64 PEs) takes tens of milliseconds.
@@ -100,10 +99,9 @@ PE_DRAIN = 6
 #: Stages of hw/postproc.PostProcessor (its LATENCY; tests/golden/test_sparse_cycles.py checks
 #: that the two agree).
 POSTPROC_LATENCY = 6
-#: Write-back cycles beyond one per output: the accumulator read, its register in the PE, the
-#: post-processor's input register, the post-processor, and the cycle in which the last output
-#: is counted.
-WRITEBACK_OVERHEAD = 3 + POSTPROC_LATENCY + 1
+#: Write-back cycles beyond one per output: the accumulator read and its register, the
+#: post-processor, and the cycle in which the last output is counted.
+WRITEBACK_OVERHEAD = 2 + POSTPROC_LATENCY + 1
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,8 @@ MUTANTS = [
            ("tests/golden/test_systolic_cycles.py",)),
     Mutant("writeback-cycles", "golden",
            "the sparse cycle model counts one write-back cycle too few",
-           (("golden/sparse_cycles.py", "WRITEBACK_OVERHEAD = 3 + POSTPROC_LATENCY + 1",
-             "WRITEBACK_OVERHEAD = 3 + POSTPROC_LATENCY"),),
+           (("golden/sparse_cycles.py", "WRITEBACK_OVERHEAD = 2 + POSTPROC_LATENCY + 1",
+             "WRITEBACK_OVERHEAD = 2 + POSTPROC_LATENCY"),),
            ("tests/golden/test_sparse_cycles.py",)),
     Mutant("drain-latency", "golden",
            "the systolic cycle model's drain latency is one cycle short",
@@ -161,10 +161,10 @@ MUTANTS = [
            _k(POSTPROC, "icarus")),
     # -- the sparse engine alone ----------------------------------------------------------------
     Mutant("writeback-reads-next-pe", "hw",
-           "the shared write-back takes the accumulator of the PE whose read is at the port, not "
-           "of the one whose register holds the row",
+           "the shared write-back takes the accumulator of the PE it reads next, not of the one "
+           "whose read is at the ports",
            (("hw/sparse/writeback.py", "acc_data = Array(self.acc_data)[held_pe] if n > 1",
-             "acc_data = Array(self.acc_data)[pending_pe] if n > 1"),),
+             "acc_data = Array(self.acc_data)[rd_pe] if n > 1"),),
            _k(SPARSE, "test_random_layers and default and icarus")),
     Mutant("writeback-dst-pe0", "hw",
            "the shared write-back writes every PE's destination buffer with PE 0's rows",

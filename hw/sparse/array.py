@@ -204,7 +204,6 @@ class SparseArray(wiring.Component):
                 pe.layer.eq(layer),
                 pe.wb_en.eq(wb.acc_en[k]),
                 pe.wb_addr.eq(wb.acc_addr),
-                pe.wb_load.eq(wb.acc_load[k]),
                 wb.acc_data[k].eq(pe.wb_data),
                 pe.dst_en.eq(wb.dst_en[k]),
                 pe.dst_addr.eq(wb.dst_addr),

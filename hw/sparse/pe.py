@@ -69,11 +69,8 @@ class SparsePE(wiring.Component):
         layer.
     wb_en, wb_addr : In
         Write-back's read-and-clear of accumulator ``wb_addr`` (only while the PE is idle).
-    wb_load : In(1)
-        Load the accumulator at the read port (read by an earlier ``wb_en``) into ``wb_data``.
     wb_data : Out(signed(32))
-        A register, held until the next ``wb_load``: the block RAM's slow output reaches the
-        array's write-back multiplexer only through it.
+        Its value, one cycle later, held until the next ``wb_en``.
     dst_en, dst_addr, dst_data : In
         Write-back's write of int8 ``dst_data`` into destination activation ``dst_addr``.
     swap : In(1)
@@ -114,7 +111,6 @@ class SparsePE(wiring.Component):
             "layer": In(run_layout),
             "wb_en": In(1),
             "wb_addr": In(addr),
-            "wb_load": In(1),
             "wb_data": Out(signed(ACC_WIDTH)),
             "dst_en": In(1),
             "dst_addr": In(addr),
@@ -166,11 +162,6 @@ class SparsePE(wiring.Component):
         ]
 
         # Compute: queue -> pointers -> spans -> entries.
-        wb_data = Signal(signed(ACC_WIDTH))
-        with m.If(self.wb_load):
-            m.d.sync += wb_data.eq(arith.wb_data)
-        m.d.comb += self.wb_data.eq(wb_data)
-
         wiring.connect(m, wiring.flipped(self.q), queue.i)
         wiring.connect(m, queue.o, pointers.i)
         m.d.comb += self.almost_full.eq(queue.almost_full)
@@ -208,6 +199,7 @@ class SparsePE(wiring.Component):
         m.d.comb += [
             arith.wb_en.eq(self.wb_en),
             arith.wb_addr.eq(self.wb_addr),
+            self.wb_data.eq(arith.wb_data),
             actrw.wr_en.eq(self.dst_en),
             actrw.wr_addr.eq(self.dst_addr),
             actrw.wr_data.eq(self.dst_data),

@@ -53,11 +53,8 @@ class WriteBack(wiring.Component):
         Read-and-clear of accumulator ``acc_addr`` of PE ``k`` (its :class:`ArithmeticUnit`'s
         ``wb_*``); at most one is high.
     acc_addr : Out
-    acc_load : Out(1).array(N)
-        PE ``k`` registers the accumulator at its read port (:class:`SparsePE` ``wb_load``).
     acc_data : In(signed(32)).array(N)
-        Each PE's accumulator register, one cycle after its ``acc_load`` and held until the
-        next.
+        Each PE's accumulator read, one cycle after its ``acc_en`` and held until the next.
     dst_en : Out(1).array(N)
         Destination buffer write of PE ``k`` (its :class:`ActRW` ``wr_*``); at most one is high.
     dst_addr, dst_data : Out
@@ -69,12 +66,10 @@ class WriteBack(wiring.Component):
 
     Timing
     ------
-    Unstalled, row ``i`` is read in the ``i + 1``-th active cycle, is registered in its PE in
-    the next one (a block RAM's output is too slow for the multiplexer over the PEs), is
-    selected into the post-processor's input registers one cycle later (with its parameters),
-    enters the post-processor one cycle after that and leaves it
-    :attr:`PostProcessor.LATENCY` cycles later, so the array's write-back phase takes
-    ``rows + 10`` cycles (:func:`tessera.golden.sparse_cycles.writeback_cycles`).
+    Unstalled, row ``i`` is read in the ``i + 1``-th active cycle, is registered in the next
+    one (the PE's read selected there), enters the post-processor one cycle later and leaves it
+    :attr:`PostProcessor.LATENCY` cycles after that, so the array's write-back phase takes
+    ``rows + 9`` cycles (:func:`tessera.golden.sparse_cycles.writeback_cycles`).
     Back-pressure on ``o`` stalls the post-processor, then the registers, then the reads;
     nothing is lost.
     """
@@ -90,7 +85,6 @@ class WriteBack(wiring.Component):
             "layer": In(run_layout),
             "acc_en": Out(1).array(n),
             "acc_addr": Out(addr),
-            "acc_load": Out(1).array(n),
             "acc_data": In(signed(ACC_WIDTH)).array(n),
             "dst_en": Out(1).array(n),
             "dst_addr": Out(addr),
@@ -114,47 +108,35 @@ class WriteBack(wiring.Component):
         out_pe = Signal(range(max(n, 2)))
         out_local = Signal(local_width)
         out_global = Signal(cfg.global_width)
-        param_row = Signal(cfg.global_width)  # the row whose parameters are read next
-        pending = Signal()  # a PE's read port shows a row that has not moved on yet
-        pending_pe = Signal.like(rd_pe)
-        held = Signal()  # a PE's accumulator register holds a row that has not moved on yet
-        held_pe = Signal.like(rd_pe)
+        held = Signal()  # the read ports show a row that has not moved on yet
+        held_pe = Signal.like(rd_pe)  # the PE whose read port shows it
         with m.If(self.start):
-            m.d.sync += [rd_pe.eq(0), rd_local.eq(0), rd_global.eq(0), param_row.eq(0),
+            m.d.sync += [rd_pe.eq(0), rd_local.eq(0), rd_global.eq(0),
                          out_pe.eq(0), out_local.eq(0), out_global.eq(0)]
 
-        # Three stages before the post-processor: a PE's read port (which keeps its data until
-        # the next read), that PE's register (the parameter memory is read meanwhile), then
-        # the input registers, through the multiplexer over the PEs (a block RAM's output is
-        # too slow for either).
+        # Two stages before the post-processor: the read ports (which keep their data until
+        # the next read), then registers (a block RAM's output is too slow for the bias add).
         taken = pp.i.valid & pp.i.ready
-        staged = Signal()  # the input registers hold a row
+        staged = Signal()  # the registers hold a row
         stage_acc = Signal(signed(ACC_WIDTH))
         stage_params = Signal(params_layout)
-        advance = Signal()  # the held row moves into the input registers
-        move = Signal()  # the pending row moves into its PE's register
+        advance = Signal()  # the read ports' row moves into the registers
         read = Signal()
         m.d.comb += [
             advance.eq(held & (~staged | taken)),
-            move.eq(pending & (~held | advance)),
-            read.eq(self.active & (rd_global < self.layer.rows) & (~pending | move)),
+            read.eq(self.active & (rd_global < self.layer.rows) & (~held | advance)),
             self.acc_addr.eq(rd_local),
-            pr.addr.eq(self.layer.param_base * n + param_row),
-            pr.en.eq(move),
+            pr.addr.eq(self.layer.param_base * n + rd_global),
+            pr.en.eq(read),
         ]
         for k in range(n):
-            m.d.comb += [self.acc_en[k].eq(read & (rd_pe == k)),
-                         self.acc_load[k].eq(move & (pending_pe == k))]
+            m.d.comb += self.acc_en[k].eq(read & (rd_pe == k))
         with m.If(read):
-            m.d.sync += [pending.eq(1), pending_pe.eq(rd_pe), rd_global.eq(rd_global + 1)]
+            m.d.sync += [held.eq(1), held_pe.eq(rd_pe), rd_global.eq(rd_global + 1)]
             with m.If(rd_pe == n - 1):
                 m.d.sync += [rd_pe.eq(0), rd_local.eq(rd_local + 1)]
             with m.Else():
                 m.d.sync += rd_pe.eq(rd_pe + 1)
-        with m.Elif(move):
-            m.d.sync += pending.eq(0)
-        with m.If(move):
-            m.d.sync += [held.eq(1), held_pe.eq(pending_pe), param_row.eq(param_row + 1)]
         with m.Elif(advance):
             m.d.sync += held.eq(0)
         acc_data = Array(self.acc_data)[held_pe] if n > 1 else self.acc_data[0]

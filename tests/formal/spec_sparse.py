@@ -273,10 +273,10 @@ def writeback_stream_spec(variant, *, config=TINY):
 
 #: The longest the array's write-back runs (``active`` high, not ``done``) for a layer that
 #: fits TINY (at most ``max_acts`` rows, all through the one post-processor), ``o.ready`` low
-#: at most one cycle in a row: the first row's read, two registers and post-processor, then each
+#: at most one cycle in a row: the first row's read, register and post-processor, then each
 #: row leaving in at most two cycles. writeback_progress proves it enough; test_formal checks
 #: that one cycle less is not.
-WRITEBACK_CYCLES = 3 + 6 + TINY.max_acts * 2
+WRITEBACK_CYCLES = 2 + 6 + TINY.max_acts * 2
 
 
 _WriteBackLosesRow = h.frozen(WriteBack, "out_global", (
@@ -311,23 +311,22 @@ def writeback_progress_spec(variant, *, config=TINY, bound=WRITEBACK_CYCLES):
     with m.If(running):
         m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]
     # The invariants: the row counters agree with their global rows (row i is local row
-    # i // N of PE i % N), and the rows read but not yet out are exactly those at a read
-    # port, in a PE's register, in the input registers and in the post-processor.
+    # i // N of PE i % N), and the rows read but not yet out are exactly those in the read
+    # ports, the registers and the post-processor.
     n = config.n_pes
     wb = {name: h.find(inner, name) for name in (
-        "rd_pe", "rd_local", "rd_global", "out_pe", "out_local", "out_global", "pending",
-        "held", "staged", "param_row")}
+        "rd_pe", "rd_local", "rd_global", "out_pe", "out_local", "out_global", "held",
+        "staged")}
     postproc = inner.submodules.postproc
     stages = h.find(h.elaborated_inside(inner, "postproc"), "valid")
-    in_flight = (wb["pending"] + wb["held"] + wb["staged"]
-                 + sum(stages[k] for k in range(len(stages))) + postproc.o.valid)
+    in_flight = (wb["held"] + wb["staged"] + sum(stages[k] for k in range(len(stages)))
+                 + postproc.o.valid)
     m.d.comb += [
         Assert(wb["rd_pe"] < n),
         Assert(wb["out_pe"] < n),
         Assert(wb["rd_global"] == wb["rd_local"] * n + wb["rd_pe"]),
         Assert(wb["out_global"] == wb["out_local"] * n + wb["out_pe"]),
         Assert(wb["rd_global"] - wb["out_global"] == in_flight),
-        Assert(wb["rd_global"] - wb["param_row"] == wb["pending"]),
         Assert(wb["rd_global"] <= layer.rows),
     ]
     return m
