@@ -280,7 +280,7 @@ TOPS = {
             "sparse-16pe-ice40": SynthTarget(
                 "ice40-up5k", {"n_pes": 16, "entries_per_word": 2, "spmat_depth": 64,
                                "ptr_depth": 128, "act_depth": 8, "param_depth": 8}, 24),
-            # What the UP5K holds: 2 PEs (4,482 of 5,280 logic cells, 4 SB_MAC16, 18 EBR)
+            # What the UP5K holds: 2 PEs (4,511 of 5,280 logic cells, 4 SB_MAC16, 18 EBR)
             # since the array shares one post-processor (issue 12); 4 need 32 of its 30 EBR and
             # about 7,000 logic cells. Before, 2 needed more logic cells than the part has.
             "sparse-2pe-ice40": SynthTarget("ice40-up5k",
