@@ -167,9 +167,9 @@ MUTANTS = [
              "acc_data = Array(self.acc_data)[rd_pe] if n > 1"),),
            _k(SPARSE, "test_random_layers and default and icarus")),
     Mutant("writeback-dst-pe0", "hw",
-           "the shared write-back writes every PE's destination buffer with PE 0's rows",
-           (("hw/sparse/writeback.py", "out & ~self.layer.raw & (out_pe == k)",
-             "out & ~self.layer.raw & (out_pe == 0)"),),
+           "the shared write-back writes every PE's destination buffer at once, when PE 0's "
+           "row leaves, and none of them for the other PEs' rows",
+           (("hw/sparse/writeback.py", "(out_pe == k)", "(out_pe == 0)"),),
            _k(SPARSE, "swapped_layers and default and icarus")),
     Mutant("no-forwarding", "hw",
            "the sparse accumulator loses the one-cycle-old write (read-after-write hazard)",
