@@ -97,8 +97,8 @@ class Board:
     within 1%, :func:`divisor_for`); ``core`` (the :class:`CoreSpec` behind the link);
     ``loader`` (openFPGALoader's ``-b`` name); ``family`` (``ice40`` or ``ecp5``); ``link``
     (:class:`tessera.hw.link.LinkDevice`'s buffer sizes); ``pll_hz`` (the core's clock from a
-    PLL, ECP5 only, where the design does not close timing at the oscillator's; None runs the
-    core from the oscillator).
+    PLL, ECP5 or iCE40, where the design closes timing above or only below the oscillator's;
+    None runs the core from the oscillator).
     """
 
     name: str
@@ -159,10 +159,13 @@ QUICK_BUILD = {"ulx3s-85f": (_UP5K_CORE, _ECP5_LINK)}
 BOARDS = {b.name: b for b in (
     Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform",
           "1BitSquared iCEBreaker: iCE40UP5K, FT2232H", 12_000_000, 3_000_000, _UP5K_CORE,
-          "icebreaker", "ice40", _ICE40_LINK),
+          "icebreaker", "ice40", _ICE40_LINK,
+          # The core closes timing at 22.5 MHz from the 12 MHz oscillator; 18 MHz from the PLL
+          # divides 3 Mbaud exactly (docs/boards.md).
+          pll_hz=18_000_000),
     Board("icesugar", "amaranth_boards.icesugar:ICESugarPlatform",
           "MuseLab iCESugar 1.5: iCE40UP5K, iCELink (CMSIS-DAP)", 12_000_000, 115_200,
-          _UP5K_CORE, "icesugar", "ice40", _ICE40_LINK),
+          _UP5K_CORE, "icesugar", "ice40", _ICE40_LINK, pll_hz=18_000_000),
     Board("ulx3s-25f", "amaranth_boards.ulx3s:ULX3S_25F_Platform",
           "Radiona ULX3S: ECP5 LFE5U-25F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
           "ecp5", _ECP5_LINK),

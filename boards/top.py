@@ -14,8 +14,8 @@ class BoardTop(Elaboratable):
 
     The UART pins are requested with ``dir="-"`` and driven through :mod:`amaranth.lib.io`
     buffers; the ``sync`` domain is the platform's default clock (the board's oscillator, with
-    the platform's reset synchronizer), or, for a board with ``pll_hz``, an ECP5 PLL's output
-    (:class:`tessera.boards.pll.ECP5PLL`).
+    the platform's reset synchronizer), or, for a board with ``pll_hz``, a PLL's output
+    (:class:`tessera.boards.pll.ECP5PLL`, :class:`tessera.boards.pll.ICE40PLL`).
     """
 
     def __init__(self, name):
@@ -25,10 +25,11 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         if self.board.pll_hz:
-            from .pll import ECP5PLL
+            from .pll import ECP5PLL, ICE40PLL
 
             m.domains.sync = ClockDomain("sync")
-            m.submodules.pll = ECP5PLL(self.board.pll_hz)
+            pll = ECP5PLL if self.board.family == "ecp5" else ICE40PLL
+            m.submodules.pll = pll(self.board.pll_hz)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx = rx = io.Buffer("i", uart.rx)
         m.submodules.tx = tx = io.Buffer("o", uart.tx)

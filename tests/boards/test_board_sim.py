@@ -15,7 +15,7 @@ from tessera.sim.serial import SerialTransport
 
 @pytest.mark.slow
 def test_mlp_through_the_pty():
-    """iCEBreaker's top (one sparse PE behind the link, divisor 4) on Verilator: the resident
+    """iCEBreaker's top (one sparse PE behind the link, divisor 6) on Verilator: the resident
     MLP loaded and two digits run through a pty with pyserial; logits and counters match."""
     with SimulatedBoard("icebreaker") as simulated:
         with SerialTransport(simulated.path, simulated.board.baud) as transport:

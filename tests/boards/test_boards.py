@@ -23,7 +23,7 @@ def test_registry():
     assert list(BOARDS) == list(UART_PINS)
     # Exact divisors: the board's clock divides its baud rate.
     assert {name: b.divisor for name, b in BOARDS.items()} == {
-        "icebreaker": 4, "icesugar": 104, "ulx3s-25f": 25, "ulx3s-45f": 25, "ulx3s-85f": 25,
+        "icebreaker": 6, "icesugar": 156, "ulx3s-25f": 25, "ulx3s-45f": 25, "ulx3s-85f": 25,
         "ecpix5-85f": 20}
     with pytest.raises(TesseraError, match="unknown board 'nope': choose one of icebreaker"):
         board("nope")
@@ -36,6 +36,19 @@ def test_ecp5_pll_dividers():
     assert 100 * clkfb / clki == 50 and 400 <= 50 * clkop <= 800
     with pytest.raises(TesseraError, match="cannot make exactly 33333333 Hz"):
         ecp5_pll_dividers(25_000_000, 33_333_333)
+
+
+def test_ice40_pll_dividers():
+    from tessera.boards.pll import ice40_pll_dividers
+
+    # Lattice's icepll gives the same for 12 -> 18 MHz.
+    assert ice40_pll_dividers(12_000_000, 18_000_000) == (0, 47, 5, 1)
+    for out in (15_000_000, 24_000_000, 30_000_000):
+        divr, divf, divq, _ = ice40_pll_dividers(12_000_000, out)
+        assert 12 * (divf + 1) / ((divr + 1) * 2**divq) == out / 1e6
+        assert 533 <= 12 / (divr + 1) * (divf + 1) <= 1066
+    with pytest.raises(TesseraError, match="iCE40 PLL cannot make exactly 16000000 Hz"):
+        ice40_pll_dividers(12_000_000, 16_000_000)
 
 
 @pytest.mark.parametrize("name", list(BOARDS))
@@ -57,7 +70,8 @@ def test_board_top_elaborates(name):
         assert f'LOCATE COMP "uart_0__tx__io" SITE "{tx}"' in constraints
     assert "tessera.il" in plan.files
     if spec.pll_hz:
-        assert "EHXPLLL" in plan.files["tessera.il"]
+        pll = "EHXPLLL" if spec.family == "ecp5" else "SB_PLL40_PAD"
+        assert pll in plan.files["tessera.il"]
 
 
 def test_cores_hold_the_mlp():
