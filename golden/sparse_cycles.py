@@ -63,11 +63,12 @@ at ``t + 3`` and added at ``t + 5``: the PE is idle from ``t + 6`` (from ``V + 2
 an empty last column). The detector is idle from ``B_{M-1} + max(2 z_tail, 1)`` (``z_tail``
 all-zero groups after the last non-zero). ``X`` is the latest of these.
 
-*Write-back* starts at ``X + 1``: each PE reads one row per cycle, registers it, and passes it
-to the post-processor (:data:`POSTPROC_LATENCY` stages); the outputs leave in row order, one
-per cycle (``rows`` of them when they are sent to the host, ``ceil(rows / N)`` per PE in
-parallel when they only go to the destination buffers), and the phase ends one cycle after
-the last one: ``rows + 9`` (or ``ceil(rows / N) + 9``) cycles, 1 for an empty layer.
+*Write-back* starts at ``X + 1``: the array's one post-processor takes the rows in order, one
+per cycle: row ``i`` is read from PE ``i % N``, registered, and passed to the post-processor
+(:data:`POSTPROC_LATENCY` stages); the outputs leave in row order, one per cycle, whether they
+are sent to the host or only go to the destination buffers, and the phase ends one cycle after
+the last one: ``rows + 9`` cycles, 1 for an empty layer. (Before the post-processor was shared,
+one per PE, a layer whose outputs were not sent took ``ceil(rows / N) + 9``.)
 
 The loop runs over the non-zero activations and is vectorised over the PEs, so a full-size
 layer of EIE's Table III (VGG-6: 4,591 non-zeros on 64 PEs) takes tens of milliseconds.
@@ -160,12 +161,16 @@ class SparseCycles:
 
 
 def writeback_cycles(rows, n_pes, *, emit=True):
-    """Write-back cycles of a layer of ``rows`` outputs without back-pressure."""
+    """Write-back cycles of a layer of ``rows`` outputs without back-pressure.
+
+    One post-processor serves every PE, in row order, so the count depends on neither
+    ``n_pes`` (checked all the same) nor ``emit`` (kept so that callers describe the layer).
+    """
     rows = check_int(rows, "rows", 0, 2**31)
-    n_pes = check_int(n_pes, "n_pes", 1, 2**16)
+    check_int(n_pes, "n_pes", 1, 2**16)
     if rows == 0:
         return 1
-    return (rows if emit else -(-rows // n_pes)) + WRITEBACK_OVERHEAD
+    return rows + WRITEBACK_OVERHEAD
 
 
 def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
@@ -182,7 +187,7 @@ def layer_cycles(entries, x, *, fifo_depth, rows, emit=True):
     rows : int
         Rows of the layer (for write-back).
     emit : bool
-        The outputs are sent to the host (write-back in row order, one per cycle).
+        The outputs are sent to the host (the write-back cycles are the same either way).
 
     Returns
     -------

@@ -78,6 +78,11 @@ class PostProcessor(wiring.Component):
     round; ReLU and saturate), so that no stage holds more than one carry chain or one DSP
     multiply. An element accepted at one clock edge appears on ``o`` after the sixth edge
     (:attr:`LATENCY`) when ``o`` is not stalled.
+    The stages carry only what the stages after them need: a raw element goes through the
+    arithmetic as ``(acc + 0) * 1 >> 0`` (so the accumulator has no flip-flops of its own), and
+    the rounded value keeps ``acc_width + 1`` bits plus an out-of-range flag and its sign (a
+    value outside saturates whatever its low bits). At ``acc_width=32``: 314 flip-flops, 488
+    before this narrowing.
     Throughput is one element per cycle. Back-pressure stalls the whole pipeline: ``i.ready`` is
     ``o.ready`` or an empty output stage (combinational from ``o.ready``), so nothing is dropped
     or duplicated. Reset empties the pipeline.
@@ -107,12 +112,13 @@ class PostProcessor(wiring.Component):
         valid = Signal(self.LATENCY - 1)
         p = self.i.payload
 
-        # Stage 1: bias add, one bit wider than the accumulator so it cannot wrap.
+        # Stage 1: bias add, one bit wider than the accumulator so it cannot wrap. A raw
+        # element takes the arithmetic path as (acc + 0) * 1 >> 0, which is acc exactly, so
+        # the accumulator needs no flip-flops of its own through the stages.
         s1_sum = Signal(signed(w + 1))
         s1_multiplier = Signal(MULTIPLIER_WIDTH)
         s1_shift = Signal(SHIFT_WIDTH)
         s1_relu, s1_raw = Signal(), Signal()
-        s1_acc = Signal(signed(w))
 
         # Stage 2: two partial products, each one 18x18 DSP multiply with nothing behind it:
         # the sum's low 17 bits (unsigned) and its high bits (signed), times the multiplier.
@@ -121,25 +127,26 @@ class PostProcessor(wiring.Component):
         s2_high = Signal(signed(w + 1 - low_bits + MULTIPLIER_WIDTH))
         s2_shift = Signal(SHIFT_WIDTH)
         s2_relu, s2_raw = Signal(), Signal()
-        s2_acc = Signal(signed(w))
 
         # Stage 3: the exact product (w + 1) x 17 bits signed, from the partial products.
         s3_product = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
         s3_shift = Signal(SHIFT_WIDTH)
         s3_relu, s3_raw = Signal(), Signal()
-        s3_acc = Signal(signed(w))
 
         # Stage 4: the barrel shifter. (t << 1) >> s is t >> (s - 1) for s >= 1 and 2t for
         # s == 0, so that stage 5's (x + 1) >> 1 rounds both cases: floor((t + 2**(s-1)) / 2**s),
         # and t itself when s == 0.
         s4_shifted = Signal(signed(w + 2 + MULTIPLIER_WIDTH))
         s4_relu, s4_raw = Signal(), Signal()
-        s4_acc = Signal(signed(w))
 
-        # Stage 5: round to nearest, ties toward +infinity.
-        s5_rounded = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        # Stage 5: round to nearest, ties toward +infinity. Only the low w + 1 bits are rounded
+        # and go on, with a flag for a value outside them (found beside the rounding, not after
+        # it) and its sign: such a value rounds to at least 2**(w-1) in magnitude, which
+        # saturates (w >= 16); a raw element (2 * acc) is always inside.
+        s4_high = s4_shifted[w:]
+        s5_rounded = Signal(signed(w + 1))
+        s5_outside, s5_negative = Signal(), Signal()
         s5_relu, s5_raw = Signal(), Signal()
-        s5_acc = Signal(signed(w))
 
         if self.multiplier == "dsp":
             def multiply(x, y):
@@ -150,43 +157,43 @@ class PostProcessor(wiring.Component):
         with m.If(advance):
             m.d.sync += valid.eq(Cat(self.i.valid, valid[:-1]))
             m.d.sync += [
-                s1_sum.eq(p.acc + p.bias),
-                s1_multiplier.eq(p.multiplier),
-                s1_shift.eq(p.shift),
+                s1_sum.eq(p.acc + Mux(p.raw, 0, p.bias)),
+                s1_multiplier.eq(Mux(p.raw, 1, p.multiplier)),
+                s1_shift.eq(Mux(p.raw, 0, p.shift)),
                 s1_relu.eq(p.relu),
                 s1_raw.eq(p.raw),
-                s1_acc.eq(p.acc),
 
                 s2_low.eq(multiply(s1_sum[:low_bits], s1_multiplier)),
                 s2_high.eq(multiply(s1_sum[low_bits:].as_signed(), s1_multiplier)),
                 s2_shift.eq(s1_shift),
                 s2_relu.eq(s1_relu),
                 s2_raw.eq(s1_raw),
-                s2_acc.eq(s1_acc),
 
                 s3_product.eq(s2_low + (s2_high << low_bits)),
                 s3_shift.eq(s2_shift),
                 s3_relu.eq(s2_relu),
                 s3_raw.eq(s2_raw),
-                s3_acc.eq(s2_acc),
 
                 s4_shifted.eq((s3_product << 1) >> s3_shift),
                 s4_relu.eq(s3_relu),
                 s4_raw.eq(s3_raw),
-                s4_acc.eq(s3_acc),
 
-                s5_rounded.eq((s4_shifted + 1) >> 1),
+                s5_rounded.eq((s4_shifted[:w + 1].as_signed() + 1) >> 1),
+                s5_outside.eq(s4_high.any() & ~s4_high.all()),
+                s5_negative.eq(s4_shifted[-1]),
                 s5_relu.eq(s4_relu),
                 s5_raw.eq(s4_raw),
-                s5_acc.eq(s4_acc),
             ]
 
-            # Stage 6: ReLU, saturation, or the raw accumulator.
+            # Stage 6: the raw accumulator, or ReLU and saturation.
+            negative = Mux(s5_outside, s5_negative, s5_rounded < 0)
             m.d.sync += self.o.valid.eq(valid[-1])
             with m.If(s5_raw):
-                m.d.sync += self.o.payload.eq(s5_acc)
-            with m.Elif(s5_relu & (s5_rounded < 0)):
+                m.d.sync += self.o.payload.eq(s5_rounded)
+            with m.Elif(s5_relu & negative):
                 m.d.sync += self.o.payload.eq(0)
+            with m.Elif(s5_outside):
+                m.d.sync += self.o.payload.eq(Mux(s5_negative, -128, 127))
             with m.Elif(s5_rounded < -128):
                 m.d.sync += self.o.payload.eq(-128)
             with m.Elif(s5_rounded > 127):

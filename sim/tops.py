@@ -287,9 +287,9 @@ TOPS = {
             "sparse-16pe-ice40": SynthTarget(
                 "ice40-up5k", {"n_pes": 16, "entries_per_word": 2, "spmat_depth": 64,
                                "ptr_depth": 128, "act_depth": 8, "param_depth": 8}, 24),
-            # What the UP5K holds: 2 PEs need 6 of its 8 SB_MAC16 but more logic cells than it
-            # has (each PE's post-processor carries its operands through six stages of
-            # flip-flops); 1 fits.
+            # What the UP5K holds: 2 PEs (4,511 of 5,280 logic cells, 4 SB_MAC16, 18 EBR)
+            # since the array shares one post-processor (issue 12); 4 need 32 of its 30 EBR and
+            # about 7,000 logic cells. Before, 2 needed more logic cells than the part has.
             "sparse-2pe-ice40": SynthTarget("ice40-up5k",
                                             {"n_pes": 2, **_UP5K_SPARSE_MEMORIES}, 24),
             "sparse-1pe-ice40": SynthTarget("ice40-up5k",

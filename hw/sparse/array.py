@@ -8,7 +8,8 @@ from tessera.golden.config.sparse import ACC_WIDTH, ACT_LANES, FIELD_WIDTH, Spar
 from .broadcast import Broadcast
 from .detector import NonZeroDetector
 from .pe import COUNTER_WIDTH, SparsePE
-from .protocol import Error, Op, command_layout, run_layout
+from .protocol import Error, Op, command_layout, params_layout, run_layout
+from .writeback import WriteBack
 
 __all__ = ["SparseArray"]
 
@@ -49,7 +50,8 @@ class SparseArray(wiring.Component):
 
     ::
 
-          i (commands) --> decode --+--> config writes --> PE 0 .. PE N-1 memories
+          i (commands) --> decode --+--> config writes --> PE 0 .. PE N-1 memories,
+                                    |                      the parameter memory
                                     +--> RUN ----------+
                                                        v
         PE k source buffers --lanes--> NonZeroDetector (LNZD tree) --(j, x_j)--> broadcast
@@ -58,13 +60,17 @@ class SparseArray(wiring.Component):
                                                                                     full last cycle
               v                  v              v                  v
             PE 0               PE 1            ...             PE N-1     (rows i % N == k)
-              |  write-back through PostProcessor into the destination buffers
-              +--> gather in row order --> o (outputs, then STATS words on request)
+              |                  |              |                  |    accumulators
+              +------------------+---- ... -----+------------------+
+              v  row i from PE i % N, in row order
+            WriteBack (one PostProcessor) --> PE i % N's destination buffer
+              +--> o (outputs, then STATS words on request)
 
     A layer (RUN) has two phases. *Compute* starts the cycle after the RUN is taken and ends
     with the first cycle in which the detector has sent every non-zero and every PE is idle.
-    *Write-back* follows: every PE requantizes its rows (:class:`WriteBack`), writes them into
-    its destination buffer and, when the RUN asks, the array sends them on ``o`` in row order.
+    *Write-back* follows: one post-processor for the whole array requantizes the rows in
+    order, one a cycle (:class:`WriteBack`), writes each into its PE's destination buffer and,
+    when the RUN asks, sends them on ``o``.
     At its end the buffers swap (not after a ``raw`` layer), so the next RUN reads this layer's
     outputs as its inputs. Commands wait (``i.ready`` low) while a layer runs.
 
@@ -125,6 +131,7 @@ class SparseArray(wiring.Component):
         for k, pe in enumerate(pes):
             m.submodules[f"pe{k}"] = pe
         m.submodules.detector = det = NonZeroDetector(cfg)
+        m.submodules.writeback = wb = WriteBack(cfg)
 
         state = Signal(_State)
         cmd = self.i.payload
@@ -162,6 +169,10 @@ class SparseArray(wiring.Component):
                            Mux(w_op == Op.ACT, w_pe == k // ACT_LANES, w_pe == k))
             m.d.comb += [pe.cfg_en.eq(w_valid & selected), pe.cfg_op.eq(w_op),
                          pe.cfg_addr.eq(w_addr), pe.cfg_data.eq(w_data)]
+        # Parameter row r of PE k is word r * N + k of the array's parameter memory.
+        m.d.comb += [wb.w_en.eq(w_valid & (w_op == Op.PARAMS)),
+                     wb.w_addr.eq(w_addr * n + w_pe),
+                     wb.w_data.eq(w_data[:params_layout.size])]
 
         # -- RUN: check the layer against the memories ----------------------------------------
         run = run_layout(cmd.data[:run_layout.size])
@@ -191,8 +202,15 @@ class SparseArray(wiring.Component):
                 det.lanes[k].eq(pe.act),
                 pe.start.eq(start),
                 pe.layer.eq(layer),
-                pe.wb_phase.eq(state == _State.WRITEBACK),
+                pe.wb_en.eq(wb.acc_en[k]),
+                pe.wb_addr.eq(wb.acc_addr),
+                wb.acc_data[k].eq(pe.wb_data),
+                pe.dst_en.eq(wb.dst_en[k]),
+                pe.dst_addr.eq(wb.dst_addr),
+                pe.dst_data.eq(wb.dst_data),
             ]
+        m.d.comb += [wb.start.eq(start), wb.active.eq(state == _State.WRITEBACK),
+                     wb.layer.eq(layer)]
 
         # -- counters and errors -----------------------------------------------------------------
         cycles = Signal(COUNTER_WIDTH)
@@ -211,24 +229,16 @@ class SparseArray(wiring.Component):
                      pe_errors)
         m.d.comb += self.error.eq(errors)
 
-        # -- the gather: PE outputs in row order, or STATS words -------------------------------
-        turn = Signal(range(max(n, 2)))
-        with m.If(start):
-            m.d.sync += turn.eq(0)
+        # -- the outputs: write-back's, or STATS words ------------------------------------------
         stats = [cycles, wb_cycles, errors, nonzeros,
                  *[pe.busy for pe in pes], *[pe.stall for pe in pes]]
         word = Signal(range(len(stats)))
-        gather_valid = _mux_tree(m, [pe.o.valid for pe in pes], turn, "gather_valid")
-        gather_payload = _mux_tree(m, [pe.o.payload for pe in pes], turn, "gather_payload")
         stats_word = _mux_tree(m, stats, word, "stats_word")
         sent = self.o.valid & self.o.ready
         writing_back = state == _State.WRITEBACK
-        for k, pe in enumerate(pes):
-            m.d.comb += pe.o.ready.eq(writing_back & (turn == k) & self.o.ready)
+        m.d.comb += wb.o.ready.eq(writing_back & self.o.ready)
         with m.If(writing_back):
-            m.d.comb += [self.o.valid.eq(gather_valid), self.o.payload.eq(gather_payload)]
-            with m.If(sent):
-                m.d.sync += turn.eq(Mux(turn == n - 1, 0, turn + 1))
+            m.d.comb += [self.o.valid.eq(wb.o.valid), self.o.payload.eq(wb.o.payload)]
         with m.Elif(state == _State.STATS):
             m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(stats_word)]
 
@@ -250,7 +260,7 @@ class SparseArray(wiring.Component):
                 m.d.sync += state.eq(_State.WRITEBACK)
         with m.Elif(state == _State.WRITEBACK):
             m.d.sync += wb_cycles.eq(wb_cycles + 1)
-            with m.If(Cat(pe.wb_done for pe in pes).all()):
+            with m.If(wb.done):
                 m.d.sync += state.eq(_State.IDLE)
                 m.d.comb += swap.eq(~layer.raw)
         with m.Elif(state == _State.STATS):

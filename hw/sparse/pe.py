@@ -12,10 +12,9 @@ from .address import AddressAccumulator
 from .arith import ArithmeticUnit
 from .codebook import CodebookDecoder
 from .pointer import PointerReadUnit
-from .protocol import Op, act_layout, codebook_layout, params_layout, run_layout
+from .protocol import Op, act_layout, codebook_layout, run_layout
 from .queue import ActivationQueue, column_layout
 from .spmat import SparseMatrixReadUnit
-from .writeback import WriteBack
 
 __all__ = ["SparsePE"]
 
@@ -35,7 +34,8 @@ class SparsePE(wiring.Component):
                                                         check in stage M)
                                                           | (row, weight, value, write)
                               ArithmeticUnit (multiply + read, register, add + write)
-        after the layer:       ArithmeticUnit --> WriteBack (PostProcessor) --> ActRW, o
+        after the layer:       ArithmeticUnit --> the array's WriteBack (one PostProcessor
+                               for every PE) --> ActRW
 
     Timing of one column ``j`` with ``e`` entries for this PE, read out of the queue at cycle
     ``t`` with the stages behind it free: its pointers are at the banks' ports at ``t + 1`` and
@@ -60,14 +60,19 @@ class SparsePE(wiring.Component):
     cfg_en, cfg_op, cfg_addr, cfg_data : In
         A configuration command addressed to this PE (the array decodes the ``pe`` field and
         checks the address): CODEBOOK, POINTERS, SPMAT, PARAMS or ACT, ``cfg_data`` holding
-        the op's payload layout (:mod:`tessera.hw.sparse.protocol`) from bit 0.
+        the op's payload layout (:mod:`tessera.hw.sparse.protocol`) from bit 0. (PARAMS
+        goes to the array's :class:`WriteBack`, not to a PE.)
     start : In(1)
-        A layer starts (RUN accepted): counters and write-back rewind.
+        A layer starts (RUN accepted): counters rewind.
     layer : In(run_layout)
         The layer's RUN fields (:data:`tessera.hw.sparse.protocol.run_layout`), held during the
         layer.
-    wb_phase : In(1)
-        Write-back phase.
+    wb_en, wb_addr : In
+        Write-back's read-and-clear of accumulator ``wb_addr`` (only while the PE is idle).
+    wb_data : Out(signed(32))
+        Its value, one cycle later, held until the next ``wb_en``.
+    dst_en, dst_addr, dst_data : In
+        Write-back's write of int8 ``dst_data`` into destination activation ``dst_addr``.
     swap : In(1)
         Exchange the activation buffers.
     bcast_wait : In(1)
@@ -79,12 +84,8 @@ class SparsePE(wiring.Component):
     almost_full : Out(1)
         Registered: the activation queue holds ``fifo_depth - 1`` pairs or more this cycle
         (:class:`ActivationQueue`).
-    o : Out(stream.Signature(signed(32)))
-        Write-back outputs, in local row order.
     idle : Out(1)
         Compute pipeline empty (queue, pointer stage, span, entries in flight).
-    wb_done : Out(1)
-        Write-back of the layer finished.
     ready : Out(1)
         The post-reset accumulator sweep is over.
     busy : Out(32)
@@ -108,16 +109,19 @@ class SparsePE(wiring.Component):
             "cfg_data": In(config.data_width),
             "start": In(1),
             "layer": In(run_layout),
-            "wb_phase": In(1),
+            "wb_en": In(1),
+            "wb_addr": In(addr),
+            "wb_data": Out(signed(ACC_WIDTH)),
+            "dst_en": In(1),
+            "dst_addr": In(addr),
+            "dst_data": In(signed(ACT_WIDTH)),
             "swap": In(1),
             "bcast_wait": In(1),
             "act_rd_en": In(1),
             "act_rd_addr": In(addr),
             "act": Out(signed(ACT_WIDTH)),
             "almost_full": Out(1),
-            "o": Out(stream.Signature(signed(ACC_WIDTH))),
             "idle": Out(1),
-            "wb_done": Out(1),
             "ready": Out(1),
             "busy": Out(COUNTER_WIDTH),
             "stall": Out(COUNTER_WIDTH),
@@ -134,7 +138,6 @@ class SparsePE(wiring.Component):
         m.submodules.address = address = AddressAccumulator(cfg, pe=self.pe)
         m.submodules.arith = arith = ArithmeticUnit(cfg)
         m.submodules.actrw = actrw = ActRW(cfg)
-        m.submodules.writeback = writeback = WriteBack(cfg, pe=self.pe)
 
         # Configuration writes.
         def writing(op):
@@ -153,9 +156,6 @@ class SparsePE(wiring.Component):
             spmat.w_en.eq(writing(Op.SPMAT)),
             spmat.w_addr.eq(self.cfg_addr),
             spmat.w_data.eq(self.cfg_data),
-            writeback.w_en.eq(writing(Op.PARAMS)),
-            writeback.w_addr.eq(self.cfg_addr),
-            writeback.w_data.eq(self.cfg_data[:params_layout.size]),
             actrw.ld_en.eq(writing(Op.ACT)),
             actrw.ld_addr.eq(self.cfg_addr),
             actrw.ld_data.eq(acts[lane]),
@@ -195,25 +195,20 @@ class SparsePE(wiring.Component):
             )),
         ]
 
-        # Write-back and the activation buffers.
+        # Write-back (the array's) and the activation buffers.
         m.d.comb += [
-            writeback.start.eq(self.start),
-            writeback.active.eq(self.wb_phase),
-            writeback.layer.eq(self.layer),
-            arith.wb_en.eq(writeback.acc_en),
-            arith.wb_addr.eq(writeback.acc_addr),
-            writeback.acc_data.eq(arith.wb_data),
-            actrw.wr_en.eq(writeback.dst_en),
-            actrw.wr_addr.eq(writeback.dst_addr),
-            actrw.wr_data.eq(writeback.dst_data),
+            arith.wb_en.eq(self.wb_en),
+            arith.wb_addr.eq(self.wb_addr),
+            self.wb_data.eq(arith.wb_data),
+            actrw.wr_en.eq(self.dst_en),
+            actrw.wr_addr.eq(self.dst_addr),
+            actrw.wr_data.eq(self.dst_data),
             actrw.swap.eq(self.swap),
             actrw.rd_en.eq(self.act_rd_en),
             actrw.rd_addr.eq(self.act_rd_addr),
             self.act.eq(actrw.rd_data),
-            self.wb_done.eq(writeback.done),
             self.ready.eq(arith.ready),
         ]
-        wiring.connect(m, writeback.o, wiring.flipped(self.o))
 
         m.d.comb += self.idle.eq(~queue.o.valid & pointers.idle & spmat.idle
                                  & ~arith.i.valid & arith.idle)

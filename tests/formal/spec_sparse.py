@@ -8,7 +8,7 @@ use them are listed in :mod:`tests.formal.proofs`.
 import itertools
 
 import numpy as np
-from amaranth import Array, Module, Mux, Signal, signed
+from amaranth import Array, Module, Signal, signed
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.utils import ceil_log2
@@ -261,8 +261,8 @@ def _WriteBackIgnoresReady(self, m):
 def writeback_stream_spec(variant, *, config=TINY):
     m = Module()
     cls = h.pick(variant, WriteBack, _WriteBackIgnoresReady)
-    m.submodules.dut = dut = cls(config, pe=0)
-    h.drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
+    m.submodules.dut = dut = cls(config)
+    h.drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, *dut.acc_data,
           dut.o.ready)
     # The layer's fields are a register of the array, written only when a layer starts, and a
     # layer starts only when the last one's outputs are all taken (the array is idle).
@@ -275,11 +275,12 @@ def writeback_stream_spec(variant, *, config=TINY):
     return m
 
 
-#: The longest a PE's write-back runs (``active`` high, not ``done``) for a layer that fits
-#: TINY (at most ``max_acts`` rows: two per PE), ``o.ready`` low at most one cycle in a row:
-#: the first row's read, register and post-processor, then each row leaving in at most two
-#: cycles. writeback_progress proves it enough; test_formal checks that one cycle less is not.
-WRITEBACK_CYCLES = 2 + 6 + TINY.max_acts // TINY.n_pes * 2
+#: The longest the array's write-back runs (``active`` high, not ``done``) for a layer that
+#: fits TINY (at most ``max_acts`` rows, all through the one post-processor), ``o.ready`` low
+#: at most one cycle in a row: the first row's read, register and post-processor, then each
+#: row leaving in at most two cycles. writeback_progress proves it enough; test_formal checks
+#: that one cycle less is not.
+WRITEBACK_CYCLES = 2 + 6 + TINY.max_acts * 2
 
 
 _WriteBackLosesRow = h.frozen(WriteBack, "out_global", (
@@ -291,13 +292,13 @@ _WriteBackLosesRow = h.frozen(WriteBack, "out_global", (
                    f"{WRITEBACK_CYCLES} active cycles, o.ready low at most one cycle in a row",
             broken="outputs are not counted out (done never comes)")
 def writeback_progress_spec(variant, *, config=TINY, bound=WRITEBACK_CYCLES):
-    """The write-back phase of one PE ends within ``bound`` cycles. The array's protocol is
+    """The write-back phase ends within ``bound`` cycles. The array's protocol is
     assumed: a layer starts (its fields set) while write-back is inactive and nothing waits on
     ``o``; then ``active`` rises and stays high until ``done``."""
     m = Module()
-    dut = h.pick(variant, WriteBack, _WriteBackLosesRow)(config, pe=0)
+    dut = h.pick(variant, WriteBack, _WriteBackLosesRow)(config)
     m.submodules.dut = inner = h.elaborated(dut)
-    h.drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, dut.acc_data,
+    h.drive(m, dut.w_en, dut.w_addr, dut.w_data, dut.start, dut.active, *dut.acc_data,
             dut.o.ready)
     layer = Signal.like(dut.layer, name="layer")
     with m.If(dut.start):
@@ -313,20 +314,24 @@ def writeback_progress_spec(variant, *, config=TINY, bound=WRITEBACK_CYCLES):
     busy_for = h.busy_for(m, running, bound)
     with m.If(running):
         m.d.comb += [Assert(busy_for < bound), Cover(busy_for == bound - 1)]
-    # The invariants: the row counters agree with their global rows, and the rows read but
-    # not yet out are exactly those in the read ports, the registers and the post-processor.
+    # The invariants: the row counters agree with their global rows (row i is local row
+    # i // N of PE i % N), and the rows read but not yet out are exactly those in the read
+    # ports, the registers and the post-processor.
     n = config.n_pes
     wb = {name: h.find(inner, name) for name in (
-        "rd_local", "rd_global", "out_local", "out_global", "held", "staged")}
+        "rd_pe", "rd_local", "rd_global", "out_pe", "out_local", "out_global", "held",
+        "staged")}
     postproc = inner.submodules.postproc
     stages = h.find(h.elaborated_inside(inner, "postproc"), "valid")
     in_flight = (wb["held"] + wb["staged"] + sum(stages[k] for k in range(len(stages)))
                  + postproc.o.valid)
     m.d.comb += [
-        Assert(wb["rd_global"] == wb["rd_local"] * n),
-        Assert(wb["out_global"] == wb["out_local"] * n),
-        Assert(wb["rd_local"] - wb["out_local"] == in_flight),
-        Assert(wb["rd_global"] < layer.rows + n),
+        Assert(wb["rd_pe"] < n),
+        Assert(wb["out_pe"] < n),
+        Assert(wb["rd_global"] == wb["rd_local"] * n + wb["rd_pe"]),
+        Assert(wb["out_global"] == wb["out_local"] * n + wb["out_pe"]),
+        Assert(wb["rd_global"] - wb["out_global"] == in_flight),
+        Assert(wb["rd_global"] <= layer.rows),
     ]
     return m
 
@@ -452,7 +457,7 @@ def array_broadcast_spec(variant, *, config=TINY):
 
 @h.proof("array_stream", "SparseArray(TINY)", "bmc", 18, slow=True,
        covers="o keeps valid and payload until ready (STATS words and a layer's first outputs)",
-       broken="the gather moves past a PE whose output o did not take",
+       broken="write-back's output is taken whether or not o takes it",
        why_bounded="induction stops at states where a PE counts its write-back done while an "
                    "output still waits, unreachable but excluded only by invariants inside "
                    "every PE; 18 steps reach the first output of a layer stalled")
@@ -466,11 +471,8 @@ def array_stream_spec(variant, *, config=TINY):
 
 @h.breaks(SparseArray)
 def _ArrayWritesBackUnasked(self, m):
-    """Broken: the gather moves to the next PE whether or not ``o`` took the output."""
-    turn = h.find(m, "turn")
-    state = h.find(m, "state")
-    with m.If(state == 3):
-        m.d.sync += turn.eq(Mux(turn == self.config.n_pes - 1, 0, turn + 1))
+    """Broken: write-back's output is taken whether or not ``o`` takes it."""
+    m.d.comb += m.submodules.writeback.o.ready.eq(h.find(m, "state") == 3)
 
 
 @h.proof("array_errors", "SparseArray(TINY)", "prove", 2, fail_depth=6, kind="progress",
