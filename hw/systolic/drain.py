@@ -138,7 +138,8 @@ class Drain(wiring.Component):
         cn1 = Signal(range(c))                              # columns of the group, minus one
         rows_left = Signal(range(tm))
         cols_left = Signal(range(c))        # the row's columns from this word on, minus one
-        col = Signal(range(words))          # the word in the row
+        # The word in the row (at least one bit: a zero-width wire is `[-1:0]` in Verilog).
+        col = Signal(range(max(words, 2)))
         raddr = Signal(range(2 * tm))
         qaddr = Signal(range(self.max_n + 1))
         first_cn1 = Signal(range(c))                        # columns of an M-tile's first group
@@ -174,10 +175,10 @@ class Drain(wiring.Component):
         credits = Signal(range(self.QUEUE_DEPTH + 1), init=self.QUEUE_DEPTH)
         last_word = cols_left < lanes
         v1 = Signal()
-        col1 = Signal(range(words))
+        col1 = Signal(range(max(words, 2)))
         n1 = Signal(range(lanes + 1))
         v2 = Signal()
-        col2 = Signal(range(words))
+        col2 = Signal(range(max(words, 2)))
         n2 = Signal(range(lanes + 1))
         row2 = Signal.like(self.rdata)
         q2 = Signal.like(self.qdata)
