@@ -174,10 +174,7 @@ BOARDS = {b.name: b for b in (
           _system(_SYSTEM_45F), "ulx3s", "ecp5", _SYSTEM_LINK),
     Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
           "Radiona ULX3S: ECP5 LFE5U-85F, FT231X", 25_000_000, 1_000_000, _SYSTEM_CORE, "ulx3s",
-          "ecp5", _SYSTEM_LINK,
-          # The system closes timing at 39.1 MHz here from the 25 MHz oscillator; 30 MHz from
-          # the PLL divides 1 Mbaud exactly, with margin (docs/boards.md).
-          pll_hz=30_000_000),
+          "ecp5", _SYSTEM_LINK),
     Board("ecpix5-85f", "amaranth_boards.ecpix5:ECPIX585Platform",
           "LambdaConcept ECPIX-5: ECP5 LFE5UM5G-85F, FT2232H", 100_000_000, 2_000_000,
           _SYSTEM_CORE, "ecpix5", "ecp5", _SYSTEM_LINK,

@@ -93,7 +93,7 @@ def test_run_port_refuses_a_board_without_the_system(tmp_path, capsys, digits, m
 
 @pytest.mark.slow
 def test_models_through_the_simulated_board(digits, model_cache):
-    """ULX3S-85F's top (the system behind the link, divisor 30) on Verilator, behind a pty:
+    """ULX3S-85F's top (the system behind the link, divisor 25) on Verilator, behind a pty:
     `tessera run`'s library function over pyserial runs the compressed MLP and CNN on two
     digits each; logits equal run_int8's, every inference's instruction cycles the
     executor's."""
@@ -119,9 +119,9 @@ def test_models_through_the_simulated_board(digits, model_cache):
                 assert run.cycles_match, (name, run.instruction_cycles)
                 # `tessera run --port` reports latencies at the board's clock.
                 summary = summarize(program, model, x, run, board_clock=transport.core_clock)
-                assert summary["clock_mhz"] == BOARDS["ulx3s-85f"].core_hz / 1e6 == 30.0
-                assert "ulx3s-85f" in summary["clock"]
-                assert summary["latency_us"] == pytest.approx([c / 30.0 for c in summary["cycles"]])
+                mhz = BOARDS["ulx3s-85f"].core_hz / 1e6
+                assert summary["clock_mhz"] == mhz and "ulx3s-85f" in summary["clock"]
+                assert summary["latency_us"] == pytest.approx([c / mhz for c in summary["cycles"]])
     # No retransmission count is asserted: the host's timeouts are wall-clock seconds, and CI
     # at load 9 slowed the simulated board past them (19 resends, every answer still exact).
     assert simulated.report["to_board"] > transport.bytes_sent
