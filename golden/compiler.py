@@ -9,9 +9,9 @@ Mapping
 -------
 - ``conv``: CONV on the systolic array; B is ``weight.T`` in :func:`~tessera.golden.systolic.pack_b`
   words; when ``OH * OW`` exceeds the engine's ``max_m``, one CONV per chunk of output rows.
-- ``fc`` with a codebook: LOAD of its codebook, then FC on the sparse array (EIE format with the
-  configuration's PEs and widths; every layer resident at its own pointer, matrix and parameter
-  bases).
+- ``fc`` with a codebook: FC on the sparse array (EIE format with the configuration's PEs and
+  widths; every layer resident at its own pointer, matrix and parameter bases, and its codebook
+  in its own slot, loaded with the model: the inference loads no codebook).
 - ``fc`` without a codebook: a CONV of a 1 x 1 kernel over a ``1 x 1 x in`` image: the (h, w, c)
   flattening is the activation memory's NHWC order, so no data moves.
 - ``maxpool``: POOL.
@@ -133,7 +133,7 @@ def compile_model(model, config):
             f"activation memory, the configuration has act_depth = {config.act_depth}")
     setup, body, plans = [], [], []
     w_next = q_next = 0
-    ptr_next = param_next = 0
+    ptr_next = param_next = slot = 0
     spmat_next = np.zeros(sp.n_pes, dtype=np.int64)
     src = 0
     for layer in model.layers:
@@ -208,6 +208,10 @@ def compile_model(model, config):
                 raise TesseraError(
                     f"{what} does not fit the sparse engine: {rows} x {cols} but at most "
                     f"{sp.n_pes * sp.act_depth} per side")
+            if slot >= sp.codebooks:
+                raise TesseraError(
+                    f"model {model.name} does not fit: {what} needs codebook slot {slot}, the "
+                    f"sparse engine holds codebooks = {sp.codebooks}")
             matrix = model.eie(layer, n_pes=sp.n_pes, rel_bits=sp.rel_bits, ptr_bits=sp.ptr_bits)
             local = _ceil_div(rows, sp.n_pes)
             if ptr_next + cols + 1 > sp.ptr_depth or param_next + local > sp.param_depth:
@@ -242,14 +246,14 @@ def compile_model(model, config):
                                       payload=mine))
                 spmat_next[k] += len(words)
             mask = (1 << sp.weight_width) - 1
+            setup.append(Load(Space.CODEBOOK, addr=slot * sp.codebook_size, count=book.size,
+                              payload=[int(v) & mask for v in book.tolist()]))
             plan.engine = "sparse"
             plan.instructions.append(len(body))
-            body.append(Load(Space.CODEBOOK, addr=0, count=book.size,
-                             payload=[int(v) & mask for v in book.tolist()]))
-            plan.instructions.append(len(body))
-            body.append(Fc(src, dst, cols, rows, ptr_next, param_next, int(layer.relu)))
+            body.append(Fc(src, dst, cols, rows, ptr_next, param_next, int(layer.relu), slot))
             ptr_next += cols + 1 + (cols + 1) % 2
             param_next += local
+            slot += 1
         plans.append(plan)
         src = dst
     out_size = int(np.prod(shapes[-1]))

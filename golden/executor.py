@@ -20,9 +20,11 @@ CONV       ``H + 3 + gemm_cycles(M, K, N)``: the systolic engine's own count
            memories at one word a cycle; each word of results, ``lanes`` consecutive output
            channels, written into the activation memory in the cycle it arrives, so the
            output path's lanes shorten the CONV through the engine's count alone)
-FC         ``H + 4 + X + layer_cycles(...).total``: ``X = ceil(cols / N) * ceil(N / 8)``
-           activation transfers into the sparse engine (eight lanes each) and the engine's own
-           count (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted)
+FC         ``H + 5 + X + layer_cycles(...).total``: ``X = ceil(cols / (N * S)) * ceil(N / 8)
+           * beats`` cycles of activation transfers into the sparse engine (an ACT command
+           feeds ``min(N, 8)`` PEs at ``S = max(1, 8 // N)`` local addresses each, its lanes
+           read in ``beats`` cycles: ``SystemConfig.act_beats``) and the engine's own count
+           (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted)
 POOL       ``H + 5 + OH * OW * C * k * k``: one element read a cycle, after two address
            registers
 READ       ``H + 2 + ceil(count / 4)``
@@ -59,7 +61,8 @@ from .sparse_cycles import layer_cycles
 from .system_config import BIAS_BITS, MULTIPLIER_BITS
 from .systolic import gemm_cycles
 
-__all__ = ["STATS_HEADER", "Executor", "ProgramRun", "Retired", "instruction_errors", "run_program"]
+__all__ = ["STATS_HEADER", "Executor", "ProgramRun", "Retired", "fc_transfer_cycles",
+           "instruction_errors", "run_program"]
 
 #: The first words STATS sends, before the logged instructions' cycle counts.
 STATS_HEADER = ("cycles", "errors", "retired")
@@ -70,8 +73,9 @@ LOAD_OVERHEAD = 3
 #: write, the cycle the processor sees the engine idle.
 CONV_OVERHEAD = 3
 #: An FC's past its activation transfers and the engine's own count: dispatch, the read
-#: latency of the first transfer, the RUN command, the last output's write, the idle cycle.
-FC_OVERHEAD = 4
+#: latency of the first transfer, the RUN command, the register slice in front of the
+#: engine, the last output's write, the idle cycle.
+FC_OVERHEAD = 5
 #: A STATS's past its header and its words: dispatch.
 STATS_OVERHEAD = 1
 #: A READ's: dispatch, the memory's read latency.
@@ -81,8 +85,6 @@ READ_OVERHEAD = 2
 POOL_OVERHEAD = 5
 #: Width the payload of a LOAD to a space that does not exist is drained as (one byte a word).
 UNKNOWN_SPACE_BITS = 8
-#: Lanes of one activation transfer into the sparse engine (its ACT command).
-SPARSE_ACT_LANES = 8
 #: Activation-memory bytes written a cycle by a LOAD.
 ACT_WRITE_LANES = 4
 
@@ -181,6 +183,7 @@ def instruction_errors(instr, config):
         if instr.cols > sp.n_pes * sp.act_depth or instr.rows > sp.n_pes * sp.act_depth:
             return Error.GEOMETRY
         return _ranges(depth, instr.in_base, instr.cols, instr.out_base, instr.rows,
+                       instr.codebook >= sp.codebooks,
                        instr.ptr_base + instr.cols + 1 > sp.ptr_depth,
                        instr.param_base + _ceil_div(instr.rows, sp.n_pes) > sp.param_depth)
     if instr.op == Op.POOL:
@@ -209,7 +212,8 @@ class Executor:
         Each word's lanes, lane 0 first.
     qparam, sparam : numpy.ndarray of int64, (depth, 3) and (n_pes, depth, 3)
         Bias, multiplier, shift.
-    codebook : numpy.ndarray of int64
+    codebook : numpy.ndarray of int64, (codebooks * 2**index_bits,)
+        Every slot's entries, slot 0 first.
     pointer : numpy.ndarray of int64, (n_pes, ptr_depth)
     spmat_v, spmat_z : numpy.ndarray of int64, (n_pes, spmat_depth * entries_per_word)
     outputs : list of (OutKind, int)
@@ -224,15 +228,16 @@ class Executor:
         self.act = np.zeros(config.act_depth, dtype=np.int8)
         self.weight = np.zeros((config.weight_depth, config.systolic.cols), dtype=np.int8)
         self.qparam = np.zeros((config.qparam_depth, 3), dtype=np.int64)
-        self.codebook = np.zeros(2**sp.index_bits, dtype=np.int64)
+        self.codebook = np.zeros(sp.codebook_depth, dtype=np.int64)
         self.pointer = np.zeros((sp.n_pes, sp.ptr_depth), dtype=np.int64)
         capacity = sp.spmat_depth * sp.entries_per_word
         self.spmat_v = np.zeros((sp.n_pes, capacity), dtype=np.int64)
         self.spmat_z = np.zeros((sp.n_pes, capacity), dtype=np.int64)
         self.sparam = np.zeros((sp.n_pes, sp.param_depth, 3), dtype=np.int64)
-        #: Which codebook entries were loaded since reset or the last write to entry 0 (the
-        #: sparse engine's rule: an entry that was not contributes nothing and is flagged).
-        self.codebook_known = np.zeros(2**sp.index_bits, dtype=bool)
+        #: Which codebook entries were loaded since reset or the last write to their slot's
+        #: entry 0 (the sparse engine's rule: an entry that was not contributes nothing and is
+        #: flagged).
+        self.codebook_known = np.zeros(sp.codebook_depth, dtype=bool)
         #: The sparse engine's own sticky errors: cleared by reset only, not by STATS.
         self.sparse_errors = 0
         self.outputs = []
@@ -310,10 +315,12 @@ class Executor:
                 target[a:b] = params
         elif space == Space.CODEBOOK:
             self.codebook[a:b] = [_signed(int(w), sp.weight_width) for w in words]
+            size = sp.codebook_size
             for address in range(a, b):
-                if address == 0:
-                    self.codebook_known[:] = False
+                if address % size == 0:
+                    self.codebook_known[address:address + size] = False
                 self.codebook_known[address] = True
+            self.codebook[::size] = 0    # each slot's entry 0 is the padding code: it reads 0
         elif space == Space.POINTER:
             mask = (1 << sp.ptr_bits) - 1
             for n, word in enumerate(words):
@@ -363,6 +370,8 @@ class Executor:
         x = self.act[instr.in_base:instr.in_base + instr.cols].astype(np.int64)
         entries = np.zeros((n, instr.cols), dtype=np.int64)
         out = np.zeros(instr.rows, dtype=np.int8)
+        book = slice(instr.codebook * sp.codebook_size, (instr.codebook + 1) * sp.codebook_size)
+        codebook, known = self.codebook[book], self.codebook_known[book]
         for k in range(n):
             local_rows = _ceil_div(instr.rows - k, n) if instr.rows > k else 0
             acc = np.zeros(local_rows, dtype=np.int64)
@@ -383,10 +392,10 @@ class Executor:
                         self.sparse_errors |= Error.SPARSE
                         break
                     v = int(self.spmat_v[k, e])
-                    if v and not self.codebook_known[v]:
+                    if v and not known[v]:
                         self.sparse_errors |= Error.SPARSE
                         continue
-                    acc[pos] += int(self.codebook[v]) * int(x[j])
+                    acc[pos] += int(codebook[v]) * int(x[j])
             if local_rows:
                 p = self.sparam[k, instr.param_base:instr.param_base + local_rows]
                 out[k::n] = requantize(wrap_int32(acc), p[:, 0], p[:, 1], p[:, 2],
@@ -394,7 +403,7 @@ class Executor:
         self.act[instr.out_base:instr.out_base + instr.rows] = out
         timing = layer_cycles(entries, x != 0, fifo_depth=sp.fifo_depth, rows=instr.rows,
                               emit=True)
-        transfers = _ceil_div(instr.cols, n) * _ceil_div(n, SPARSE_ACT_LANES)
+        transfers = fc_transfer_cycles(self.config, instr.cols)
         self._macs, self._compute = timing.entries, timing.total
         return INSTRUCTION_WORDS + FC_OVERHEAD + transfers + timing.total
 
@@ -417,6 +426,13 @@ class Executor:
             word = int.from_bytes(bytes(values[i:i + 4]), "little")
             self.outputs.append((OutKind.DATA, word))
         return INSTRUCTION_WORDS + READ_OVERHEAD + _ceil_div(instr.count, 4)
+
+
+def fc_transfer_cycles(config, cols):
+    """Cycles an FC of ``cols`` inputs spends sending its activations to the sparse engine."""
+    sp = config.sparse
+    _, beats = config.act_beats
+    return _ceil_div(cols, sp.n_pes * sp.act_span) * sp.lane_groups * beats
 
 
 def _is_load(instr):

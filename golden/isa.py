@@ -73,7 +73,8 @@ class Space(enum.IntEnum):
     WEIGHT = 1
     #: Requantization parameters of systolic layers: one output channel per address.
     QPARAM = 2
-    #: The sparse engine's codebook: one signed ``weight_width``-bit value per address.
+    #: The sparse engine's codebooks: one signed ``weight_width``-bit value per address, entry
+    #: ``i`` of slot ``s`` at ``s * 2**index_bits + i`` (``codebooks`` slots).
     CODEBOOK = 3
     #: A sparse PE's column pointers: one pair of ``ptr_bits`` pointers per address.
     POINTER = 4
@@ -96,7 +97,8 @@ class Error(enum.IntFlag):
 
     #: An opcode that does not exist, or a LOAD to a space that does not exist.
     OPCODE = 1
-    #: An address range that runs past its memory, or a PE that does not exist.
+    #: An address range that runs past its memory (a codebook slot past the configured count
+    #: too), or a PE that does not exist.
     ADDRESS = 2
     #: A layer geometry the engines cannot run (zero sizes, a kernel larger than the padded
     #: input, a GEMM larger than the systolic buffers, output rows past the feature map).
@@ -124,7 +126,7 @@ FIELD_BITS = {
               "rows": 8, "row0": 8, "relu": 1, "in_base": 16, "out_base": 16, "w_base": 16,
               "q_base": 10},
     Op.FC: {"cols": 16, "rows": 16, "in_base": 16, "out_base": 16, "ptr_base": 16,
-            "param_base": 16, "relu": 1},
+            "param_base": 16, "relu": 1, "codebook": 4},
     Op.POOL: {"h": 8, "w": 8, "kernel": 4, "stride": 3, "c": 9, "in_base": 16, "out_base": 16},
     Op.READ: {"addr": 16, "count": 16},
     Op.STATS: {},
@@ -137,7 +139,7 @@ FIELD_BITS = {
 PARAMETERS = {
     Op.CONV: ("in_base", "out_base", "w_base", "q_base", "h", "w", "c", "oc", "kernel", "stride",
               "padding", "relu", "row0", "rows"),
-    Op.FC: ("in_base", "out_base", "cols", "rows", "ptr_base", "param_base", "relu"),
+    Op.FC: ("in_base", "out_base", "cols", "rows", "ptr_base", "param_base", "relu", "codebook"),
     Op.POOL: ("in_base", "out_base", "h", "w", "c", "kernel", "stride"),
 }
 
@@ -204,7 +206,8 @@ Conv = _instruction(Op.CONV, """A convolution (or, with a 1 x 1 image, an FC lay
     """, {"kernel": 1, "stride": 1, "padding": 0, "relu": 0, "row0": 0, "rows": 1})
 
 Fc = _instruction(Op.FC, """A compressed FC layer on the sparse array: ``rows`` outputs from
-    ``cols`` inputs.""", {"relu": 0})
+    ``cols`` inputs, its weights decoded through codebook slot ``codebook`` (loaded by a LOAD
+    CODEBOOK at ``addr = codebook * 2**index_bits``).""", {"relu": 0, "codebook": 0})
 
 Pool = _instruction(Op.POOL, """Max-pool ``kernel x kernel``, stride ``stride``, no padding, over
     an NHWC int8 map.""", {"kernel": 2, "stride": 2})

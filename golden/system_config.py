@@ -73,6 +73,20 @@ class SystemConfig:
         check_int(self.qparam_depth, "qparam_depth", 1, 2**FIELD_BITS[Op.CONV]["q_base"])
         check_int(self.stats_depth, "stats_depth", 1, 1024)
 
+    @property
+    def act_read_lanes(self):
+        """Read lanes of the activation memory: the systolic rows (the im2col gather), the
+        four bytes of a READ, and up to eight activations of a sparse ACT command."""
+        return max(self.systolic.rows, 4, min(8, self.sparse.n_pes))
+
+    @property
+    def act_beats(self):
+        """``(lanes, beats)``: activations read a cycle for one sparse ACT command, and the
+        cycles it takes (its ``act_group * act_span`` lanes over :attr:`act_read_lanes`)."""
+        used = self.sparse.act_group * self.sparse.act_span
+        per = min(used, self.act_read_lanes)
+        return per, -(-used // per)
+
     def word_bits(self, space):
         """Bits of one memory word of ``space`` (what one LOAD count unit carries)."""
         space = Space(space)
@@ -93,7 +107,7 @@ class SystemConfig:
             Space.ACT: self.act_depth,
             Space.WEIGHT: self.weight_depth,
             Space.QPARAM: self.qparam_depth,
-            Space.CODEBOOK: 2**self.sparse.index_bits,
+            Space.CODEBOOK: self.sparse.codebook_depth,
             Space.POINTER: self.sparse.ptr_depth // 2,
             Space.SPMAT: self.sparse.spmat_depth,
             Space.SPARAM: self.sparse.param_depth,

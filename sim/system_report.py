@@ -12,7 +12,7 @@ into the lines ``tessera run`` prints. Per layer (the instructions the compiler 
   (:attr:`tessera.golden.executor.Retired.macs`) over its MACs times the layer's cycles, summed
   over the inputs. The systolic engine has ``R * C`` MACs and does ``M * K * N`` of them per
   CONV; the sparse array has one per PE and does one per entry it issues (padding included, as
-  EIE counts). A layer's cycles include its headers and, for an FC layer, its codebook LOAD.
+  EIE counts). A layer's cycles include its headers (its codebook is loaded with the model).
   The pool unit has no MAC: ``None``;
 - ``energy`` (pJ): :func:`tessera.golden.energy.compressed_int8_layer_energy` per inference
   (45 nm figures), averaged over the inputs;

@@ -12,7 +12,8 @@ from dataclasses import dataclass, fields
 
 from ..errors import check_int
 
-__all__ = ["ACC_WIDTH", "ACT_LANES", "ACT_WIDTH", "FIELD_WIDTH", "MAX_FIELD", "SparseConfig"]
+__all__ = ["ACC_WIDTH", "ACT_LANES", "ACT_WIDTH", "CODEBOOK_BITS", "FIELD_WIDTH", "MAX_FIELD",
+           "SparseConfig"]
 
 #: Width of an activation (int8, the numeric contract).
 ACT_WIDTH = 8
@@ -25,6 +26,8 @@ FIELD_WIDTH = 16
 MAX_FIELD = 2**FIELD_WIDTH - 1
 #: Activations per ACT command: eight int8 lanes in the 64-bit data field.
 ACT_LANES = 8
+#: Width of a RUN command's codebook slot: at most ``2**CODEBOOK_BITS`` codebooks.
+CODEBOOK_BITS = 4
 
 
 def ceil_log2(value):
@@ -68,6 +71,10 @@ class SparseConfig:
         1..65535 (default 256): layers of up to ``act_depth * n_pes`` inputs and outputs.
     param_depth : int
         Requantization parameter rows per PE (bias, multiplier, shift), 1..65535 (default 256).
+    codebooks : int
+        Codebooks held at once, 1..16 (default 4): a layer's RUN names its slot, so every
+        layer of a network keeps its codebook on chip. Slot ``s`` is codebook addresses
+        ``s * 2**index_bits ..``.
 
     Raises
     ------
@@ -90,6 +97,7 @@ class SparseConfig:
     ptr_depth: int = 1024
     act_depth: int = 256
     param_depth: int = 256
+    codebooks: int = 4
 
     def __post_init__(self):
         check_int(self.n_pes, "n_pes", 1, 64)
@@ -107,6 +115,7 @@ class SparseConfig:
         check_int(self.ptr_depth, "ptr_depth", 2, limit)
         check_int(self.act_depth, "act_depth", 1, limit)
         check_int(self.param_depth, "param_depth", 1, limit)
+        check_int(self.codebooks, "codebooks", 1, 2**CODEBOOK_BITS)
         if self.capacity > 2**self.ptr_bits - 1:
             raise ValueError(
                 f"spmat_depth * entries_per_word = {self.capacity} entries cannot be addressed "
@@ -138,6 +147,16 @@ class SparseConfig:
         return self.act_depth * self.n_pes
 
     @property
+    def codebook_size(self):
+        """Entries of one codebook (entry 0 the padding code)."""
+        return 2**self.index_bits
+
+    @property
+    def codebook_depth(self):
+        """Entries of every codebook slot together: the CODEBOOK command's address range."""
+        return self.codebooks * self.codebook_size
+
+    @property
     def pe_bits(self):
         """Width of the ``pe`` field of a command."""
         return max(1, ceil_log2(self.n_pes))
@@ -146,6 +165,23 @@ class SparseConfig:
     def lane_groups(self):
         """Number of eight-PE lane groups an ACT command addresses."""
         return (self.n_pes + ACT_LANES - 1) // ACT_LANES
+
+    @property
+    def act_group(self):
+        """PEs one ACT command feeds: ``min(n_pes, 8)`` (a lane group)."""
+        return min(self.n_pes, ACT_LANES)
+
+    @property
+    def act_span(self):
+        """Local addresses of each PE one ACT command writes: ``max(1, 8 // n_pes)``, a power
+        of two, so that an ACT uses ``act_group * act_span`` of its eight lanes (all of them
+        when ``n_pes`` divides 8 or is a multiple of 8)."""
+        return max(1, ACT_LANES // self.n_pes)
+
+    @property
+    def act_words(self):
+        """ACT addresses per lane group: ``ceil(act_depth / act_span)``."""
+        return -(-self.act_depth // self.act_span)
 
     @property
     def data_width(self):

@@ -140,11 +140,11 @@ class SparseArray(wiring.Component):
 
         # -- configuration writes, checked and registered for one cycle -----------------------
         limits = {
-            Op.CODEBOOK: 2**cfg.index_bits,
+            Op.CODEBOOK: cfg.codebook_depth,
             Op.POINTERS: (cfg.ptr_depth + 1) // 2,
             Op.SPMAT: cfg.spmat_depth,
             Op.PARAMS: cfg.param_depth,
-            Op.ACT: cfg.act_depth,
+            Op.ACT: cfg.act_words,
         }
         cfg_ok = Signal()
         cfg_write = Signal()
@@ -180,7 +180,8 @@ class SparseArray(wiring.Component):
         m.d.comb += run_ok.eq(
             (cmd.addr <= cfg.max_acts) & (run.rows <= cfg.max_acts)
             & (run.ptr_base + cmd.addr < cfg.ptr_depth)
-            & (run.param_base * n + run.rows <= cfg.param_depth * n))
+            & (run.param_base * n + run.rows <= cfg.param_depth * n)
+            & (run.codebook < cfg.codebooks))
         start = Signal()
         m.d.comb += start.eq(accept & (cmd.op == Op.RUN) & run_ok)
         layer = Signal(run_layout)

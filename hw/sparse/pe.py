@@ -4,7 +4,7 @@ from amaranth import *
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
-from tessera.golden.config.sparse import ACC_WIDTH, ACT_LANES, ACT_WIDTH, FIELD_WIDTH
+from tessera.golden.config.sparse import ACC_WIDTH, ACT_WIDTH, FIELD_WIDTH
 from tessera.golden.errors import check_int
 
 from .actrw import ActRW
@@ -143,7 +143,9 @@ class SparsePE(wiring.Component):
         def writing(op):
             return self.cfg_en & (self.cfg_op == op)
 
-        lane = self.pe % ACT_LANES
+        # This PE's lanes of an ACT command: one per local address it writes.
+        group, span = cfg.act_group, cfg.act_span
+        mine = [self.pe % group + group * s for s in range(span)]
         book = codebook_layout(cfg)(self.cfg_data[:codebook_layout(cfg).size])
         acts = act_layout(self.cfg_data[:act_layout.size])
         m.d.comb += [
@@ -158,7 +160,7 @@ class SparsePE(wiring.Component):
             spmat.w_data.eq(self.cfg_data),
             actrw.ld_en.eq(writing(Op.ACT)),
             actrw.ld_addr.eq(self.cfg_addr),
-            actrw.ld_data.eq(acts[lane]),
+            actrw.ld_data.eq(Cat(acts[n] for n in mine)),
         ]
 
         # Compute: queue -> pointers -> spans -> entries.
@@ -171,6 +173,7 @@ class SparsePE(wiring.Component):
         # Stage E: decode the index, accumulate the row.
         entry = spmat.o
         m.d.comb += [
+            codebook.slot.eq(self.layer.codebook),
             codebook.index.eq(entry.payload.index),
             address.valid.eq(entry.valid),
             address.first.eq(entry.payload.first),

@@ -9,25 +9,36 @@ the host encoder (:mod:`tessera.sim.host.sparse`) packs and unpacks through them
 =========  ====================  =====================  ======================================
 op         pe                    addr                   data
 =========  ====================  =====================  ======================================
-CODEBOOK   (ignored: all PEs)    codebook index         :func:`codebook_layout`
+CODEBOOK   (ignored: all PEs)    ``slot * 2**ib + i``   :func:`codebook_layout`
 POINTERS   PE                    pointer pair ``w``     :func:`pointers_layout`
 SPMAT      PE                    word address           :func:`spmat_layout`
 PARAMS     PE                    parameter row          :data:`params_layout`
-ACT        lane group ``k // 8`` local address          :data:`act_layout`: lane ``n`` for PE
-                                                        ``8g + n``
+ACT        lane group ``g``      word ``a``             :data:`act_layout`: lane ``n`` for PE
+                                                        ``8g + n % G``, local ``S a + n // G``
 RUN        (ignored)             ``cols``               :data:`run_layout`
 STATS      (ignored)             (ignored)              (ignored)
 =========  ====================  =====================  ======================================
 
-Activation ``j`` lives in PE ``j % N`` at local address ``j // N``; row ``i`` of a layer in PE
-``i % N`` at local row ``i // N``, with its requantization parameters at parameter row
-``param_base + i // N``. Column pointers of a layer start at pointer index ``ptr_base`` and hold
-absolute entry addresses in the PE's matrix memory, so several layers can stay resident.
+Activation ``j`` lives in PE ``j % N`` at local address ``j // N``. An ACT feeds ``G =
+min(N, 8)`` PEs at ``S = max(1, 8 // N)`` local addresses each (``act_group``, ``act_span`` of
+:class:`~tessera.golden.config.SparseConfig`), so it uses all eight lanes when ``N`` divides 8
+or is a multiple of 8, and its lanes are ``G * S`` consecutive activations. Row ``i`` of a
+layer lives in PE ``i % N`` at local row ``i // N``, with its requantization parameters at
+parameter row ``param_base + i // N``. A CODEBOOK command writes entry ``i`` of codebook slot
+``slot`` (``ib`` = ``index_bits``; slots ``0 .. codebooks - 1``); a RUN decodes through the slot
+it names. Column pointers of a layer start at pointer index ``ptr_base`` and hold absolute
+entry addresses in the PE's matrix memory, so several layers can stay resident.
 """
 
 from amaranth import signed, unsigned
 from amaranth.lib import data, enum
-from tessera.golden.config.sparse import ACC_WIDTH, ACT_LANES, ACT_WIDTH, FIELD_WIDTH
+from tessera.golden.config.sparse import (
+    ACC_WIDTH,
+    ACT_LANES,
+    ACT_WIDTH,
+    CODEBOOK_BITS,
+    FIELD_WIDTH,
+)
 
 __all__ = [
     "STATS_HEADER", "Error", "Op", "act_layout", "codebook_layout", "command_layout",
@@ -56,11 +67,11 @@ class Error(enum.IntFlag):
     and flagged, and the array keeps accepting commands. Reset and a STATS readout clear them.
     """
 
-    #: A configuration write to an address past its memory, or to a PE that does not exist:
-    #: the write is ignored.
+    #: A configuration write to an address past its memory (a codebook slot past
+    #: ``codebooks`` too), or to a PE that does not exist: the write is ignored.
     CONFIG = 1
-    #: A RUN whose columns, rows, pointer or parameter range does not fit the memories: the
-    #: layer is skipped (no compute, no outputs, no swap).
+    #: A RUN whose columns, rows, pointer or parameter range does not fit the memories, or whose
+    #: codebook slot does not exist: the layer is skipped (no compute, no outputs, no swap).
     RUN = 2
     #: A column whose end pointer runs past the matrix memory or lies before its start pointer:
     #: the column is skipped by that PE.
@@ -91,6 +102,7 @@ run_layout = data.StructLayout({
     "relu": 1,
     "raw": 1,
     "emit": 1,
+    "codebook": unsigned(CODEBOOK_BITS),
 })
 
 #: The ``data`` field of a PARAMS command.
@@ -100,7 +112,8 @@ params_layout = data.StructLayout({
     "shift": unsigned(6),
 })
 
-#: The ``data`` field of an ACT command: eight int8 activations, lane ``n`` for PE ``8g + n``.
+#: The ``data`` field of an ACT command: eight int8 activations, lane ``n`` for PE ``8g + n % G``
+#: at local address ``S * addr + n // G`` (lanes from ``G * S`` up are ignored).
 act_layout = data.ArrayLayout(signed(ACT_WIDTH), ACT_LANES)
 
 

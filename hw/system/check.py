@@ -207,6 +207,7 @@ class HeaderCheck(wiring.Component):
                     geometry.eq(Cat(a.cols == 0, a.rows == 0, a.cols > side,
                                     a.rows > side).any()),
                     address.eq(Cat(in_end > depth, out_end > depth,
+                                   a.codebook >= sp.codebooks,
                                    a.ptr_base + a.cols + 1 > sp.ptr_depth,
                                    a.param_base + fc_param_rows > sp.param_depth,
                                    overlap(a.in_base, in_end, a.out_base, out_end)).any()),

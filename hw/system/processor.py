@@ -13,6 +13,7 @@ from .check import HeaderCheck
 from .im2col import Im2colAddressGenerator
 from .pool import MaxPoolUnit
 from .protocol import HEADER_BITS, Opcode, OutputKind, SpaceId, instruction_layout, output_layout
+from .slice import StreamRegister
 from .unpack import PayloadUnpacker
 from .weightmem import WeightMemory
 
@@ -89,8 +90,13 @@ class CommandProcessor(wiring.Component):
 
     @staticmethod
     def read_lanes(config):
-        """Read lanes of the activation memory: the systolic rows, a sparse ACT, a READ."""
-        return max(config.systolic.rows, WRITE_LANES, min(SPARSE_LANES, config.sparse.n_pes))
+        """Read lanes of the activation memory (``SystemConfig.act_read_lanes``)."""
+        return config.act_read_lanes
+
+    @staticmethod
+    def act_beats(config):
+        """Lanes read a cycle for an ACT command, and its cycles (``SystemConfig.act_beats``)."""
+        return config.act_beats
 
     def elaborate(self, platform):
         m = Module()
@@ -110,6 +116,12 @@ class CommandProcessor(wiring.Component):
         m.submodules.check = check = HeaderCheck(cfg)
         m.submodules.im2col = im2col = Im2colAddressGenerator(rows=sys.rows, tile_m=sys.tile_m)
         m.submodules.pool = pool = MaxPoolUnit()
+        # Every sparse command leaves through a register slice: the FC's activations come
+        # from the activation memory's block RAMs and bank multiplexers, and the engine decodes
+        # its command input combinationally (the system's critical path before the slice).
+        m.submodules.sparse_slice = sparse_slice = StreamRegister(sparse.command_layout(sp))
+        wiring.connect(m, sparse_slice.o, wiring.flipped(self.sparse_i))
+        sparse_i = sparse_slice.i
         m.submodules.log = log = memory.Memory(shape=unsigned(COUNTER_WIDTH),
                                                depth=cfg.stats_depth, init=[])
         log_w = log.write_port()
@@ -261,6 +273,7 @@ class CommandProcessor(wiring.Component):
                                      fc_run.rows.eq(fc.rows), fc_run.ptr_base.eq(fc.ptr_base),
                                      fc_run.param_base.eq(fc.param_base),
                                      fc_run.relu.eq(fc.relu), fc_run.raw.eq(0),
+                                     fc_run.codebook.eq(fc.codebook),
                                      fc_run.emit.eq(1)]
                 with m.Case(Opcode.POOL):
                     with m.If(bad):
@@ -310,12 +323,12 @@ class CommandProcessor(wiring.Component):
                     with m.Case(SpaceId(space.value)):
                         u = unpacked(space)
                         m.d.comb += [
-                            self.sparse_i.valid.eq(load_ok & u.o.valid),
-                            self.sparse_i.payload.op.eq(op),
-                            self.sparse_i.payload.pe.eq(load_pe),
-                            self.sparse_i.payload.addr.eq(load_addr),
-                            self.sparse_i.payload.data.eq(u.o.payload.data[0]),
-                            u.o.ready.eq(~load_ok | self.sparse_i.ready),
+                            sparse_i.valid.eq(load_ok & u.o.valid),
+                            sparse_i.payload.op.eq(op),
+                            sparse_i.payload.pe.eq(load_pe),
+                            sparse_i.payload.addr.eq(load_addr),
+                            sparse_i.payload.data.eq(u.o.payload.data[0]),
+                            u.o.ready.eq(~load_ok | sparse_i.ready),
                         ]
             with m.If(load_known & (load_space != SpaceId.ACT)):
                 with m.If(Cat(u.o.valid & u.o.ready for u in unpackers.values()).any()):
@@ -367,46 +380,82 @@ class CommandProcessor(wiring.Component):
         wiring.connect(m, qmem.o, wiring.flipped(self.gemm_q))
 
         # FC: activations into the sparse engine, RUN, outputs back ------------------------------
-        n_pes = sp.n_pes
+        # One ACT command feeds G PEs (a lane group g) at S local addresses each: lane n is
+        # column j_base + N * (n // G) + 8 g + n % G (``SparseConfig.act_span``; with N
+        # dividing 8 the lanes are 8 consecutive columns). A command's lanes are read from the
+        # activation memory in ``beats`` cycles of up to ``lanes`` reads, the earlier beats
+        # gathered in a register; the command leaves with the last beat's data.
+        n_pes, g_width, span = sp.n_pes, sp.act_group, sp.act_span
+        used = g_width * span
+        per, beats = self.act_beats(cfg)
         act_valid = Signal()
-        act_mask = Signal(min(SPARSE_LANES, lanes))
+        act_last = Signal()
+        act_beat = Signal(range(beats))
+        act_mask = Signal(per)
         act_local = Signal(ADDR_WIDTH)
         act_group = Signal.like(group)
+        beat = Signal(range(beats))
+        gathered = Signal(sparse.act_layout)
         feeding = j_base < fc_args.cols
+
+        def lane_offset(b, i):
+            n = b * per + i
+            return n_pes * (n // g_width) + n % g_width, n < used
+
         with m.If(state == _State.FC_ACT):
-            advance = ~act_valid | self.sparse_i.ready
+            advance = ~(act_valid & act_last) | sparse_i.ready
             issue = advance & feeding
             m.d.comb += act.r_en.eq(advance)
-            j0 = j_base + group * SPARSE_LANES
             mask = []
-            # Lanes past the PEs (n >= N) stay zero: the memory has at least min(8, N) lanes.
-            fed = min(SPARSE_LANES, lanes)
-            for n in range(fed):
-                m.d.comb += act.r_addr[n].eq(fc_args.in_base + j0 + n)
-                mask.append((group * SPARSE_LANES + n < n_pes) & (j0 + n < fc_args.cols))
+            for i in range(per):
+                offset = Signal(range(n_pes * span + 1), name=f"act_offset{i}")
+                inside = Signal(name=f"act_inside{i}")
+                for b in range(beats):
+                    value, used_lane = lane_offset(b, i)
+                    with m.If(beat == b):
+                        m.d.comb += [offset.eq(value), inside.eq(used_lane)]
+                j = j_base + offset + group * SPARSE_LANES
+                m.d.comb += act.r_addr[i].eq(fc_args.in_base + j)
+                # Lanes past the PEs (N > 8: lane i is PE 8 g + i) or past the layer's columns
+                # carry zero.
+                pe_ok = group * SPARSE_LANES + i < n_pes if n_pes > SPARSE_LANES else 1
+                mask.append(inside & pe_ok & (j < fc_args.cols))
             with m.If(advance):
-                m.d.sync += [act_valid.eq(issue), act_mask.eq(Cat(mask)),
+                m.d.sync += [act_valid.eq(issue), act_last.eq(beat == beats - 1),
+                             act_beat.eq(beat), act_mask.eq(Cat(mask)),
                              act_local.eq(local), act_group.eq(group)]
             with m.If(issue):
-                with m.If((group + 1) * SPARSE_LANES >= n_pes):
-                    m.d.sync += [group.eq(0), j_base.eq(j_base + n_pes), local.eq(local + 1)]
+                with m.If(beat != beats - 1):
+                    m.d.sync += beat.eq(beat + 1)
                 with m.Else():
-                    m.d.sync += group.eq(group + 1)
-            m.d.comb += [self.sparse_i.valid.eq(act_valid),
-                         self.sparse_i.payload.op.eq(sparse.Op.ACT),
-                         self.sparse_i.payload.pe.eq(act_group),
-                         self.sparse_i.payload.addr.eq(act_local)]
+                    m.d.sync += beat.eq(0)
+                    with m.If((group + 1) * SPARSE_LANES >= n_pes):
+                        m.d.sync += [group.eq(0), j_base.eq(j_base + n_pes * span),
+                                     local.eq(local + 1)]
+                    with m.Else():
+                        m.d.sync += group.eq(group + 1)
+            arrived = Signal(per * 8)
+            m.d.comb += arrived.eq(Cat(Mux(act_mask[i], act.r_data[i], 0) for i in range(per)))
             lanes_data = Signal(sparse.act_layout)
-            for n in range(fed):
-                m.d.comb += lanes_data[n].eq(Mux(act_mask[n], act.r_data[n], 0))
-            m.d.comb += self.sparse_i.payload.data.eq(lanes_data.as_value())
+            m.d.comb += lanes_data.eq(gathered)
+            for b in range(beats):
+                with m.If(act_valid & (act_beat == b)):
+                    width = min(per, SPARSE_LANES - b * per) * 8
+                    m.d.comb += lanes_data.as_value()[b * per * 8:][:width].eq(arrived[:width])
+            with m.If(act_valid & ~act_last):
+                m.d.sync += gathered.eq(lanes_data)
+            m.d.comb += [sparse_i.valid.eq(act_valid & act_last),
+                         sparse_i.payload.op.eq(sparse.Op.ACT),
+                         sparse_i.payload.pe.eq(act_group),
+                         sparse_i.payload.addr.eq(act_local),
+                         sparse_i.payload.data.eq(lanes_data.as_value())]
             with m.If(~feeding & advance):
                 m.d.sync += state.eq(_State.FC_RUN)
         with m.If(state == _State.FC_RUN):
-            m.d.comb += [self.sparse_i.valid.eq(1), self.sparse_i.payload.op.eq(sparse.Op.RUN),
-                         self.sparse_i.payload.addr.eq(fc_args.cols),
-                         self.sparse_i.payload.data.eq(fc_run.as_value())]
-            with m.If(self.sparse_i.ready):
+            m.d.comb += [sparse_i.valid.eq(1), sparse_i.payload.op.eq(sparse.Op.RUN),
+                         sparse_i.payload.addr.eq(fc_args.cols),
+                         sparse_i.payload.data.eq(fc_run.as_value())]
+            with m.If(sparse_i.ready):
                 m.d.sync += state.eq(_State.FC_OUT)
         with m.If(state == _State.FC_OUT):
             m.d.comb += self.sparse_o.ready.eq(1)

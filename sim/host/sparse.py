@@ -40,7 +40,7 @@ from tessera.hw.sparse.protocol import (
 
 from .words import decode, encode, join_signed, words_to_array
 
-__all__ = ["Layer", "Program", "parse_stats", "stats_words"]
+__all__ = ["Layer", "Program", "act_commands", "parse_stats", "stats_words"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,28 @@ def _words(v, z, per_word):
     return [entries[w:w + per_word] for w in range(0, len(entries), per_word)]
 
 
+def act_commands(config, x):
+    """Return the ACT commands (``pe``, ``addr``, ``data`` dicts) that load activations ``x``.
+
+    Activation ``j`` goes to PE ``j % N`` at local address ``j // N``; one ACT feeds the PEs
+    ``8g .. 8g + G - 1`` of lane group ``g`` (``G = act_group``) at the ``S = act_span`` local
+    addresses ``S * addr ..``: lane ``n`` is PE ``8g + n % G``'s local ``S * addr + n // G``.
+    """
+    n, group, span = config.n_pes, config.act_group, config.act_span
+    words = -(-len(x) // (n * span))
+    commands = []
+    for a in range(words):
+        for g in range(config.lane_groups):
+            lanes = [0] * ACT_LANES
+            for lane in range(group * span):
+                pe, local = ACT_LANES * g + lane % group, span * a + lane // group
+                j = local * n + pe
+                if pe < n and j < len(x):
+                    lanes[lane] = int(x[j])
+            commands.append({"pe": g, "addr": a, "data": encode(act_layout, lanes)})
+    return commands
+
+
 class Program:
     """A growing list of command words for one array configuration.
 
@@ -139,11 +161,11 @@ class Program:
         self.command(Op.POINTERS, pe=pe, addr=pair, data=data)
 
     def run_fields(self, cols, *, rows, ptr_base=0, param_base=0, relu=False, raw=False,
-                   emit=True):
+                   emit=True, codebook=0):
         """Append a RUN command with these fields, unchecked (:meth:`run` runs a loaded layer)."""
         data = encode(run_layout, {"rows": rows, "ptr_base": ptr_base, "param_base": param_base,
                                    "relu": int(bool(relu)), "raw": int(bool(raw)),
-                                   "emit": int(bool(emit))})
+                                   "emit": int(bool(emit)), "codebook": codebook})
         self.command(Op.RUN, addr=cols, data=data)
 
     @property
@@ -261,16 +283,8 @@ class Program:
         if x.shape[0] > cfg.max_acts:
             raise TesseraError(f"{x.shape[0]} activations do not fit the {cfg.max_acts} the "
                                f"array holds")
-        n = cfg.n_pes
-        groups = -(-x.shape[0] // n)
-        padded = np.zeros(groups * n, dtype=np.int64)
-        padded[:x.shape[0]] = x
-        padded = padded.reshape(groups, n)
-        for g in range(groups):
-            for lane_group in range(cfg.lane_groups):
-                lanes = padded[g, lane_group * ACT_LANES:(lane_group + 1) * ACT_LANES].tolist()
-                lanes += [0] * (ACT_LANES - len(lanes))
-                self.command(Op.ACT, pe=lane_group, addr=g, data=encode(act_layout, lanes))
+        for command in act_commands(cfg, x):
+            self.command(Op.ACT, **command)
 
     def run(self, layer, *, relu=False, raw=False, emit=True, codebook=True):
         """Run a loaded layer on the source activations (loading its codebook first)."""

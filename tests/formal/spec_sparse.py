@@ -508,9 +508,10 @@ def _bad_commands(m, config, accept, cmd):
     """The spec's own reading of the command table (tessera.hw.sparse.protocol): a write past
     its memory or to a PE that does not exist, and a RUN that does not fit the memories."""
     n = config.n_pes
-    limits = {Op.CODEBOOK: 2**config.index_bits, Op.POINTERS: (config.ptr_depth + 1) // 2,
+    limits = {Op.CODEBOOK: config.codebooks * 2**config.index_bits,
+              Op.POINTERS: (config.ptr_depth + 1) // 2,
               Op.SPMAT: config.spmat_depth, Op.PARAMS: config.param_depth,
-              Op.ACT: config.act_depth}
+              Op.ACT: -(-config.act_depth // max(1, 8 // n))}
     bad_config = Signal(name="bad_config")
     bad_run = Signal(name="bad_run")
     for op, limit in limits.items():
@@ -521,7 +522,8 @@ def _bad_commands(m, config, accept, cmd):
     run = run_layout(cmd.data[:run_layout.size])
     fits = ((cmd.addr <= config.max_acts) & (run.rows <= config.max_acts)
             & (run.ptr_base + cmd.addr < config.ptr_depth)
-            & (run.param_base * n + run.rows <= config.param_depth * n))
+            & (run.param_base * n + run.rows <= config.param_depth * n)
+            & (run.codebook < config.codebooks))
     m.d.comb += bad_run.eq(accept & (cmd.op == Op.RUN) & ~fits)
     return bad_config, bad_run
 

@@ -1,5 +1,7 @@
 """The system's golden side: compiler and instruction-level executor against run_int8."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from tessera.golden.compiler import compile_model
@@ -14,6 +16,7 @@ from tessera.golden.isa import (
     Error,
     Fc,
     Load,
+    Op,
     OutKind,
     Pool,
     Raw,
@@ -212,6 +215,10 @@ def _good_read(ex):
     (Conv(0, 100, 1020, 0, h=4, w=4, c=1, oc=2, kernel=3, rows=2), Error.ADDRESS),
     (Fc(0, 100, cols=300, rows=4, ptr_base=0, param_base=0), Error.GEOMETRY),
     (Fc(0, 100, cols=8, rows=4, ptr_base=510, param_base=0), Error.ADDRESS),
+    (Fc(0, 100, cols=8, rows=4, ptr_base=0, param_base=0, codebook=SMALL.sparse.codebooks),
+     Error.ADDRESS),                                                  # no such codebook slot
+    (Load(Space.CODEBOOK, addr=SMALL.sparse.codebook_depth, count=1, payload=[1]),
+     Error.ADDRESS),                                                  # a slot past the count
     (Pool(0, 100, h=2, w=4, c=1, kernel=3, stride=1), Error.GEOMETRY),
     (Pool(4000, 100, h=10, w=10, c=1, kernel=2, stride=2), Error.ADDRESS),
 ])
@@ -263,6 +270,35 @@ def test_model_that_does_not_fit_is_refused_in_one_line(config, message):
     with pytest.raises(TesseraError, match=message) as info:
         compile_model(_tiny_model(), config)
     assert "\n" not in str(info.value)
+
+
+def _compressed_fc_model(layers):
+    """A model of ``layers`` compressed FC layers of 8 outputs (4-bit codebooks)."""
+    rng = np.random.default_rng(3)
+    fcs = []
+    for n in range(layers):
+        weight, book, idx = _weights(rng, 8, 8, 4)
+        bias, mult, shift = _requant(rng, 8, 8)
+        fcs.append(QLayer(f"f{n}", "fc", weight, bias, mult, shift, True, (8,),
+                          codebook=book, indices=idx))
+    return QModel("chain", (8,), 1 / 127, fcs, n_pes=4)
+
+
+def test_every_codebook_is_loaded_once_with_the_model():
+    config = replace(SMALL, sparse=replace(SMALL.sparse, codebooks=3))
+    program = compile_model(_compressed_fc_model(3), config)
+    books = [i for i in program.setup if i.op == Op.LOAD and i.space == Space.CODEBOOK]
+    assert [i.addr for i in books] == [0, 16, 32]
+    assert [i.codebook for i in program.body] == [0, 1, 2]
+    body = program.inference(np.zeros(8, dtype=np.int8))
+    assert not [i for i in body if i.op == Op.LOAD and i.space == Space.CODEBOOK]
+
+
+def test_more_codebooks_than_slots_is_refused_in_one_line():
+    config = replace(SMALL, sparse=replace(SMALL.sparse, codebooks=2))
+    with pytest.raises(TesseraError, match=r"^model chain does not fit: layer f2 needs codebook "
+                                           r"slot 2, the sparse engine holds codebooks = 2$"):
+        compile_model(_compressed_fc_model(3), config)
 
 
 def test_input_of_wrong_shape_is_refused():
@@ -345,7 +381,7 @@ def test_retired_compute_is_the_units_own_count(seed):
     """``compute`` is the engine's count (the rest of ``cycles`` is control and data
     movement): the systolic model's for a CONV, one window element a cycle for a POOL, and for
     an FC everything but the header, the overhead and the activation transfers."""
-    from tessera.golden.executor import FC_OVERHEAD, POOL_OVERHEAD, SPARSE_ACT_LANES
+    from tessera.golden.executor import FC_OVERHEAD, POOL_OVERHEAD
     from tessera.golden.isa import Op
 
     model = random_model(seed)
@@ -363,7 +399,10 @@ def test_retired_compute_is_the_units_own_count(seed):
             expected = oh * ow * i.c * i.kernel**2
             assert r.cycles == INSTRUCTION_WORDS + POOL_OVERHEAD + expected
         elif i.op == Op.FC:
-            transfers = -(-i.cols // n) * -(-n // SPARSE_ACT_LANES)
+            # SMALL: 4 PEs, so an ACT carries 8 consecutive activations (2 a PE), read in two
+            # cycles of 4 (the activation memory's 4 read lanes: the 4 systolic rows).
+            assert (n, SMALL.systolic.rows) == (4, 4)
+            transfers = -(-i.cols // 8) * 2
             expected = r.cycles - INSTRUCTION_WORDS - FC_OVERHEAD - transfers
             assert expected > 0
         else:

@@ -411,10 +411,11 @@ async def bad_input(t, rng):
     """What the hardware does with input the host should never send: it never hangs.
 
     Each case flags its error bit, skips or ignores the bad part, and a clean layer after it is
-    exact. A configuration write out of range is ignored; a RUN too large for the memories is
-    skipped; a column whose pointers run past the matrix memory is skipped by its PE; an entry
-    whose relative indices walk past the PE's rows is dropped with the rest of its column; an
-    entry whose codebook index was not loaded contributes nothing.
+    exact. A configuration write out of range (a codebook slot past the count too) is ignored;
+    a RUN too large for the memories, or naming a codebook slot past the count, is skipped; a
+    column whose pointers run past the matrix memory is skipped by its PE; an entry whose
+    relative indices walk past the PE's rows is dropped with the rest of its column; an entry
+    whose codebook index was not loaded contributes nothing.
     """
     cfg = t.cfg
     size = min(cfg.max_acts, 24)
@@ -443,6 +444,7 @@ async def bad_input(t, rng):
     program.command(Op.PARAMS, pe=0, addr=cfg.param_depth, data=1)
     if 2**cfg.pe_bits > n:
         program.command(Op.POINTERS, pe=n, addr=0, data=0)
+    program.command(Op.CODEBOOK, addr=cfg.codebook_depth, data=1)  # a slot past the count
     await flagged(job, program, Error.CONFIG, "config range", "config writes out of range")
 
     # 2. A RUN too large for the memories: skipped, no outputs, no swap.
@@ -451,6 +453,8 @@ async def bad_input(t, rng):
     program.run_fields(cfg.max_acts + 1, rows=4, emit=True)
     program.run_fields(4, rows=cfg.max_acts + 1, emit=True)
     program.run_fields(cfg.ptr_depth, rows=4, emit=True)
+    if cfg.codebooks < 16:
+        program.run_fields(4, rows=4, emit=True, codebook=cfg.codebooks)  # no such slot
     await flagged(job, program, Error.RUN, "RUN too large", "a RUN too large")
 
     # 3. Pointers past the matrix memory (PE 0, columns 1 and 2) and an end pointer before its

@@ -5,7 +5,8 @@ Three designs cover the parameter space; every other variation goes through the 
 
 - ``default``: 4 PEs, queue depth 8, EIE's 4-bit indices and relative indices, 8 entries a word;
 - ``odd``: 9 PEs (two ACT lane groups, not a power of two), queue depth 3, 2-bit relative
-  indices (padding everywhere), 3-bit indices, 6-bit weights, 4 entries a word;
+  indices (padding everywhere), 3-bit indices, 6-bit weights, 4 entries a word, three codebook
+  slots;
 - ``single``: 1 PE, queue depth 2, 1 entry a word, 16-bit weights.
 """
 
@@ -20,7 +21,7 @@ DESIGNS = {
                     param_depth=64),
     "odd": dict(n_pes=9, fifo_depth=3, index_bits=3, rel_bits=2, weight_width=6,
                 entries_per_word=4, act_depth=16, spmat_depth=128, ptr_depth=256,
-                param_depth=32),
+                param_depth=32, codebooks=3),
     "single": dict(n_pes=1, fifo_depth=2, weight_width=16, entries_per_word=1, act_depth=64,
                    spmat_depth=1024, ptr_depth=256, param_depth=128),
 }

@@ -223,7 +223,47 @@ def test_codebook_forgets_its_table_on_a_write_to_entry_zero():
     simulate(dut, bench)
 
 
+def test_codebook_slots_are_separate_tables():
+    """Each slot keeps its own values and its own loaded entries: a write to entry 0 of one
+    slot forgets only that slot, and the slot input picks the table."""
+    cfg = SparseConfig(n_pes=1, index_bits=2, codebooks=3)
+    dut = CodebookDecoder(cfg)
+    size = cfg.codebook_size
+
+    async def write(ctx, slot, index, value):
+        ctx.set(dut.w_en, 1)
+        ctx.set(dut.w_index, slot * size + index)
+        ctx.set(dut.w_value, value)
+        await ctx.tick()
+        ctx.set(dut.w_en, 0)
+
+    def read(ctx, slot, index):
+        ctx.set(dut.slot, slot)
+        ctx.set(dut.index, index)
+        return ctx.get(dut.known), ctx.get(dut.value)
+
+    async def bench(ctx):
+        for slot in range(3):
+            for index in range(1, size):
+                await write(ctx, slot, index, 10 * slot + index)
+        for slot in range(3):
+            for index in range(size):
+                assert read(ctx, slot, index) == (1, 10 * slot + index if index else 0)
+        await write(ctx, 1, 0, 0)  # slot 1 starts a new codebook: 0 and 2 keep theirs
+        await write(ctx, 1, 2, -5)
+        for slot in range(3):
+            for index in range(1, size):
+                known, value = read(ctx, slot, index)
+                assert known == (slot != 1 or index == 2), (slot, index)
+                if known:
+                    assert value == (-5 if slot == 1 else 10 * slot + index), (slot, index)
+
+    simulate(dut, bench)
+
+
 @pytest.mark.parametrize(("params", "error"), [
+    ({"codebooks": 0}, "codebooks must be between 1 and 16, not 0"),
+    ({"codebooks": 17}, "codebooks must be between 1 and 16, not 17"),
     ({"n_pes": 0}, "n_pes must be between 1 and 64, not 0"),
     ({"n_pes": 65}, "n_pes must be between 1 and 64, not 65"),
     ({"fifo_depth": 1}, "fifo_depth must be between 2 and 64, not 1"),

@@ -178,6 +178,10 @@ def bad_program():
         isa.Fc(0, 300, cols=SMALL.sparse.n_pes * SMALL.sparse.act_depth + 1, rows=4,
            ptr_base=0, param_base=0),
         isa.Fc(0, 300, cols=4, rows=4, ptr_base=SMALL.sparse.ptr_depth, param_base=0),
+        # a codebook slot past the configured count: to LOAD and to FC
+        isa.Load(isa.Space.CODEBOOK, addr=SMALL.sparse.codebook_depth, count=2, payload=[1, 2]),
+        isa.Fc(0, 300, cols=4, rows=4, ptr_base=0, param_base=0,
+               codebook=SMALL.sparse.codebooks),
         isa.Pool(0, 200, h=2, w=2, c=1, kernel=3),
         isa.Pool(0, 200, h=0, w=2, c=1),
     ]

@@ -175,9 +175,12 @@ def test_program_words_decode_to_what_was_loaded():
         elif c.op == sparse.Op.PARAMS:
             params[(c.pe, c.addr)] = decode(sparse.params_layout, c.data)
         elif c.op == sparse.Op.ACT:
+            # The protocol's table: lane n feeds PE 8g + n % G at local S * addr + n // G.
             lanes = decode(sparse.act_layout, c.data)
-            for lane in range(ACT_LANES):
-                acts[(c.pe * ACT_LANES + lane, c.addr)] = lanes[lane]
+            group, span = min(cfg.n_pes, ACT_LANES), max(1, ACT_LANES // cfg.n_pes)
+            for lane in range(group * span):
+                acts[(c.pe * ACT_LANES + lane % group, span * c.addr + lane // group)] = \
+                    lanes[lane]
         elif c.op == sparse.Op.CODEBOOK:
             book[c.addr] = decode(sparse.codebook_layout(cfg), c.data).value
     for k in range(cfg.n_pes):
