@@ -11,7 +11,8 @@ Mapping
   words; when ``OH * OW`` exceeds the engine's ``max_m``, one CONV per chunk of output rows.
 - ``fc`` with a codebook: FC on the sparse array (EIE format with the configuration's PEs and
   widths; every layer resident at its own pointer, matrix and parameter bases, and its codebook
-  in its own slot, loaded with the model: the inference loads no codebook).
+  in its own slot, loaded with the model: the inference loads no codebook). An FC straight
+  after another is ``resident``: its input is already in the engine's source buffers.
 - ``fc`` without a codebook: a CONV of a 1 x 1 kernel over a ``1 x 1 x in`` image: the (h, w, c)
   flattening is the activation memory's NHWC order, so no data moves.
 - ``maxpool``: POOL.
@@ -250,7 +251,12 @@ def compile_model(model, config):
                               payload=[int(v) & mask for v in book.tolist()]))
             plan.engine = "sparse"
             plan.instructions.append(len(body))
-            body.append(Fc(src, dst, cols, rows, ptr_next, param_next, int(layer.relu), slot))
+            # The FC before it left its outputs in the engine's source buffers: no transfer.
+            prev = body[-1] if body else None
+            resident = (prev is not None and prev.op == Op.FC and prev.out_base == src
+                        and prev.rows == cols)
+            body.append(Fc(src, dst, cols, rows, ptr_next, param_next, int(layer.relu), slot,
+                           int(resident)))
             ptr_next += cols + 1 + (cols + 1) % 2
             param_next += local
             slot += 1

@@ -24,7 +24,9 @@ FC         ``H + 5 + X + layer_cycles(...).total``: ``X = ceil(cols / (N * S)) *
            * beats`` cycles of activation transfers into the sparse engine (an ACT command
            feeds ``min(N, 8)`` PEs at ``S = max(1, 8 // N)`` local addresses each, its lanes
            read in ``beats`` cycles: ``SystemConfig.act_beats``) and the engine's own count
-           (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted)
+           (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted); a
+           ``resident`` FC sends nothing and skips the transfers' read cycle: ``H + 4 +
+           layer_cycles(...).total``
 POOL       ``H + 5 + OH * OW * C * k * k``: one element read a cycle, after two address
            registers
 READ       ``H + 2 + ceil(count / 4)``
@@ -73,8 +75,8 @@ LOAD_OVERHEAD = 3
 #: write, the cycle the processor sees the engine idle.
 CONV_OVERHEAD = 3
 #: An FC's past its activation transfers and the engine's own count: dispatch, the read
-#: latency of the first transfer, the RUN command, the register slice in front of the
-#: engine, the last output's write, the idle cycle.
+#: latency of the first transfer (not for a resident input), the RUN command, the register
+#: slice in front of the engine, the last output's write, the idle cycle.
 FC_OVERHEAD = 5
 #: A STATS's past its header and its words: dispatch.
 STATS_OVERHEAD = 1
@@ -238,6 +240,10 @@ class Executor:
         #: entry 0 (the sparse engine's rule: an entry that was not contributes nothing and is
         #: flagged).
         self.codebook_known = np.zeros(sp.codebook_depth, dtype=bool)
+        #: The sparse engine's source and destination activation buffers, by column (``j``:
+        #: PE ``j % N``, local ``j // N``); a layer's RUN swaps them.
+        self.sparse_src = np.zeros(sp.max_acts, dtype=np.int8)
+        self.sparse_dst = np.zeros(sp.max_acts, dtype=np.int8)
         #: The sparse engine's own sticky errors: cleared by reset only, not by STATS.
         self.sparse_errors = 0
         self.outputs = []
@@ -367,7 +373,15 @@ class Executor:
         sp = self.config.sparse
         n = sp.n_pes
         capacity = self.spmat_v.shape[1]
-        x = self.act[instr.in_base:instr.in_base + instr.cols].astype(np.int64)
+        if instr.resident:
+            transfers = 0
+        else:
+            # The ACT commands write whole words of every PE: zeros past the columns.
+            sent = min(_ceil_div(instr.cols, n * sp.act_span) * n * sp.act_span, sp.max_acts)
+            self.sparse_src[:sent] = 0
+            self.sparse_src[:instr.cols] = self.act[instr.in_base:instr.in_base + instr.cols]
+            transfers = fc_transfer_cycles(self.config, instr.cols) + 1
+        x = self.sparse_src[:instr.cols].astype(np.int64)
         entries = np.zeros((n, instr.cols), dtype=np.int64)
         out = np.zeros(instr.rows, dtype=np.int8)
         book = slice(instr.codebook * sp.codebook_size, (instr.codebook + 1) * sp.codebook_size)
@@ -401,11 +415,12 @@ class Executor:
                 out[k::n] = requantize(wrap_int32(acc), p[:, 0], p[:, 1], p[:, 2],
                                        relu=bool(instr.relu))
         self.act[instr.out_base:instr.out_base + instr.rows] = out
+        self.sparse_dst[:instr.rows] = out
+        self.sparse_src, self.sparse_dst = self.sparse_dst, self.sparse_src
         timing = layer_cycles(entries, x != 0, fifo_depth=sp.fifo_depth, rows=instr.rows,
                               emit=True)
-        transfers = fc_transfer_cycles(self.config, instr.cols)
         self._macs, self._compute = timing.entries, timing.total
-        return INSTRUCTION_WORDS + FC_OVERHEAD + transfers + timing.total
+        return INSTRUCTION_WORDS + FC_OVERHEAD - 1 + transfers + timing.total
 
     def _pool(self, instr):
         oh, ow = _pool_geometry(instr)

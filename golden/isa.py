@@ -126,7 +126,7 @@ FIELD_BITS = {
               "rows": 8, "row0": 8, "relu": 1, "in_base": 16, "out_base": 16, "w_base": 16,
               "q_base": 10},
     Op.FC: {"cols": 16, "rows": 16, "in_base": 16, "out_base": 16, "ptr_base": 16,
-            "param_base": 16, "relu": 1, "codebook": 4},
+            "param_base": 16, "relu": 1, "codebook": 4, "resident": 1},
     Op.POOL: {"h": 8, "w": 8, "kernel": 4, "stride": 3, "c": 9, "in_base": 16, "out_base": 16},
     Op.READ: {"addr": 16, "count": 16},
     Op.STATS: {},
@@ -139,7 +139,8 @@ FIELD_BITS = {
 PARAMETERS = {
     Op.CONV: ("in_base", "out_base", "w_base", "q_base", "h", "w", "c", "oc", "kernel", "stride",
               "padding", "relu", "row0", "rows"),
-    Op.FC: ("in_base", "out_base", "cols", "rows", "ptr_base", "param_base", "relu", "codebook"),
+    Op.FC: ("in_base", "out_base", "cols", "rows", "ptr_base", "param_base", "relu", "codebook",
+            "resident"),
     Op.POOL: ("in_base", "out_base", "h", "w", "c", "kernel", "stride"),
 }
 
@@ -207,7 +208,11 @@ Conv = _instruction(Op.CONV, """A convolution (or, with a 1 x 1 image, an FC lay
 
 Fc = _instruction(Op.FC, """A compressed FC layer on the sparse array: ``rows`` outputs from
     ``cols`` inputs, its weights decoded through codebook slot ``codebook`` (loaded by a LOAD
-    CODEBOOK at ``addr = codebook * 2**index_bits``).""", {"relu": 0, "codebook": 0})
+    CODEBOOK at ``addr = codebook * 2**index_bits``). Its input is the ``cols`` bytes at
+    ``in_base``, sent to the sparse engine; or, with ``resident``, what the engine's source
+    buffers hold: the outputs of the FC before it (the engine keeps them, EIE's act R/W), so
+    nothing is sent (the compiler sets it for consecutive FC layers).""",
+    {"relu": 0, "codebook": 0, "resident": 0})
 
 Pool = _instruction(Op.POOL, """Max-pool ``kernel x kernel``, stride ``stride``, no padding, over
     an NHWC int8 map.""", {"kernel": 2, "stride": 2})

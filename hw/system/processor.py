@@ -269,7 +269,9 @@ class CommandProcessor(wiring.Component):
                         m.d.comb += retire.eq(1)
                     with m.Else():
                         m.d.sync += [fc_args.eq(fc), j_base.eq(0), group.eq(0), local.eq(0),
-                                     rows_done.eq(0), state.eq(_State.FC_ACT),
+                                     rows_done.eq(0),
+                                     # A resident input is in the engine already: no ACT.
+                                     state.eq(Mux(fc.resident, _State.FC_RUN, _State.FC_ACT)),
                                      fc_run.rows.eq(fc.rows), fc_run.ptr_base.eq(fc.ptr_base),
                                      fc_run.param_base.eq(fc.param_base),
                                      fc_run.relu.eq(fc.relu), fc_run.raw.eq(0),
