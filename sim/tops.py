@@ -207,7 +207,8 @@ _SPARSE_OPTIONS = tuple(
         ("spmat_depth", "matrix-memory words per PE"),
         ("ptr_depth", "column pointers per PE"),
         ("act_depth", "activations per PE in each buffer (and accumulators)"),
-        ("param_depth", "requantization parameter rows per PE")))
+        ("param_depth", "requantization parameter rows per PE"),
+        ("codebooks", "codebooks held at once (one per FC layer), 1..16")))
 
 def _ecp5_and_ice40(name):
     """The targets of a small top with no parameters: ``NAME-ecp5`` (100 MHz requested) and
@@ -217,9 +218,10 @@ def _ecp5_and_ice40(name):
 
 
 #: The sparse array's memories per PE on the iCE40UP5K: 256 words of 2 entries, 256 pointers,
-#: 32 activations per buffer, 32 parameter rows (the ECP5 targets keep EIE's defaults).
+#: 32 activations per buffer, 32 parameter rows, two codebooks (the UP5K has no distributed
+#: RAM: each codebook is 128 flip-flops); the ECP5 targets keep EIE's defaults.
 _UP5K_SPARSE_MEMORIES = {"entries_per_word": 2, "spmat_depth": 256, "ptr_depth": 256,
-                         "act_depth": 32, "param_depth": 32}
+                         "act_depth": 32, "param_depth": 32, "codebooks": 2}
 
 #: The systems ``make synth`` builds (``SystemTop`` keywords).
 _SYSTEM_ECP5 = {"systolic": dict(RUN_SYSTOLIC)}
