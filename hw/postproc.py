@@ -13,6 +13,9 @@ __all__ = ["PostProcessor", "postproc_input_layout", "shift_add_multiply"]
 MULTIPLIER_WIDTH = 16
 SHIFT_WIDTH = 6
 MAX_SHIFT = 47
+#: How many registered slices of the multiplier a post-processor in logic multiplies by in
+#: stage 2 (their sum is stage 3).
+LOGIC_PARTS = 4
 
 
 def postproc_input_layout(acc_width=32):
@@ -33,7 +36,11 @@ def shift_add_multiply(x, y):
     One term ``x << i`` per bit of ``y``, summed in a balanced tree. Synthesis maps only
     multiplication operators to DSP blocks; this stays in logic (LUTs and carry chains).
     """
-    terms = [Mux(y[i], x << i, 0) for i in range(len(y))]
+    return _adder_tree([Mux(y[i], x << i, 0) for i in range(len(y))])
+
+
+def _adder_tree(terms):
+    """Return the sum of ``terms`` as a balanced tree of two-input adders."""
     while len(terms) > 1:
         terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
     return terms[0]
@@ -62,7 +69,7 @@ class PostProcessor(wiring.Component):
     multiplier : {"dsp", "logic"}
         How stages 2 and 3 multiply: two multiplication operators (two 18x18 DSP blocks, the
         default; on an ECP5 explicit MULT18X18D instances with their own registers), or
-        :func:`shift_add_multiply` in logic, split into two registered halves, for a device
+        :func:`shift_add_multiply` in logic, split into four registered parts, for a device
         whose DSP blocks the systolic array's PEs have taken. Values and timing do not depend
         on it.
 
@@ -88,8 +95,8 @@ class PostProcessor(wiring.Component):
     arithmetic as ``(acc + 0) * 1 >> 0`` (so the accumulator has no flip-flops of its own), and
     the rounded value keeps ``acc_width + 1`` bits plus an out-of-range flag and its sign (a
     value outside saturates whatever its low bits). At ``acc_width=32`` on the ECP5: 258
-    flip-flops with ``multiplier="dsp"`` (the products sit in the blocks' output registers), 421
-    with ``"logic"`` (its stage 2 holds four partial products); 488 before this narrowing.
+    flip-flops with ``multiplier="dsp"`` (the products sit in the blocks' output registers), 487
+    with ``"logic"`` (its stage 2 holds eight partial products); 488 before this narrowing.
     Throughput is one element per cycle. Back-pressure stalls the whole pipeline: ``i.ready`` is
     ``o.ready`` or an empty output stage (combinational from ``o.ready``), so nothing is dropped
     or duplicated. Reset empties the pipeline.
@@ -218,24 +225,25 @@ class PostProcessor(wiring.Component):
           and from the DSP column each have a cycle of their own.
         - ``"dsp"`` elsewhere: the same two registers in behaviour (a multiplication operator
           between them, which synthesis maps to a DSP block).
-        - ``"logic"``: a registered partial-product split: stage 2 holds ``x`` times the low
-          and the high half of ``y`` (:func:`shift_add_multiply`, a tree of adders each), stage
-          3 their sum.
+        - ``"logic"``: a registered partial-product split: stage 2 holds ``x`` times each
+          quarter of ``y`` (:func:`shift_add_multiply`: four shifted terms, two adder levels),
+          stage 3 their sum (two adder levels more).
         """
         if self.multiplier == "dsp" and uses_mult18x18d(platform):
             mult18x18d(m, x, y, product, enable=advance, name=f"mult_{name}")
             return
-        half = len(y) // 2
         if self.multiplier == "dsp":
             operands = [Signal.like(x, name=f"s2_{name}_x"), Signal.like(y, name=f"s2_{name}_y")]
             stage2 = [x, y]
             stage3 = operands[0] * operands[1]
         else:
-            signed_x = x.shape().signed
-            operands = [Signal(Shape(len(x) + half, signed_x), name=f"s2_{name}_lo"),
-                        Signal(Shape(len(x) + len(y) - half, signed_x), name=f"s2_{name}_hi")]
-            stage2 = [shift_add_multiply(x, y[:half]), shift_add_multiply(x, y[half:])]
-            stage3 = operands[0] + (operands[1] << half)
+            step = -(-len(y) // LOGIC_PARTS)
+            cuts = range(0, len(y), step)
+            # x times a slice of h bits fits len(x) + h bits, with x's signedness.
+            operands = [Signal(Shape(len(x) + len(y[low:low + step]), x.shape().signed),
+                               name=f"s2_{name}_p{low}") for low in cuts]
+            stage2 = [shift_add_multiply(x, y[low:low + step]) for low in cuts]
+            stage3 = _adder_tree([operand << low for operand, low in zip(operands, cuts)])
         with m.If(advance):
             m.d.sync += [reg.eq(value) for reg, value in zip(operands, stage2)]
             m.d.sync += product.eq(stage3)
