@@ -2,15 +2,14 @@
 
 :class:`SystemHarness` is simulation only. The host loads the program's ``cmd`` words into a
 :class:`tessera.sim.feeder.CommandFeeder` (sixteen words a transfer) while the system is held
-in reset, then raises ``run``: from the first clock edge with ``run`` high the system sees
-``cmd`` valid every cycle until the program ends, as :class:`tessera.golden.executor.Executor`
-assumes, and its cycle counters start at that edge as after a reset. ``o`` and ``error`` are
-the system's. :mod:`tessera.sim.cosim.system` drives it for
+in reset, then raises ``run``: from its first cycle out of reset the system sees ``cmd`` valid
+every cycle until the program ends, as :class:`tessera.golden.executor.Executor` assumes, and
+its cycle counters start as after a reset. :mod:`tessera.sim.cosim.system` drives it for
 :class:`tessera.sim.system.CosimTransport`.
 """
 
-from amaranth import Module, ResetInserter
-from amaranth.lib import stream, wiring
+from amaranth import ClockDomain, Module, ResetInserter, Signal
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.isa import CMD_WIDTH, Error
 from tessera.hw.system.protocol import output_layout
@@ -31,6 +30,13 @@ FEED_DEPTH = 4096
 class SystemHarness(wiring.Component):
     """:class:`~tessera.hw.system.SystemTop` whose ``cmd`` is fed in bulk (simulation only).
 
+    Every input is registered before it reaches the feeder or the system, the reset too (a
+    domain reset straight from an input feeds the next-state logic of every register). So no
+    logic depends combinationally on an input, and Verilator's
+    input region (``ico``), which it evaluates at every evaluation of the model, holds almost
+    nothing: with the clock inside the simulator (:mod:`tessera.sim.simclock`) the falling
+    edge costs next to nothing.
+
     Parameters
     ----------
     feed_words, feed_depth : int
@@ -40,18 +46,25 @@ class SystemHarness(wiring.Component):
 
     Members
     -------
-    load : In(stream.Signature(entry_layout(feed_words, 32)))
-        Entries of ``cmd`` words (:func:`tessera.sim.feeder.pack_entries`); ready while the
-        feeder has room, also while the system is held in reset.
+    clk : In(1)
+    reset : In(1)
+        Registered, then the reset of the ``sync`` domain (held from the start until the
+        first edge after ``reset`` is low).
+    load : In(entry_layout(feed_words, 32))
+        An entry of ``cmd`` words (:func:`tessera.sim.feeder.pack_entries`), taken at each
+        clock edge where ``load_valid`` is high and written to the feeder at the next. The
+        feeder must have room: the host loads at most ``feed_depth`` entries.
+    load_valid : In(1)
     run : In(1)
-        Low: the system is held in reset and takes no word. The system's first cycle is the
-        first clock edge with ``run`` high.
+        Registered: the system is held in reset until the edge after ``run`` rises, and its
+        first cycle is the edge after that. Raise it only after the whole program is loaded
+        (two edges after the last ``load_valid``).
     got : Out(output_layout)
-        The system's last ``o`` word, registered: it changes at the clock edge after the
+        The system's last ``o`` word, registered: it changes at the clock edge of the
         transfer, together with ``got_count``. The system's ``o`` is always ready (the
         executor's cycles assume no back-pressure).
     got_count : Out(16)
-        The ``o`` words the system sent, modulo 2 ** 16 (reset by ``rst``, not by ``run``).
+        The ``o`` words the system sent, modulo 2 ** 16.
     error : Out(4)
         The system's sticky error bits.
 
@@ -65,7 +78,10 @@ class SystemHarness(wiring.Component):
         self._system = SystemTop(**params)
         self._feeder = CommandFeeder(words=feed_words, width=CMD_WIDTH, depth=feed_depth)
         super().__init__({
-            "load": In(stream.Signature(entry_layout(feed_words, CMD_WIDTH))),
+            "clk": In(1),
+            "reset": In(1),
+            "load": In(entry_layout(feed_words, CMD_WIDTH)),
+            "load_valid": In(1),
             "run": In(1),
             "got": Out(output_layout),
             "got_count": Out(GOT_COUNT_WIDTH),
@@ -74,13 +90,22 @@ class SystemHarness(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        m.domains.raw = raw = ClockDomain("raw", reset_less=True)
+        m.domains.sync = sync = ClockDomain("sync")
+        reset = Signal(init=1)
+        m.d.raw += reset.eq(self.reset)
+        m.d.comb += [raw.clk.eq(self.clk), sync.clk.eq(self.clk), sync.rst.eq(reset)]
         system, feeder = self._system, self._feeder
+        run = Signal()
+        load = Signal.like(self.load)
+        load_valid = Signal()
+        m.d.sync += [run.eq(self.run), load.eq(self.load), load_valid.eq(self.load_valid)]
         m.submodules.feeder = feeder
-        m.submodules.system = ResetInserter({"sync": ~self.run})(system)
-        wiring.connect(m, wiring.flipped(self.load), feeder.i)
-        m.d.comb += [system.cmd.payload.eq(feeder.o.payload),
-                     system.cmd.valid.eq(feeder.o.valid & self.run),
-                     feeder.o.ready.eq(system.cmd.ready & self.run),
+        m.submodules.system = ResetInserter({"sync": ~run})(system)
+        m.d.comb += [feeder.i.payload.eq(load), feeder.i.valid.eq(load_valid),
+                     system.cmd.payload.eq(feeder.o.payload),
+                     system.cmd.valid.eq(feeder.o.valid & run),
+                     feeder.o.ready.eq(system.cmd.ready & run),
                      system.o.ready.eq(1),
                      self.error.eq(system.error)]
         with m.If(system.o.valid):
