@@ -18,6 +18,8 @@ from tessera.golden.isa import (
 )
 from tessera.hw.system.protocol import Opcode, args_layout, instruction_layout, output_layout
 
+from .words import decode_fields
+
 __all__ = ["decode_header", "decode_output", "encode", "encode_program", "header_bits"]
 
 _MASK = (1 << CMD_WIDTH) - 1
@@ -62,17 +64,13 @@ def decode_header(words):
     if len(words) != INSTRUCTION_WORDS:
         raise TesseraError(f"a header is {INSTRUCTION_WORDS} words, not {len(words)}")
     bits = sum(int(w) << (CMD_WIDTH * i) for i, w in enumerate(words))
-    opcode = bits & 0xF
+    opcode = decode_fields(instruction_layout, bits)["opcode"]
     if opcode not in {o.value for o in Op}:
         return opcode, {}
     op = Op(opcode)
-    # Through the layout's offsets, not a view: a field may hold a value its enum lacks (a
-    # LOAD to a space that does not exist).
-    base = instruction_layout["args"].offset
-    args = {}
-    for name, f in args_layout(op):
-        args[name] = (bits >> (base + f.offset)) & ((1 << f.width) - 1)
-    return opcode, args
+    # Plain integers, not a view: a field may hold a value its enum lacks (a LOAD to a space
+    # that does not exist).
+    return opcode, decode_fields(args_layout(op), bits >> instruction_layout["args"].offset)
 
 
 def decode_output(values):

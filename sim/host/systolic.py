@@ -16,7 +16,6 @@ Typical use::
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Shape
 from tessera.golden.systolic import pack_a, pack_b
 from tessera.hw.systolic.protocol import (
     command_layout,
@@ -25,7 +24,7 @@ from tessera.hw.systolic.protocol import (
     result_layout,
 )
 
-from .words import encode
+from .words import decode_fields, encode
 
 __all__ = ["GemmWords", "command_words", "gemm_words", "operand_words", "quant_words",
            "result_values"]
@@ -79,19 +78,12 @@ def result_values(config, words):
     ``n`` is 0 or above ``config.lanes`` raises :class:`ValueError`.
     """
     layout = result_layout(config.lanes, config.acc_width)
-    data_field, n_field = layout["data"], layout["n"]
-    elem = data_field.shape
-    width = Shape.cast(elem.elem_shape).width
-    offsets = [data_field.offset + field.offset for _, field in elem]
-    n_width = Shape.cast(n_field.shape).width
     values, lanes = [], []
     for word in words:
-        word = int(word)
-        n = (word >> n_field.offset) & ((1 << n_width) - 1)
+        fields = decode_fields(layout, word)
+        n = fields["n"]
         if not 1 <= n <= config.lanes:
             raise ValueError(f"a result word carries n = {n} lanes (1..{config.lanes})")
         lanes.append(n)
-        for offset in offsets[:n]:
-            value = (word >> offset) & ((1 << width) - 1)
-            values.append(value - (1 << width) if value >> (width - 1) else value)
+        values.extend(fields["data"][i] for i in range(n))
     return np.asarray(values, dtype=np.int64), np.asarray(lanes, dtype=np.int64)

@@ -4,8 +4,10 @@ Nothing here knows a field's position. :func:`encode` is ``layout.const(fields).
 (what ``amaranth.lib.data`` packs), made fast: the first time a layout is seen its leaf fields'
 offsets and widths are read from the layout itself, and later words are packed from that table
 (``layout.const`` spends milliseconds a word; a program of thousands of matrix words would wait
-seconds). tests/sim/test_host.py checks it against ``layout.const`` on every field of every
-protocol layout. :func:`decode` is ``layout.from_bits``. :func:`words_to_array` and
+seconds). :func:`decode` is ``layout.from_bits``; :func:`decode_fields` reads a word's fields as
+plain integers from the same table (``from_bits`` views cost as much as ``const``: a result
+stream of thousands of words). tests/sim/test_host.py checks both against ``amaranth.lib.data``
+on every field of every protocol layout. :func:`words_to_array` and
 :func:`array_to_words` only cut wide integers into 64-bit pieces (and join them again) to carry
 them through a NumPy file.
 """
@@ -16,17 +18,17 @@ import numpy as np
 from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import data
 
-__all__ = ["array_to_words", "decode", "encode", "encode_columns", "join_signed",
-           "words_to_array"]
+__all__ = ["array_to_words", "decode", "decode_fields", "encode", "encode_columns",
+           "join_signed", "words_to_array"]
 
 
 class _Leaf:
     """A field of a layout that holds a plain value: where it is, how wide, how to read it."""
 
-    __slots__ = ("enum", "offset", "width")
+    __slots__ = ("enum", "offset", "signed", "width")
 
-    def __init__(self, offset, width, enum):
-        self.offset, self.width, self.enum = offset, width, enum
+    def __init__(self, offset, width, enum, signed):
+        self.offset, self.width, self.enum, self.signed = offset, width, enum, signed
 
 
 class _Nested:
@@ -48,7 +50,8 @@ def _table(layout, offset=0):
             table[key] = _Nested(at, _table(field.shape, at))
         else:
             enum = isinstance(field.shape, ShapeCastable)
-            table[key] = _Leaf(at, Shape.cast(field.shape).width, enum)
+            shape = Shape.cast(field.shape)
+            table[key] = _Leaf(at, shape.width, enum, shape.signed)
     return table
 
 
@@ -75,6 +78,26 @@ def _pack(table, fields):
     return word
 
 
+def _layout_table(layout):
+    entry = _TABLES.get(id(layout))
+    if entry is None or entry[0] is not layout:
+        entry = _TABLES[id(layout)] = (layout, _table(layout))
+    return entry[1]
+
+
+def _unpack(table, word):
+    fields = {}
+    for key, field in table.items():
+        if isinstance(field, _Nested):
+            fields[key] = _unpack(field.table, word)
+            continue
+        value = (word >> field.offset) & ((1 << field.width) - 1)
+        if field.signed and value >> (field.width - 1):
+            value -= 1 << field.width
+        fields[key] = value
+    return fields
+
+
 def encode(layout, fields):
     """Return ``layout.const(fields).as_value().value``: one word of the wire format.
 
@@ -82,10 +105,7 @@ def encode(layout, fields):
     field values, nested for nested layouts; a field's value is cut to its width as
     ``layout.const`` does, enum fields take their members.
     """
-    entry = _TABLES.get(id(layout))
-    if entry is None or entry[0] is not layout:
-        entry = _TABLES[id(layout)] = (layout, _table(layout))
-    return _pack(entry[1], fields)
+    return _pack(_layout_table(layout), fields)
 
 
 def encode_columns(layout, **columns):
@@ -102,6 +122,17 @@ def encode_columns(layout, **columns):
 def decode(layout, word):
     """Return the :class:`amaranth.lib.data.Const` view of ``word`` through ``layout``."""
     return layout.from_bits(int(word))
+
+
+def decode_fields(layout, word):
+    """Return the fields of ``word`` through ``layout`` as plain integers, fast.
+
+    A dict per struct (field name -> value) and per array (index -> value), nested as the layout
+    is; a leaf's value is what ``layout.from_bits(word)`` holds there as an integer: signed
+    fields sign-extended, an enum field its raw value (which need not be a member: a header
+    may carry a value the enum lacks).
+    """
+    return _unpack(_layout_table(layout), int(word))
 
 
 def join_signed(values, width):

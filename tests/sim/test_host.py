@@ -25,6 +25,7 @@ from tessera.sim.host.sparse import Program, parse_stats, stats_words
 from tessera.sim.host.words import (
     array_to_words,
     decode,
+    decode_fields,
     encode,
     join_signed,
     words_to_array,
@@ -109,7 +110,7 @@ def _tree(layout, pick):
 def test_every_field_round_trips(name):
     """Each leaf at its extremes and at random values, the others random: the host's encoder
     packs what ``layout.const`` packs, and ``decode(encode(x)) == x`` field by field (so no two
-    fields share a bit)."""
+    fields share a bit), through the layout's view and through ``decode_fields``."""
     layout = _layouts()[name]
     leaves = list(_leaves(layout))
     rng = random.Random(9)
@@ -130,10 +131,14 @@ def test_every_field_round_trips(name):
         assert word == layout.const(fields).as_value().value, f"{name}: encode != const"
         assert 0 <= word < 2**layout.size
         back = decode(layout, word)
+        plain = decode_fields(layout, word)
         for path, _ in leaves:
             got = _get(back, path)
             want = chosen[path]
             assert got == want, f"{name}: field {path} is {got!r}, not {want!r} (seed 9)"
+            got = _get(plain, path)
+            want = getattr(want, "value", want)
+            assert got == want, f"{name}: decode_fields: {path} is {got!r}, not {want!r} (seed 9)"
 
 
 def _decode_all(program):
