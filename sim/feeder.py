@@ -62,6 +62,11 @@ class CommandFeeder(wiring.Component):
         the cycle after an entry is written to the FIFO (two cycles after, into an empty one)
         until the FIFO is empty, and ``o.ready`` may depend on ``o.valid``.
 
+    Attributes
+    ----------
+    words, width, depth : int
+        The parameters.
+
     Raises
     ------
     TypeError
@@ -74,31 +79,19 @@ class CommandFeeder(wiring.Component):
                 raise TypeError(f"{name} must be an integer of at least {low}, not {value!r}")
         if width not in (8, 16, 32, 64):
             raise TypeError(f"width must be 8, 16, 32 or 64, not {width!r}")
-        self._words, self._width, self._depth = words, width, depth
+        self.words, self.width, self.depth = words, width, depth
         self._layout = entry_layout(words, width)
         super().__init__({"i": In(stream.Signature(self._layout)),
                           "o": Out(stream.Signature(width))})
 
-    @property
-    def words(self):
-        return self._words
-
-    @property
-    def width(self):
-        return self._width
-
-    @property
-    def depth(self):
-        return self._depth
-
     def elaborate(self, platform):
         m = Module()
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self._layout.size,
-                                                          depth=self._depth)
+                                                          depth=self.depth)
         m.d.comb += [queue.w_data.eq(self.i.payload), queue.w_en.eq(self.i.valid),
                      self.i.ready.eq(queue.w_rdy)]
         entry = data.View(self._layout, queue.r_data)
-        index = Signal(range(self._words))
+        index = Signal(range(self.words))
         m.d.comb += [self.o.valid.eq(queue.r_rdy), self.o.payload.eq(entry.words[index])]
         with m.If(self.o.valid & self.o.ready):
             with m.If(index == entry.last):
