@@ -23,7 +23,8 @@ One small API::
   reads them with :mod:`tessera.sim.tb` and writes back a report and output arrays the same way.
 - The simulator is named by ``sim=`` or by the usual cocotb variable ``SIM`` (``icarus`` by
   default). ``clock_ns=`` runs the design's clock inside the simulator instead of cocotb's GPI
-  clock (:mod:`tessera.sim.simclock`; a build of its own, ``<sim>-clock<period>ns``). ``WAVES=1`` writes an FST waveform into the run folder and prints its path.
+  clock (:mod:`tessera.sim.simclock`; a build of its own, ``<sim>-clock<period>ns``).
+  ``WAVES=1`` writes an FST waveform into the run folder and prints its path.
 - A failing cocotb test raises :class:`SimulationFailed` naming the failed tests, the random seed
   (rerun with ``COCOTB_RANDOM_SEED=<seed>``) and the tail of the simulator log; its first line
   says what happened (the command-line tool prints that line). A simulator that crashes also
