@@ -167,11 +167,17 @@ BOARDS = {b.name: b for b in (
           "MuseLab iCESugar 1.5: iCE40UP5K, iCELink (CMSIS-DAP)", 12_000_000, 115_200,
           _UP5K_CORE, "icesugar", "ice40", _ICE40_LINK, pll_hz=18_000_000),
     Board("ulx3s-25f", "amaranth_boards.ulx3s:ULX3S_25F_Platform",
-          "Radiona ULX3S: ECP5 LFE5U-25F, FT231X", 25_000_000, 1_000_000, _ECP5_CORE, "ulx3s",
-          "ecp5", _ECP5_LINK),
+          "Radiona ULX3S: ECP5 LFE5U-25F, FT231X", 25_000_000, 3_000_000, _ECP5_CORE, "ulx3s",
+          "ecp5", _ECP5_LINK,
+          # The sparse core closes timing at 69.4 MHz from the 25 MHz oscillator; 60 MHz from
+          # the PLL divides the FT231X's fastest rate, 3 Mbaud, exactly (docs/boards.md).
+          pll_hz=60_000_000),
     Board("ulx3s-45f", "amaranth_boards.ulx3s:ULX3S_45F_Platform",
-          "Radiona ULX3S: ECP5 LFE5U-45F, FT231X", 25_000_000, 1_000_000,
-          _system(_SYSTEM_45F), "ulx3s", "ecp5", _SYSTEM_LINK),
+          "Radiona ULX3S: ECP5 LFE5U-45F, FT231X", 25_000_000, 3_000_000,
+          _system(_SYSTEM_45F), "ulx3s", "ecp5", _SYSTEM_LINK,
+          # The 4x4 system closed timing at 44.7 MHz from the oscillator; 30 MHz from the
+          # PLL divides 3 Mbaud exactly (docs/boards.md).
+          pll_hz=30_000_000),
     Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
           "Radiona ULX3S: ECP5 LFE5U-85F, FT231X", 25_000_000, 1_000_000, _SYSTEM_CORE, "ulx3s",
           "ecp5", _SYSTEM_LINK),

@@ -67,8 +67,9 @@ all-zero groups after the last non-zero). ``X`` is the latest of these.
 per cycle: row ``i`` is read from PE ``i % N``, registered, and passed to the post-processor
 (:data:`POSTPROC_LATENCY` stages); the outputs leave in row order, one per cycle, whether they
 are sent to the host or only go to the destination buffers, and the phase ends one cycle after
-the last one: ``rows + 9`` cycles, 1 for an empty layer. (Before the post-processor was shared,
-one per PE, a layer whose outputs were not sent took ``ceil(rows / N) + 9``.)
+the last one: ``rows + 10`` cycles, 1 for an empty layer (``rows + 9`` before the
+post-processor's multiplier took a second stage). (Before the post-processor was shared, one
+per PE, a layer whose outputs were not sent took ``ceil(rows / N) + 9``.)
 
 The loop runs over the non-zero activations and is vectorised over the PEs, so a full-size
 layer of EIE's Table III (VGG-6: 4,591 non-zeros on 64 PEs) takes tens of milliseconds.
@@ -98,7 +99,7 @@ __all__ = [
 PE_DRAIN = 6
 #: Stages of hw/postproc.PostProcessor (its LATENCY; tests/golden/test_sparse_cycles.py checks
 #: that the two agree).
-POSTPROC_LATENCY = 6
+POSTPROC_LATENCY = 7
 #: Write-back cycles beyond one per output: the accumulator read and its register, the
 #: post-processor, and the cycle in which the last output is counted.
 WRITEBACK_OVERHEAD = 2 + POSTPROC_LATENCY + 1

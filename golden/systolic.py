@@ -225,7 +225,7 @@ WS_WRITE_OFFSET = PE_LATENCY + 1
 OS_WRITE_OFFSET = PE_LATENCY - 1
 #: Pipeline stages of the shared post-processor (``tessera.hw.postproc.PostProcessor.LATENCY``; the
 #: tests check that the two agree). The engine's lanes run one each, in lockstep.
-POSTPROC_LATENCY = 6
+POSTPROC_LATENCY = 7
 #: Cycles from the drain's last read to the last word's transfer on the output stream: the
 #: read, the drain's row register, its output queue (two cycles), the post-processors, the
 #: transfer.

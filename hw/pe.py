@@ -5,6 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.errors import check_choice, check_int
 
+from .dsp import mult18x18d, uses_mult18x18d
+
 __all__ = ["MACPE", "booth_multiply", "booth_partials"]
 
 
@@ -35,39 +37,6 @@ def booth_multiply(a, w):
     """
     p0, p1, p2, p3 = booth_partials(a, w)
     return (p0 + p1) + (p2 + p3)
-
-
-def _mult18x18d(m, a, w, product):
-    """Multiply in an ECP5 MULT18X18D with its input and output registers (REG_INPUTA/B,
-    REG_OUTPUT): ``product`` shows ``a * w`` two edges after ``a`` and ``w`` are sampled.
-
-    Yosys' ``synth_ecp5`` maps a multiplication to a MULT18X18D but leaves its registers unused,
-    and once every DSP block is taken the fabric's registers cannot sit beside the DSP column:
-    routing to and from the block then lies on the multiplier's path. Here the two registers are
-    in the block, so each of those routes has a cycle of its own.
-    """
-    ports = {
-        "i_CLK0": ClockSignal(), "i_CE0": C(1, 1),
-        # A board top's domain may be reset-less (the ULX3S's is): then the block never resets.
-        "i_RST0": ResetSignal(allow_reset_less=True),
-        "i_SIGNEDA": C(1, 1), "i_SIGNEDB": C(1, 1), "i_SOURCEA": C(0, 1), "i_SOURCEB": C(0, 1),
-    }
-    a18, w18 = Signal(signed(18)), Signal(signed(18))
-    m.d.comb += [a18.eq(a), w18.eq(w)]
-    for bit in range(18):
-        ports[f"i_A{bit}"] = a18[bit]
-        ports[f"i_B{bit}"] = w18[bit]
-        ports[f"i_C{bit}"] = C(0, 1)
-    for bit in range(16):
-        ports[f"o_P{bit}"] = product[bit]
-    registers = {f"p_REG_{reg}_{what}": value
-                 for reg in ("INPUTA", "INPUTB", "OUTPUT")
-                 for what, value in (("CLK", "CLK0"), ("CE", "CE0"), ("RST", "RST0"))}
-    m.submodules.mult = Instance(
-        "MULT18X18D", **registers,
-        p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
-        p_RESETMODE="SYNC", p_GSR="DISABLED", p_SOURCEB_MODE="B_SHIFT",
-        p_MULT_BYPASS="DISABLED", p_CAS_MATCH_REG="FALSE", **ports)
 
 
 class MACPE(wiring.Component):
@@ -192,9 +161,9 @@ class MACPE(wiring.Component):
 
         # Stages 1 to 3: the operand registers, the multiplier's first stage, the product.
         product = Signal(signed(16))
-        if self.multiplier == "dsp" and getattr(platform, "family", None) == "ecp5":
+        if self.multiplier == "dsp" and uses_mult18x18d(platform):
             dsp_out = Signal(signed(16))
-            _mult18x18d(m, self.a, self.w, dsp_out)
+            mult18x18d(m, self.a, self.w, dsp_out)
             m.d.sync += product.eq(dsp_out)
         else:
             a, w = Signal(signed(8)), Signal(signed(8))

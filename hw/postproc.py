@@ -5,12 +5,17 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from tessera.golden.errors import check_choice, check_int
 
+from .dsp import mult18x18d, uses_mult18x18d
+
 __all__ = ["PostProcessor", "postproc_input_layout", "shift_add_multiply"]
 
 #: Widths of the requantization parameters (tessera.golden.quant: 0 <= M < 2**16, 0 <= s <= 47).
 MULTIPLIER_WIDTH = 16
 SHIFT_WIDTH = 6
 MAX_SHIFT = 47
+#: How many registered slices of the multiplier a post-processor in logic multiplies by in
+#: stage 2 (their sum is stage 3).
+LOGIC_PARTS = 4
 
 
 def postproc_input_layout(acc_width=32):
@@ -31,7 +36,11 @@ def shift_add_multiply(x, y):
     One term ``x << i`` per bit of ``y``, summed in a balanced tree. Synthesis maps only
     multiplication operators to DSP blocks; this stays in logic (LUTs and carry chains).
     """
-    terms = [Mux(y[i], x << i, 0) for i in range(len(y))]
+    return _adder_tree([Mux(y[i], x << i, 0) for i in range(len(y))])
+
+
+def _adder_tree(terms):
+    """Return the sum of ``terms`` as a balanced tree of two-input adders."""
     while len(terms) > 1:
         terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
     return terms[0]
@@ -58,9 +67,11 @@ class PostProcessor(wiring.Component):
     acc_width : int
         Width of the signed accumulator and bias, 16..32 (default 32).
     multiplier : {"dsp", "logic"}
-        How stage 2 multiplies: two multiplication operators (two 18x18 DSP blocks, the
-        default), or :func:`shift_add_multiply` in logic, for a device whose DSP blocks the
-        systolic array's PEs have taken. Values and timing do not depend on it.
+        How stages 2 and 3 multiply: two multiplication operators (two 18x18 DSP blocks, the
+        default; on an ECP5 explicit MULT18X18D instances with their own registers), or
+        :func:`shift_add_multiply` in logic, split into four registered parts, for a device
+        whose DSP blocks the systolic array's PEs have taken. Values and timing do not depend
+        on it.
 
     Members
     -------
@@ -74,21 +85,24 @@ class PostProcessor(wiring.Component):
 
     Timing
     ------
-    A six-stage pipeline (bias add; two partial products, one DSP block each; their sum; shift;
-    round; ReLU and saturate), so that no stage holds more than one carry chain or one DSP
-    multiply. An element accepted at one clock edge appears on ``o`` after the sixth edge
-    (:attr:`LATENCY`) when ``o`` is not stalled.
+    A seven-stage pipeline (bias add; the operands of two partial products, one DSP block
+    each; the partial products; their sum; shift; round; ReLU and saturate), so that no stage
+    holds more than one carry chain, and a DSP block's multiply has a stage of its own with
+    the routes to and from it in stages of their own (on the ECP5 its input and output
+    registers are the block's own). An element accepted at one clock edge appears on ``o``
+    after the seventh edge (:attr:`LATENCY`) when ``o`` is not stalled.
     The stages carry only what the stages after them need: a raw element goes through the
     arithmetic as ``(acc + 0) * 1 >> 0`` (so the accumulator has no flip-flops of its own), and
     the rounded value keeps ``acc_width + 1`` bits plus an out-of-range flag and its sign (a
-    value outside saturates whatever its low bits). At ``acc_width=32``: 314 flip-flops, 488
-    before this narrowing.
+    value outside saturates whatever its low bits). At ``acc_width=32`` on the ECP5: 258
+    flip-flops with ``multiplier="dsp"`` (the products sit in the blocks' output registers), 487
+    with ``"logic"`` (its stage 2 holds eight partial products); 488 before this narrowing.
     Throughput is one element per cycle. Back-pressure stalls the whole pipeline: ``i.ready`` is
     ``o.ready`` or an empty output stage (combinational from ``o.ready``), so nothing is dropped
     or duplicated. Reset empties the pipeline.
     """
 
-    LATENCY = 6
+    LATENCY = 7
 
     def __init__(self, *, acc_width=32, multiplier="dsp"):
         self.acc_width = check_int(acc_width, "acc_width", 16, 32)
@@ -120,39 +134,37 @@ class PostProcessor(wiring.Component):
         s1_shift = Signal(SHIFT_WIDTH)
         s1_relu, s1_raw = Signal(), Signal()
 
-        # Stage 2: two partial products, each one 18x18 DSP multiply with nothing behind it:
-        # the sum's low 17 bits (unsigned) and its high bits (signed), times the multiplier.
+        # Stages 2 and 3: two products, each one 18x18 DSP multiply with nothing in front of it
+        # or behind it: the sum's low 17 bits (unsigned) and its high bits (signed), times the
+        # multiplier (:meth:`_multiply`).
         low_bits = min(17, w)  # leaves the signed high part at least its sign bit
-        s2_low = Signal(low_bits + MULTIPLIER_WIDTH)
-        s2_high = Signal(signed(w + 1 - low_bits + MULTIPLIER_WIDTH))
-        s2_shift = Signal(SHIFT_WIDTH)
-        s2_relu, s2_raw = Signal(), Signal()
+        s3_low = Signal(low_bits + MULTIPLIER_WIDTH)
+        s3_high = Signal(signed(w + 1 - low_bits + MULTIPLIER_WIDTH))
+        self._multiply(m, platform, advance, s1_sum[:low_bits], s1_multiplier, s3_low, "low")
+        self._multiply(m, platform, advance, s1_sum[low_bits:].as_signed(), s1_multiplier,
+                       s3_high, "high")
+        s2_shift, s3_shift = Signal(SHIFT_WIDTH), Signal(SHIFT_WIDTH)
+        s2_relu, s2_raw, s3_relu, s3_raw = Signal(), Signal(), Signal(), Signal()
 
-        # Stage 3: the exact product (w + 1) x 17 bits signed, from the partial products.
-        s3_product = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
-        s3_shift = Signal(SHIFT_WIDTH)
-        s3_relu, s3_raw = Signal(), Signal()
-
-        # Stage 4: the barrel shifter. (t << 1) >> s is t >> (s - 1) for s >= 1 and 2t for
-        # s == 0, so that stage 5's (x + 1) >> 1 rounds both cases: floor((t + 2**(s-1)) / 2**s),
-        # and t itself when s == 0.
-        s4_shifted = Signal(signed(w + 2 + MULTIPLIER_WIDTH))
+        # Stage 4: the exact product (w + 1) x 17 bits signed, from the two products.
+        s4_product = Signal(signed(w + 1 + MULTIPLIER_WIDTH))
+        s4_shift = Signal(SHIFT_WIDTH)
         s4_relu, s4_raw = Signal(), Signal()
 
-        # Stage 5: round to nearest, ties toward +infinity. Only the low w + 1 bits are rounded
+        # Stage 5: the barrel shifter. (t << 1) >> s is t >> (s - 1) for s >= 1 and 2t for
+        # s == 0, so that stage 6's (x + 1) >> 1 rounds both cases: floor((t + 2**(s-1)) / 2**s),
+        # and t itself when s == 0.
+        s5_shifted = Signal(signed(w + 2 + MULTIPLIER_WIDTH))
+        s5_relu, s5_raw = Signal(), Signal()
+
+        # Stage 6: round to nearest, ties toward +infinity. Only the low w + 1 bits are rounded
         # and go on, with a flag for a value outside them (found beside the rounding, not after
         # it) and its sign: such a value rounds to at least 2**(w-1) in magnitude, which
         # saturates (w >= 16); a raw element (2 * acc) is always inside.
-        s4_high = s4_shifted[w:]
-        s5_rounded = Signal(signed(w + 1))
-        s5_outside, s5_negative = Signal(), Signal()
-        s5_relu, s5_raw = Signal(), Signal()
-
-        if self.multiplier == "dsp":
-            def multiply(x, y):
-                return x * y
-        else:
-            multiply = shift_add_multiply
+        s5_high = s5_shifted[w:]
+        s6_rounded = Signal(signed(w + 1))
+        s6_outside, s6_negative = Signal(), Signal()
+        s6_relu, s6_raw = Signal(), Signal()
 
         with m.If(advance):
             m.d.sync += valid.eq(Cat(self.i.valid, valid[:-1]))
@@ -163,42 +175,75 @@ class PostProcessor(wiring.Component):
                 s1_relu.eq(p.relu),
                 s1_raw.eq(p.raw),
 
-                s2_low.eq(multiply(s1_sum[:low_bits], s1_multiplier)),
-                s2_high.eq(multiply(s1_sum[low_bits:].as_signed(), s1_multiplier)),
                 s2_shift.eq(s1_shift),
                 s2_relu.eq(s1_relu),
                 s2_raw.eq(s1_raw),
 
-                s3_product.eq(s2_low + (s2_high << low_bits)),
                 s3_shift.eq(s2_shift),
                 s3_relu.eq(s2_relu),
                 s3_raw.eq(s2_raw),
 
-                s4_shifted.eq((s3_product << 1) >> s3_shift),
+                s4_product.eq(s3_low + (s3_high << low_bits)),
+                s4_shift.eq(s3_shift),
                 s4_relu.eq(s3_relu),
                 s4_raw.eq(s3_raw),
 
-                s5_rounded.eq((s4_shifted[:w + 1].as_signed() + 1) >> 1),
-                s5_outside.eq(s4_high.any() & ~s4_high.all()),
-                s5_negative.eq(s4_shifted[-1]),
+                s5_shifted.eq((s4_product << 1) >> s4_shift),
                 s5_relu.eq(s4_relu),
                 s5_raw.eq(s4_raw),
+
+                s6_rounded.eq((s5_shifted[:w + 1].as_signed() + 1) >> 1),
+                s6_outside.eq(s5_high.any() & ~s5_high.all()),
+                s6_negative.eq(s5_shifted[-1]),
+                s6_relu.eq(s5_relu),
+                s6_raw.eq(s5_raw),
             ]
 
-            # Stage 6: the raw accumulator, or ReLU and saturation.
-            negative = Mux(s5_outside, s5_negative, s5_rounded < 0)
+            # Stage 7: the raw accumulator, or ReLU and saturation.
+            negative = Mux(s6_outside, s6_negative, s6_rounded < 0)
             m.d.sync += self.o.valid.eq(valid[-1])
-            with m.If(s5_raw):
-                m.d.sync += self.o.payload.eq(s5_rounded)
-            with m.Elif(s5_relu & negative):
+            with m.If(s6_raw):
+                m.d.sync += self.o.payload.eq(s6_rounded)
+            with m.Elif(s6_relu & negative):
                 m.d.sync += self.o.payload.eq(0)
-            with m.Elif(s5_outside):
-                m.d.sync += self.o.payload.eq(Mux(s5_negative, -128, 127))
-            with m.Elif(s5_rounded < -128):
+            with m.Elif(s6_outside):
+                m.d.sync += self.o.payload.eq(Mux(s6_negative, -128, 127))
+            with m.Elif(s6_rounded < -128):
                 m.d.sync += self.o.payload.eq(-128)
-            with m.Elif(s5_rounded > 127):
+            with m.Elif(s6_rounded > 127):
                 m.d.sync += self.o.payload.eq(127)
             with m.Else():
-                m.d.sync += self.o.payload.eq(s5_rounded)
+                m.d.sync += self.o.payload.eq(s6_rounded)
 
         return m
+
+    def _multiply(self, m, platform, advance, x, y, product, name):
+        """``product`` <= ``x * y`` two advancing edges after ``x`` and ``y``: stages 2 and 3.
+
+        - ``"dsp"`` on an ECP5: a MULT18X18D with its own input and output registers (stage 2
+          the operands, stage 3 the product), enabled by ``advance``, so that the routes to
+          and from the DSP column each have a cycle of their own.
+        - ``"dsp"`` elsewhere: the same two registers in behaviour (a multiplication operator
+          between them, which synthesis maps to a DSP block).
+        - ``"logic"``: a registered partial-product split: stage 2 holds ``x`` times each
+          quarter of ``y`` (:func:`shift_add_multiply`: four shifted terms, two adder levels),
+          stage 3 their sum (two adder levels more).
+        """
+        if self.multiplier == "dsp" and uses_mult18x18d(platform):
+            mult18x18d(m, x, y, product, enable=advance, name=f"mult_{name}")
+            return
+        if self.multiplier == "dsp":
+            operands = [Signal.like(x, name=f"s2_{name}_x"), Signal.like(y, name=f"s2_{name}_y")]
+            stage2 = [x, y]
+            stage3 = operands[0] * operands[1]
+        else:
+            step = -(-len(y) // LOGIC_PARTS)
+            cuts = range(0, len(y), step)
+            # x times a slice of h bits fits len(x) + h bits, with x's signedness.
+            operands = [Signal(Shape(len(x) + len(y[low:low + step]), x.shape().signed),
+                               name=f"s2_{name}_p{low}") for low in cuts]
+            stage2 = [shift_add_multiply(x, y[low:low + step]) for low in cuts]
+            stage3 = _adder_tree([operand << low for operand, low in zip(operands, cuts)])
+        with m.If(advance):
+            m.d.sync += [reg.eq(value) for reg, value in zip(operands, stage2)]
+            m.d.sync += product.eq(stage3)

@@ -69,7 +69,7 @@ class WriteBack(wiring.Component):
     Unstalled, row ``i`` is read in the ``i + 1``-th active cycle, is registered in the next
     one (the PE's read selected there), enters the post-processor one cycle later and leaves it
     :attr:`PostProcessor.LATENCY` cycles after that, so the array's write-back phase takes
-    ``rows + 9`` cycles (:func:`tessera.golden.sparse_cycles.writeback_cycles`).
+    ``rows + 10`` cycles (:func:`tessera.golden.sparse_cycles.writeback_cycles`).
     Back-pressure on ``o`` stalls the post-processor, then the registers, then the reads;
     nothing is lost.
     """

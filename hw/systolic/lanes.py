@@ -30,7 +30,7 @@ class LanePostProcessor(wiring.Component):
     Built as ``lanes`` instances of the shared :class:`~tessera.hw.postproc.PostProcessor`, one
     per lane, driven in lockstep (the same ``valid`` and ``ready``, so their pipelines hold the
     same words), rather than as one C-wide unit: every lane is the unit the sparse engine and
-    the golden tests already check bit for bit, and what the lanes could share (six stages of
+    the golden tests already check bit for bit, and what the lanes could share (seven stages of
     ``valid``, ``relu`` and ``raw`` flip-flops, and the shift amount, which differs per column)
     is a few flip-flops per lane. The lane count ``n`` of each word travels beside the
     pipelines in a small queue.
@@ -61,7 +61,7 @@ class LanePostProcessor(wiring.Component):
     Timing
     ------
     :attr:`LATENCY` (the post-processor's): a word accepted at one edge is on ``o`` after the
-    sixth, one word a cycle. Back-pressure stalls every lane together (``i.ready`` is
+    seventh, one word a cycle. Back-pressure stalls every lane together (``i.ready`` is
     combinational from ``o.ready``); nothing is dropped or duplicated. Reset empties it.
     """
 

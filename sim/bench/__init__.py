@@ -14,8 +14,9 @@ tests assert behaviour, not timings.
 
 from tessera.sim.tops import TOPS
 
-#: Benchmarks of no single top (the co-simulation speed of several), run after the tops' own.
-ACROSS_TOPS = ("cosim_speed", "throughput")
+#: Benchmarks of no single top (the co-simulation speed of several, throughput per
+#: configuration, the boards' host link), run after the tops' own.
+ACROSS_TOPS = ("cosim_speed", "throughput", "link")
 
 # name -> module under tessera.sim.bench, in the order `make bench` runs them.
 BENCHMARKS = {name: name for top in TOPS.values() for name in top.benchmarks}

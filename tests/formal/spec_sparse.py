@@ -13,6 +13,7 @@ from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.utils import ceil_log2
 from tessera.golden.sparse_cycles import layer_cycles, writeback_cycles
+from tessera.hw.postproc import PostProcessor
 from tessera.hw.sparse import SparseArray, SparseConfig
 from tessera.hw.sparse.arith import ArithmeticUnit
 from tessera.hw.sparse.detector import NonZeroDetector
@@ -280,7 +281,7 @@ def writeback_stream_spec(variant, *, config=TINY):
 #: at most one cycle in a row: the first row's read, register and post-processor, then each
 #: row leaving in at most two cycles. writeback_progress proves it enough; test_formal checks
 #: that one cycle less is not.
-WRITEBACK_CYCLES = 2 + 6 + TINY.max_acts * 2
+WRITEBACK_CYCLES = 2 + PostProcessor.LATENCY + TINY.max_acts * 2
 
 
 _WriteBackLosesRow = h.frozen(WriteBack, "out_global", (
@@ -632,7 +633,7 @@ def run_worst_case(config, *, wait):
 
 #: The longest a RUN keeps TINY busy, o.ready low at most FAIR_WAIT cycles in a row: the
 #: golden model's worst compute phase (19 cycles: three columns, the last with four entries
-#: for one PE) and write-back (4 rows sent: 4 + 9 cycles, and one cycle of wait each).
+#: for one PE) and write-back (4 rows sent: 4 + 10 cycles, and one cycle of wait each).
 RUN_CYCLES, RUN_COMPUTE, RUN_WRITEBACK, RUN_WORST_LAYER = run_worst_case(TINY, wait=FAIR_WAIT)
 #: Memories the RUN proof starts with any contents: whatever configuration and ACT commands
 #: could have written (pointers, matrix words, codebook, parameters, both activation buffers).

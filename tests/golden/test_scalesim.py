@@ -8,13 +8,13 @@ from tessera.golden.systolic import gemm_cycles
 
 
 @pytest.mark.parametrize("m, k, n, side, scalesim, tessera, one_lane", [
-    (576, 25, 6, 16, 1243, 1232, 3600),     # LeNet-5 conv1 on 16 x 16 (the issue: 3,661)
-    (48, 40, 36, 8, 1749, 1248, 1968),      # on 8 x 8 (the issue: 2,013)
+    (576, 25, 6, 16, 1243, 1233, 3601),     # LeNet-5 conv1 on 16 x 16 (the issue: 3,661)
+    (48, 40, 36, 8, 1749, 1249, 1969),      # on 8 x 8 (the issue: 2,013)
 ])
 def test_the_issues_weight_stationary_pairs(m, k, n, side, scalesim, tessera, one_lane):
     """The issue's figures: with C lanes, and with the 1-lane output path (one result a cycle;
     the issue's figures were 3,661 and 2,013 before the drain read a group's rows as its last
-    K-tile writes them)."""
+    K-tile writes them; tessera's are one more since the post-processor's seventh stage)."""
     assert scalesim_cycles(m, k, n, rows=side, cols=side, dataflow="ws") == scalesim
     config = SystolicConfig.for_problem(m, k, n, rows=side, cols=side, dataflow="ws")
     assert gemm_cycles(config, m, k, n).cycles == tessera

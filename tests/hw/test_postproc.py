@@ -38,3 +38,39 @@ def test_postproc_rejects_bad_multiplier():
     with pytest.raises(ValueError,
                        match=r"^multiplier must be one of 'dsp', 'logic', not 'lut'$"):
         PostProcessor(multiplier="lut")
+
+
+def _mult18x18d_blocks(multiplier, family):
+    """The MULT18X18D instances of a 32-bit PostProcessor elaborated for ``family``: for each,
+    its parameters and port connections as ``{name: text}``."""
+    import re
+
+    from tessera.boards.synth import OutOfContext
+    from tessera.sim.runner import convert
+
+    text = convert(PostProcessor(multiplier=multiplier), platform=OutOfContext(family))
+    return [dict(re.findall(r"\.(\w+)\(([^()]*)\)", block))
+            for block in re.findall(r"MULT18X18D #\((.*?)\n  \);", text, re.S)]
+
+
+def test_postproc_uses_the_dsp_blocks_own_registers_on_ecp5():
+    """On an ECP5 the two multiplies are MULT18X18D instances whose input and output registers
+    are in use and enabled by the pipeline's advance (``i.ready``), so a stall holds them."""
+    blocks = _mult18x18d_blocks("dsp", "ecp5")
+    assert len(blocks) == 2
+    for block in blocks:
+        for reg in ("INPUTA", "INPUTB", "OUTPUT"):
+            assert block[f"REG_{reg}_CLK"] == '"CLK0"'
+            assert block[f"REG_{reg}_CE"] == '"CE0"'
+        assert block["CLK0"] == "clk"
+        assert block["CE0"] == "i__ready"
+    # In logic, or for another family, no instance (the iCE40 packs SB_MAC16's registers).
+    assert _mult18x18d_blocks("logic", "ecp5") == []
+    assert _mult18x18d_blocks("dsp", "ice40") == []
+
+
+def test_postproc_latency_is_the_cycle_models():
+    from tessera.golden import sparse_cycles, systolic
+
+    assert PostProcessor.LATENCY == 7
+    assert systolic.POSTPROC_LATENCY == sparse_cycles.POSTPROC_LATENCY == PostProcessor.LATENCY
