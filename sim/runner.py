@@ -22,7 +22,9 @@ One small API::
   (``.npz``) reach the cocotb side through that folder, not through global state; the cocotb side
   reads them with :mod:`tessera.sim.tb` and writes back a report and output arrays the same way.
 - The simulator is named by ``sim=`` or by the usual cocotb variable ``SIM`` (``icarus`` by
-  default). ``WAVES=1`` writes an FST waveform into the run folder and prints its path.
+  default). ``clock_ns=`` runs the design's clock inside the simulator instead of cocotb's GPI
+  clock (:mod:`tessera.sim.simclock`; a build of its own, ``<sim>-clock<period>ns``).
+  ``WAVES=1`` writes an FST waveform into the run folder and prints its path.
 - A failing cocotb test raises :class:`SimulationFailed` naming the failed tests, the random seed
   (rerun with ``COCOTB_RANDOM_SEED=<seed>``) and the tail of the simulator log; its first line
   says what happened (the command-line tool prints that line). A simulator that crashes also
@@ -47,7 +49,7 @@ from pathlib import Path
 
 from tessera.golden.errors import TesseraError
 
-from . import cache, toolchain
+from . import cache, simclock, toolchain
 
 TOPLEVEL = "top"
 _RUN_DIR_ENV = "TESSERA_RUN_DIR"
@@ -220,43 +222,68 @@ def _runner(sim):
 #: The stamp of a design's ``top.v``, and of a simulator build (see :mod:`tessera.sim.cache`).
 _SOURCE_STAMP = ".top.v.stamp"
 _BUILD_STAMP = ".built"
-#: The files a simulator build produces and its runs execute: what the build stamp records.
-_PRODUCTS = {"icarus": ("sim.vvp",), "verilator": (TOPLEVEL,)}
+
+
+def _products(sim, toplevel=TOPLEVEL):
+    """The files a simulator build produces and its runs execute: what the build stamp
+    records."""
+    return ("sim.vvp",) if sim == "icarus" else (toplevel,)
 
 
 def _build_ok(build_dir, sim, source_digest):
     return cache.verified(build_dir / _BUILD_STAMP, build_dir, source=source_digest)
 
 
-def _adopt_old_stamp(build_dir, sim, source_digest):
+def _adopt_old_stamp(build_dir, sim, source_digest, toplevel):
     """Give a build made before stamps held digests (``.built`` holding the design key) a stamp
     of the new kind, when its products are there; a damaged one is caught by the crash check."""
     stamp = build_dir / _BUILD_STAMP
-    products = [build_dir / name for name in _PRODUCTS[sim]]
+    products = [build_dir / name for name in _products(sim, toplevel)]
     if (stamp.exists() and cache.read_stamp(stamp) is None
             and all(p.is_file() for p in products)):
         cache.write_stamp(stamp, products, source=source_digest)
 
 
-def build_digest(source, sim):
-    """What a build of ``source`` (a top.v) on ``sim`` is recorded as built from: the file's
-    digest and the build flags', so that a change of either rebuilds."""
-    flags = " ".join(toolchain.VERILATOR_BUILD_ARGS) if sim == "verilator" else ""
-    return f"{cache.digest(source)}:{hashlib.sha256(flags.encode()).hexdigest()[:16]}"
+def build_digest(source, sim, *more, flags=()):
+    """What a build of ``source`` (a top.v, and the files ``more``) on ``sim`` is recorded as
+    built from: the files' digests and the build flags' (with the extra ``flags``), so that a
+    change of either rebuilds."""
+    flags = " ".join([*toolchain.VERILATOR_BUILD_ARGS, *flags]) if sim == "verilator" else ""
+    files = ":".join(cache.digest(path) for path in (source, *more))
+    return f"{files}:{hashlib.sha256(flags.encode()).hexdigest()[:16]}"
 
 
-def _build(design, sim, waves, root, verbose):
+def _clocked_source(source, clock_ns):
+    """Write (once) the wrapper driving ``source``'s clock from inside the simulator
+    (:mod:`tessera.sim.simclock`) beside it; return its path."""
+    path = source.parent / f"{simclock.CLOCKED_TOP}-{clock_ns:g}ns.v"
+    text = simclock.clocked_wrapper(source.read_text(), TOPLEVEL, clock_ns)
+    if not path.exists() or path.read_text() != text:
+        with _locked(source.parent):
+            cache.write_atomically(path, text)
+    return path
+
+
+def _build(design, sim, waves, root, verbose, clock_ns=None):
     """Build the simulator model of ``design`` unless a verified build exists; return
-    ``(build folder, digest of the top.v it was built from and of the build's flags)``."""
+    ``(build folder, digest of the top.v it was built from and of the build's flags,
+    toplevel)``. With ``clock_ns``, the clock runs inside the simulator
+    (:mod:`tessera.sim.simclock`)."""
     source = verilog(design, root)
-    source_digest = build_digest(source, sim)
-    build_dir = source.parent / (f"{sim}-waves" if waves else sim)
+    sources, toplevel, flags = [source], TOPLEVEL, []
+    if clock_ns is not None:
+        sources.append(_clocked_source(source, clock_ns))
+        toplevel = simclock.CLOCKED_TOP
+        flags = ["--timing"] if sim == "verilator" else []
+    source_digest = build_digest(source, sim, *sources[1:], flags=flags)
+    folder = f"{sim}-waves" if waves else sim
+    build_dir = source.parent / (folder if clock_ns is None else f"{folder}-clock{clock_ns:g}ns")
     if _build_ok(build_dir, sim, source_digest):
-        return build_dir, source_digest
+        return build_dir, source_digest, toplevel
     with _locked(build_dir):
-        _adopt_old_stamp(build_dir, sim, source_digest)
+        _adopt_old_stamp(build_dir, sim, source_digest, toplevel)
         if _build_ok(build_dir, sim, source_digest):
-            return build_dir, source_digest
+            return build_dir, source_digest, toplevel
         # Missing, half-made or damaged: start from an empty folder (runs hold a shared lock,
         # so none is using it).
         cache.empty_folder(build_dir)
@@ -264,16 +291,16 @@ def _build(design, sim, waves, root, verbose):
         build_args = []
         if sim == "verilator":
             control = build_dir / "public.vlt"
-            control.write_text(toolchain.verilator_public(TOPLEVEL))
-            build_args = [*toolchain.VERILATOR_BUILD_ARGS, str(control.resolve())]
+            control.write_text(toolchain.verilator_public(toplevel))
+            build_args = [*toolchain.VERILATOR_BUILD_ARGS, *flags, str(control.resolve())]
         if sim == "verilator" and waves:
             toolchain.check_fst_headers()
             build_args += ["--trace-fst", "--trace-structs"]
         log = build_dir / "build.log"
         try:
             runner.build(
-                sources=[source],
-                hdl_toplevel=TOPLEVEL,
+                sources=sources,
+                hdl_toplevel=toplevel,
                 build_dir=build_dir,
                 build_args=build_args,
                 timescale=toolchain.TIMESCALE,
@@ -285,13 +312,13 @@ def _build(design, sim, waves, root, verbose):
             raise SimulationFailed(
                 f"{sim} could not build {design.name} ({error}); log {log}:\n{_tail(log)}"
             ) from None
-        products = [build_dir / name for name in _PRODUCTS[sim]]
+        products = [build_dir / name for name in _products(sim, toplevel)]
         missing = [p.name for p in products if not p.is_file()]
         if missing:
             raise SimulationFailed(f"{sim} built {design.name} without {', '.join(missing)}; "
                                    f"log {log}:\n{_tail(log)}")
         cache.write_stamp(build_dir / _BUILD_STAMP, products, source=source_digest)
-    return build_dir, source_digest
+    return build_dir, source_digest, toplevel
 
 
 @dataclass
@@ -341,7 +368,7 @@ def _seed(seed):
 
 
 def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcase=None,
-             seed=None, waves=None, check=True, root=None, verbose=None):
+             seed=None, waves=None, check=True, root=None, verbose=None, clock_ns=None):
     """Run the cocotb tests of ``test_module`` on ``design``.
 
     Parameters
@@ -368,6 +395,13 @@ def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcas
     verbose : bool, optional
         Stream the simulator's output instead of logging it to the run folder; defaults to
         ``$TESSERA_VERBOSE``.
+    clock_ns : float, optional
+        Drive the design's ``clk`` from inside the simulator with this period (ns) instead of
+        cocotb's GPI clock (:mod:`tessera.sim.simclock`: half the model evaluations on
+        Verilator, no VPI callback per edge); :func:`tessera.sim.tb.start_clock` then only
+        records the clock. The design's top must have an input ``clk``. On Verilator a
+        callback at a rising edge then reads the values after the edge, not before: only for
+        testbenches that do not sample at edges (see :mod:`tessera.sim.simclock`).
     """
     sim = sim or toolchain.default_simulator()
     toolchain.check_simulator(sim)
@@ -377,15 +411,18 @@ def simulate(design, test_module, *, sim=None, params=None, inputs=None, testcas
         verbose = os.environ.get("TESSERA_VERBOSE", "0") not in ("", "0")
     seed = _seed(seed)
 
+    if clock_ns is not None and not (isinstance(clock_ns, (int, float)) and clock_ns > 0):
+        raise ValueError(f"clock_ns must be a positive number, not {clock_ns!r}")
     for _ in range(3):
-        build_dir, source_digest = _build(design, sim, waves, root, verbose)
+        build_dir, source_digest, toplevel = _build(design, sim, waves, root, verbose,
+                                                    clock_ns)
         # A shared lock for the whole run: nobody rebuilds or clears the build under it.
         with _locked(build_dir, shared=True):
             if not _build_ok(build_dir, sim, source_digest):
                 continue            # changed between the check and the lock: check again
             return _run(design, build_dir, test_module, sim=sim, params=params, inputs=inputs,
                         testcase=testcase, seed=seed, waves=waves, check=check,
-                        verbose=verbose)
+                        verbose=verbose, toplevel=toplevel, clock_ns=clock_ns)
     raise SimulationFailed(f"the {sim} build of {design.name} in {build_dir} keeps changing "
                            f"while this process uses it")
 
@@ -395,7 +432,7 @@ def _keep_runs():
 
 
 def _run(design, build_dir, test_module, *, sim, params, inputs, testcase, seed, waves, check,
-         verbose):
+         verbose, toplevel=TOPLEVEL, clock_ns=None):
     """One cocotb run in a fresh run folder of ``build_dir`` (whose shared lock is held)."""
     runs = build_dir / "runs"
     runs.mkdir(exist_ok=True)
@@ -404,14 +441,14 @@ def _run(design, build_dir, test_module, *, sim, params, inputs, testcase, seed,
     try:
         return _run_in(design, build_dir, run_dir, test_module, sim=sim, params=params,
                        inputs=inputs, testcase=testcase, seed=seed, waves=waves, check=check,
-                       verbose=verbose, keep=keep)
+                       verbose=verbose, keep=keep, toplevel=toplevel, clock_ns=clock_ns)
     finally:
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run_in(design, build_dir, run_dir, test_module, *, sim, params, inputs, testcase, seed,
-            waves, check, verbose, keep):
+            waves, check, verbose, keep, toplevel=TOPLEVEL, clock_ns=None):
     import numpy as np
 
     (run_dir / "params.json").write_text(json.dumps(params or {}))
@@ -429,13 +466,14 @@ def _run_in(design, build_dir, run_dir, test_module, *, sim, params, inputs, tes
     try:
         runner.test(
             test_module=test_module,
-            hdl_toplevel=TOPLEVEL,
+            hdl_toplevel=toplevel,
             hdl_toplevel_lang="verilog",
             build_dir=build_dir,
             test_dir=run_dir,
             testcase=testcase,
             seed=seed,
-            extra_env={_RUN_DIR_ENV: str(run_dir)},
+            extra_env={_RUN_DIR_ENV: str(run_dir),
+                       **({simclock.CLOCK_ENV: f"{clock_ns:g}"} if clock_ns else {})},
             results_xml=str(results),
             waves=waves,
             timescale=toolchain.TIMESCALE,

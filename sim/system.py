@@ -37,13 +37,24 @@ def default_config(**depths):
     return SystemConfig(systolic=SystolicConfig(**RUN_SYSTOLIC), **depths)
 
 
+#: Clock period (ns) of the co-simulated system (a clock inside the simulator:
+#: :mod:`tessera.sim.simclock`).
+CLOCK_NS = 10
+
+
 class CosimTransport:
     """A transport to :class:`tessera.hw.system.SystemTop` in co-simulation.
 
     Writes are queued; a read with unsimulated writes runs the simulation of everything written
     since the transport was made (from reset: the simulated system has no other state), then
     serves its ``o`` bytes in order. A host that writes a whole program and then reads its
-    answers, as :func:`run_model` does, costs one simulation.
+    answers, as :func:`run_model` does, costs one simulation. The words reach ``cmd`` through a
+    bulk feeder (:class:`tessera.sim.system_harness.SystemHarness`, sixteen words a Python
+    write, all loaded while the system is held in reset; a program longer than
+    :data:`~tessera.sim.system_harness.FEED_DEPTH` entries gets a deeper feeder, the next
+    power of two, built once) and the clock runs inside the simulator
+    (:mod:`tessera.sim.simclock`): ``cmd`` is valid every cycle, as the executor assumes, and
+    no Python runs while the system computes.
 
     Parameters
     ----------
@@ -71,15 +82,20 @@ class CosimTransport:
         return data
 
     def _run(self):
-        from tessera.hw.system.top import SystemTop
         from tessera.sim.host.system import output_bytes
         from tessera.sim.runner import Design, simulate
+        from tessera.sim.system_harness import FEED_DEPTH, FEED_WORDS, SystemHarness
 
         usable = len(self._written) // 4 * 4
         words = np.frombuffer(bytes(self._written[:usable]), dtype="<u4")
-        result = simulate(Design(SystemTop, **self.config.to_dict()), "tessera.sim.cosim.system",
-                          sim=self.sim, params={"count": output_count(words, self.config)},
-                          inputs={"words": words.astype(np.int64)})
+        entries = -(-len(words) // FEED_WORDS)
+        depth = max(FEED_DEPTH, 1 << max(entries - 1, 0).bit_length())
+        design = Design(SystemHarness, **self.config.to_dict(), feed_words=FEED_WORDS,
+                        feed_depth=depth)
+        result = simulate(design, "tessera.sim.cosim.system", sim=self.sim,
+                          params={"count": output_count(words, self.config),
+                                  "feed_words": FEED_WORDS, "feed_depth": depth},
+                          inputs={"words": words.astype(np.int64)}, clock_ns=CLOCK_NS)
         self._out = output_bytes(result.outputs["o"].tolist())
         self._simulated = usable
         self.simulated_cycles = int(result.report["simulated"])

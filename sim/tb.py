@@ -4,7 +4,8 @@
 - :func:`report`, :func:`save_outputs`: figures and arrays handed back to the caller.
 - Payload words are packed by the host encoders (:mod:`tessera.sim.host.words`), not here.
 - :func:`rng`: a NumPy generator seeded from cocotb's seed, so a failure's seed reproduces it.
-- :func:`start_clock`, :func:`reset`: a free-running GPI clock and Amaranth's synchronous reset.
+- :func:`start_clock`, :func:`reset`: a free-running clock (cocotb's GPI clock, or one inside
+  the simulator: :mod:`tessera.sim.simclock`) and Amaranth's synchronous reset.
 - :func:`bench_test`: a cocotb test run on a fresh, reset testbench, its figures reported.
 
 Streams (``amaranth.lib.stream`` interfaces) are driven and watched by the one driver family of
@@ -64,11 +65,29 @@ def rng(salt=0):
 
 
 def start_clock(dut, period_ns=10):
-    """Start a free-running clock on ``dut.clk``, implemented in the simulator (no Python)."""
+    """Start a free-running clock on ``dut.clk``, implemented in the simulator (no Python).
+
+    Returns the :class:`cocotb.clock.Clock` (a GPI clock), or None when the design was
+    simulated with its clock inside the simulator (``simulate(..., clock_ns=...)``,
+    :mod:`tessera.sim.simclock`): that clock already runs, and is only recorded here.
+
+    Raises
+    ------
+    ValueError
+        If ``period_ns`` differs from the period of a clock inside the simulator.
+    """
     import cocotb.simtime
     from cocotb.clock import Clock
+    from tessera.sim import simclock
     from tessera.sim.stream import register_clock
 
+    inside = simclock.clock_period()
+    if inside is not None:
+        if inside != period_ns:
+            raise ValueError(f"clock period must be the simulator's {inside:g} ns, not "
+                             f"{period_ns!r}")
+        register_clock(dut.clk, period_ns, simclock.first_rise(period_ns))
+        return None
     clock = Clock(dut.clk, period_ns, unit="ns", impl="gpi")
     clock.start()
     register_clock(dut.clk, period_ns, cocotb.simtime.get_sim_time("ns"))

