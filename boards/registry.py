@@ -69,13 +69,16 @@ def _system(config=None):
 #: The UP5K (30 EBR of 4 Kbit, 8 SB_MAC16, 5,280 LUT4) holds one PE (docs/measurements.md);
 #: its memories are sized for the compressed MLP interleaved over one PE (665 matrix words, 470
 #: pointers, 410 parameter rows, 300 activations). A queue of 2 (one PE never waits for another)
-#: leaves room in the logic cells for the link: 5,100 of 5,280 with it, 30 of 30 EBR.
+#: leaves room in the logic cells for the link: 5,100 of 5,280 with it, 30 of 30 EBR. One
+#: codebook (the host reloads it for each layer: a slot is 128 flip-flops on the UP5K) and one
+#: activation a PE per ACT command (eight would make the activation buffers 64 bits wide:
+#: two more EBR).
 _UP5K_CORE = _sparse(n_pes=1, fifo_depth=2, spmat_depth=768, ptr_depth=512, act_depth=512,
-                     param_depth=512)
+                     param_depth=512, codebooks=1, act_pack=False)
 #: The ECP5-25F takes four PEs with EIE's memories (40 DP16KD, 12 MULT18X18D; 103 MHz on its
 #: own): in the 8x8 system 33 MULT18X18D are the command processor's and the address units',
 #: more than the 25F's 28 before any PE (docs/boards.md).
-_ECP5_CORE = _sparse(n_pes=4)
+_ECP5_CORE = _sparse(n_pes=4, codebooks=1)
 #: The ECP5-45F (108 DP16KD, 72 MULT18X18D) takes a smaller system: a 4x4 systolic array, two
 #: sparse PEs with EIE's memories and the default memories; the digits MLP and CNN each fit.
 _SYSTEM_45F = SystemConfig(systolic=SystolicConfig(rows=4, cols=4, max_m=64, max_k=128,

@@ -75,6 +75,12 @@ class SparseConfig:
         Codebooks held at once, 1..16 (default 4): a layer's RUN names its slot, so every
         layer of a network keeps its codebook on chip. Slot ``s`` is codebook addresses
         ``s * 2**index_bits ..``.
+    act_pack : bool
+        An ACT command fills its eight lanes (default True): ``8 // n_pes`` activations a PE
+        when fewer than eight PEs (:attr:`act_span`), the activation buffers then words of that
+        many activations. False keeps one activation a PE and the buffers one activation wide:
+        for parts whose block RAMs the wider word would not fit (the iCE40UP5K's boards, whose
+        30 EBR are all in use).
 
     Raises
     ------
@@ -98,6 +104,7 @@ class SparseConfig:
     act_depth: int = 256
     param_depth: int = 256
     codebooks: int = 4
+    act_pack: bool = True
 
     def __post_init__(self):
         check_int(self.n_pes, "n_pes", 1, 64)
@@ -116,6 +123,8 @@ class SparseConfig:
         check_int(self.act_depth, "act_depth", 1, limit)
         check_int(self.param_depth, "param_depth", 1, limit)
         check_int(self.codebooks, "codebooks", 1, 2**CODEBOOK_BITS)
+        if not isinstance(self.act_pack, bool):
+            raise TypeError(f"act_pack must be a bool, not {self.act_pack!r}")
         if self.capacity > 2**self.ptr_bits - 1:
             raise ValueError(
                 f"spmat_depth * entries_per_word = {self.capacity} entries cannot be addressed "
@@ -175,8 +184,8 @@ class SparseConfig:
     def act_span(self):
         """Local addresses of each PE one ACT command writes: ``max(1, 8 // n_pes)``, a power
         of two, so that an ACT uses ``act_group * act_span`` of its eight lanes (all of them
-        when ``n_pes`` divides 8 or is a multiple of 8)."""
-        return max(1, ACT_LANES // self.n_pes)
+        when ``n_pes`` divides 8 or is a multiple of 8); 1 without :attr:`act_pack`."""
+        return max(1, ACT_LANES // self.n_pes) if self.act_pack else 1
 
     @property
     def act_words(self):

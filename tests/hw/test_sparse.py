@@ -7,7 +7,8 @@ Three designs cover the parameter space; every other variation goes through the 
 - ``odd``: 9 PEs (two ACT lane groups, not a power of two), queue depth 3, 2-bit relative
   indices (padding everywhere), 3-bit indices, 6-bit weights, 4 entries a word, three codebook
   slots;
-- ``single``: 1 PE, queue depth 2, 1 entry a word, 16-bit weights.
+- ``single``: 1 PE, queue depth 2, 1 entry a word, 16-bit weights, one codebook slot and one
+  activation per ACT command (``act_pack=False``), as on the iCE40UP5K boards.
 """
 
 import pytest
@@ -23,7 +24,8 @@ DESIGNS = {
                 entries_per_word=4, act_depth=16, spmat_depth=128, ptr_depth=256,
                 param_depth=32, codebooks=3),
     "single": dict(n_pes=1, fifo_depth=2, weight_width=16, entries_per_word=1, act_depth=64,
-                   spmat_depth=1024, ptr_depth=256, param_depth=128),
+                   spmat_depth=1024, ptr_depth=256, param_depth=128, codebooks=1,
+                   act_pack=False),
 }
 
 

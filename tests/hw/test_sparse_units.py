@@ -264,6 +264,7 @@ def test_codebook_slots_are_separate_tables():
 @pytest.mark.parametrize(("params", "error"), [
     ({"codebooks": 0}, "codebooks must be between 1 and 16, not 0"),
     ({"codebooks": 17}, "codebooks must be between 1 and 16, not 17"),
+    ({"act_pack": 1}, "act_pack must be a bool, not 1"),
     ({"n_pes": 0}, "n_pes must be between 1 and 64, not 0"),
     ({"n_pes": 65}, "n_pes must be between 1 and 64, not 65"),
     ({"fifo_depth": 1}, "fifo_depth must be between 2 and 64, not 1"),

@@ -7,6 +7,7 @@ little-endian int8 bytes for operand words.
 """
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -145,8 +146,9 @@ def _decode_all(program):
     return [program.decode(word) for word in program.words]
 
 
-def test_program_words_decode_to_what_was_loaded():
-    cfg = SPARSE
+@pytest.mark.parametrize("act_pack", [True, False])
+def test_program_words_decode_to_what_was_loaded(act_pack):
+    cfg = replace(SPARSE, act_pack=act_pack)
     rng = np.random.default_rng(3)
     rows, cols = 10, 7
     codebook = np.array([0, -2048, -5, 3, 17, 100, 2047, 9])
@@ -182,7 +184,8 @@ def test_program_words_decode_to_what_was_loaded():
         elif c.op == sparse.Op.ACT:
             # The protocol's table: lane n feeds PE 8g + n % G at local S * addr + n // G.
             lanes = decode(sparse.act_layout, c.data)
-            group, span = min(cfg.n_pes, ACT_LANES), max(1, ACT_LANES // cfg.n_pes)
+            group = min(cfg.n_pes, ACT_LANES)
+            span = max(1, ACT_LANES // cfg.n_pes) if cfg.act_pack else 1
             for lane in range(group * span):
                 acts[(c.pe * ACT_LANES + lane % group, span * c.addr + lane // group)] = \
                     lanes[lane]
