@@ -24,6 +24,7 @@ The module imports nothing heavy: factories, configurations, benchmarks and demo
 named as strings and imported on use.
 """
 
+import argparse
 import importlib
 from dataclasses import dataclass, field
 
@@ -193,7 +194,7 @@ _SYSTOLIC_OPTIONS = (
            "in logic", default=None, default_help="all"),
 )
 
-_SPARSE_OPTIONS = tuple(
+_SPARSE_OPTIONS = (*(
     Option(name, text, default=getattr(SparseConfig, name),
            flag="--pes" if name == "n_pes" else None)
     for name, text in (
@@ -208,7 +209,18 @@ _SPARSE_OPTIONS = tuple(
         ("ptr_depth", "column pointers per PE"),
         ("act_depth", "activations per PE in each buffer (and accumulators)"),
         ("param_depth", "requantization parameter rows per PE"),
-        ("codebooks", "codebooks held at once (one per FC layer), 1..16")))
+        ("codebooks", "codebooks held at once (one per FC layer), 1..16"))),
+    Option("act_pack", "an ACT command fills its eight lanes, 8 // N activations a PE: on or "
+           "off (off: one a PE, the activation buffers one byte wide)",
+           default=SparseConfig.act_pack, type=lambda text: _on_off(text, "--act-pack"),
+           metavar="on|off"))
+
+
+def _on_off(text, flag):
+    """``on`` -> True, ``off`` -> False (argparse reports anything else as one line)."""
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"{flag} takes on or off, not {text!r}")
+    return text == "on"
 
 def _ecp5_and_ice40(name):
     """The targets of a small top with no parameters: ``NAME-ecp5`` (100 MHz requested) and

@@ -392,11 +392,12 @@ class CommandProcessor(wiring.Component):
         per, beats = self.act_beats(cfg)
         act_valid = Signal()
         act_last = Signal()
-        act_beat = Signal(range(beats))
+        # At least one bit wide: a zero-width wire is `[-1:0]` in Verilog (Verilator lint).
+        act_beat = Signal(range(max(beats, 2)))
         act_mask = Signal(per)
         act_local = Signal(ADDR_WIDTH)
         act_group = Signal.like(group)
-        beat = Signal(range(beats))
+        beat = Signal(range(max(beats, 2)))
         gathered = Signal(sparse.act_layout)
         feeding = j_base < fc_args.cols
 
