@@ -92,7 +92,10 @@ def build(name, out_dir=None):
     env = _environment(spec.family)
     start = time.perf_counter()
     # iCE40: multiply on the SB_MAC16 blocks (Amaranth's default synth_ice40 leaves them out).
-    options = {"synth_opts": "-dsp"} if spec.family == "ice40" else {}
+    # ECP5: nextpnr's router2 (negotiated congestion): router1, the default, was still
+    # ripping up arcs after an hour on the ULX3S-85F's system at 30 MHz (docs/boards.md).
+    options = ({"synth_opts": "-dsp"} if spec.family == "ice40"
+               else {"nextpnr_opts": "--router router2"})
     plan = spec.platform_class()().build(BoardTop(spec), name=NAME, do_build=False, **options)
     try:
         plan.execute_local(str(folder), env=env)
