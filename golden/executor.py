@@ -15,7 +15,7 @@ ready; so a program of instructions takes the sum of their cycles. With ``H =``
 LOAD       ``H + 3 + max(P, W)``: ``P`` payload words, ``W`` write cycles (``ceil(count/4)``
            into the activation memory, which takes four bytes a cycle; ``count`` elsewhere; a
            space that does not exist drains as bytes)
-CONV       ``H + 3 + gemm_cycles(M, K, N)``: the systolic engine's own count
+CONV       ``H + 4 + gemm_cycles(M, K, N)``: the systolic engine's own count
            (:func:`tessera.golden.systolic.gemm_cycles`, operands streamed from the on-chip
            memories at one word a cycle; each word of results, ``lanes`` consecutive output
            channels, written into the activation memory in the cycle it arrives, so the
@@ -27,16 +27,18 @@ FC         ``H + 5 + X + layer_cycles(...).total``: ``X = ceil(cols / (N * S)) *
            (:func:`tessera.golden.sparse_cycles.layer_cycles`, outputs emitted); a
            ``resident`` FC sends nothing and skips the transfers' read cycle: ``H + 4 +
            layer_cycles(...).total``
-POOL       ``H + 5 + OH * OW * C * k * k``: one element read a cycle, after two address
+POOL       ``H + 6 + OH * OW * C * k * k``: one element read a cycle, after two address
            registers
 READ       ``H + 2 + ceil(count / 4)``
 STATS      ``H + 1 + 3 + logged``: dispatch, the three counters, one per logged instruction
 BARRIER    ``H + 1``; NOP and a bad opcode too
-skipped    ``H + 1`` (a bad LOAD still takes its payload: its normal count)
+skipped    ``H + 1``, a CONV or a POOL ``H + 2`` (a bad LOAD still takes its payload: its
+           normal count)
 =========  ==========================================================================
 
 The overheads (``LOAD_OVERHEAD`` ...) are the command processor's (``hw/system/processor.py``):
-one dispatch cycle after the header, a unit's results written in the cycle they arrive, and
+one dispatch cycle after the header (a CONV and a POOL first wait :data:`CHECK_CYCLES` for the
+header check's pipeline, bad ones too), a unit's results written in the cycle they arrive, and
 the instruction's last cycle the first in which the processor sees its unit idle. The SPARSE
 error bit is the sparse engine's own sticky bit: STATS does not clear it, reset does.
 """
@@ -63,17 +65,20 @@ from .sparse_cycles import layer_cycles
 from .system_config import BIAS_BITS, MULTIPLIER_BITS
 from .systolic import gemm_cycles
 
-__all__ = ["STATS_HEADER", "Executor", "ProgramRun", "Retired", "fc_transfer_cycles",
-           "instruction_errors", "run_program"]
+__all__ = ["CHECK_CYCLES", "STATS_HEADER", "Executor", "ProgramRun", "Retired",
+           "fc_transfer_cycles", "instruction_errors", "run_program"]
 
 #: The first words STATS sends, before the logged instructions' cycle counts.
 STATS_HEADER = ("cycles", "errors", "retired")
+#: Cycles a CONV and a POOL wait after their header for the header check's last stage (its
+#: sizes and verdict: ``hw.system.check.LATENCY`` less the three words after the first).
+CHECK_CYCLES = 1
 #: A LOAD's cycles past its header and its payload or writes: dispatch, the unpacker's
 #: register, the cycle the processor sees it idle.
 LOAD_OVERHEAD = 3
-#: A CONV's past the engine's own count: dispatch (the engine's command), the last result's
-#: write, the cycle the processor sees the engine idle.
-CONV_OVERHEAD = 3
+#: A CONV's past the engine's own count: the header check, dispatch (the engine's command),
+#: the last result's write, the cycle the processor sees the engine idle.
+CONV_OVERHEAD = CHECK_CYCLES + 3
 #: An FC's past its activation transfers and the engine's own count: dispatch, the read
 #: latency of the first transfer (not for a resident input), the RUN command, the register
 #: slice in front of the engine, the last output's write, the idle cycle.
@@ -82,9 +87,9 @@ FC_OVERHEAD = 5
 STATS_OVERHEAD = 1
 #: A READ's: dispatch, the memory's read latency.
 READ_OVERHEAD = 2
-#: A POOL's: dispatch, the unit's two address registers (``hw.system.pool.ADDRESS_STAGES``),
-#: its read latency and last write, the idle cycle.
-POOL_OVERHEAD = 5
+#: A POOL's: the header check, dispatch, the unit's two address registers
+#: (``hw.system.pool.ADDRESS_STAGES``), its read latency and last write, the idle cycle.
+POOL_OVERHEAD = CHECK_CYCLES + 5
 #: Width the payload of a LOAD to a space that does not exist is drained as (one byte a word).
 UNKNOWN_SPACE_BITS = 8
 #: Activation-memory bytes written a cycle by a LOAD.
@@ -269,7 +274,8 @@ class Executor:
             bad = instruction_errors(instr, self.config)
             self._macs = self._compute = 0
             if bad:
-                cycles = self._load_cycles(instr) if _is_load(instr) else INSTRUCTION_WORDS + 1
+                cycles = (self._load_cycles(instr) if _is_load(instr)
+                          else INSTRUCTION_WORDS + 1 + _check_cycles(instr))
             else:
                 cycles = getattr(self, f"_{instr.op.name.lower()}")(instr)
             self.errors |= int(bad)
@@ -448,6 +454,12 @@ def fc_transfer_cycles(config, cols):
     sp = config.sparse
     _, beats = config.act_beats
     return _ceil_div(cols, sp.n_pes * sp.act_span) * sp.lane_groups * beats
+
+
+def _check_cycles(instr):
+    """Cycles the processor waits for the header check before it dispatches ``instr``."""
+    op = instr.bits & 0xF if isinstance(instr, Raw) else instr.op
+    return CHECK_CYCLES if op in (Op.CONV, Op.POOL) else 0
 
 
 def _is_load(instr):

@@ -12,7 +12,7 @@ __all__ = ["LATENCY", "HeaderCheck", "conv_sizes_layout", "divide_by_stride"]
 
 #: Cycles from the header's word 0 (the kernel window) to valid outputs; word 1 (the sizes) is
 #: needed one cycle later, the other words in the cycle the outputs are used.
-LATENCY = 3
+LATENCY = 4
 
 # A CONV's and a POOL's window fits word 0 and their sizes words 0 and 1: the pipeline below
 # starts on word 0 while the later words arrive.
@@ -85,12 +85,16 @@ class HeaderCheck(wiring.Component):
     an FC larger than the sparse engine. ADDRESS: a range past its memory, a PE that does not
     exist, overlapping input and output. GEOMETRY wins over ADDRESS.
 
-    Pipelined, so that no division or chain of multiplications sits in one cycle: the output
-    sizes (divided by the stride) are registered from word 0 of the header, their products from
-    word 1 in two more registered steps. ``errors`` and ``conv`` are valid once word 0 has been
-    stable for :data:`LATENCY` cycles and word 1 for ``LATENCY - 1``; words 2 and 3 (addresses)
-    are used combinationally. The processor fetches one word a cycle at most, so they are valid
-    in the cycle after the last word, when it dispatches: the check costs no cycle.
+    Pipelined, so that no division or chain of multiplications sits in one cycle, and each
+    stage holds one multiplier at most, between registers: the window (the padded spans less
+    the kernel) is registered from word 0 of the header, the division by the stride in a stage
+    of its own, the output sizes' products from word 1 in two more registered steps.
+    ``errors`` and ``conv`` are valid once word 0 has been stable for :data:`LATENCY` cycles and
+    word 1 for ``LATENCY - 1``; words 2 and 3 (addresses) are used combinationally. The
+    processor fetches one word a cycle at most, so a CONV's or a POOL's are valid one cycle
+    after the last word: it spends that cycle in ``CHECK`` before it dispatches (one cycle more
+    for those two opcodes, bad ones included; the others do not wait, their checks are
+    combinational or one stage deep).
 
     Parameters
     ----------
@@ -134,23 +138,28 @@ class HeaderCheck(wiring.Component):
         # -- the CONV / POOL pipeline (POOL: no padding, oc = c) -------------------------------
         conv, pool = h.args.conv, h.args.pool
         is_conv = h.opcode == Opcode.CONV
-        # Stage 1, from word 0: the window and the output sizes.
+        # Stage 1, from word 0: the window (what the stride divides) and its verdict.
         pad = Mux(is_conv, conv.padding, 0)
         span_h, span_w = conv.h + 2 * pad, conv.w + 2 * pad
         window_bad = Cat(conv.h == 0, conv.w == 0, conv.kernel == 0, conv.stride == 0,
                          conv.kernel > span_h, conv.kernel > span_w).any()
+        spans = [stage(f"span_{name}", Mux(window_bad, 0, span - conv.kernel)[:9])
+                 for name, span in (("h", span_h), ("w", span_w))]
+        # Copies of the fields the next stage multiplies, so that its multipliers take local
+        # registers rather than the header's (which the whole processor reads).
+        stride, kernel = stage("stride", conv.stride), stage("kernel", conv.kernel)
+        in_h, in_w = stage("in_h", conv.h), stage("in_w", conv.w)
+        bad0 = stage("window_bad", window_bad)
+        # Stage 2: the output sizes, divided by the stride (a multiplication by a reciprocal).
         sizes = []
-        for span in (span_h, span_w):
-            x = Signal(9)
-            m.d.comb += x.eq(Mux(window_bad, 0, span - conv.kernel))
-            divider, quotient = divide_by_stride(x, conv.stride)
+        for x in spans:
+            divider, quotient = divide_by_stride(x, stride)
             m.submodules += divider
             sizes.append(quotient + 1)
         oh, ow = stage("oh", sizes[0]), stage("ow", sizes[1])
-        hw = stage("hw", conv.h * conv.w)
-        kk = stage("kk", conv.kernel * conv.kernel)
-        bad1 = stage("window_bad", window_bad)
-        # Stage 2, word 1: the sizes' first products.
+        hw, kk = stage("hw", in_h * in_w), stage("kk", kernel * kernel)
+        bad1 = stage("window_bad2", bad0)
+        # Stage 3, word 1: the sizes' first products.
         c = Mux(is_conv, conv.c, pool.c)
         n = Mux(is_conv, conv.oc, pool.c)
         ohow = stage("ohow", oh * ow)
@@ -162,7 +171,7 @@ class HeaderCheck(wiring.Component):
         bad2 = stage("sizes_bad", bad1 | (c == 0) | (is_conv & Cat(
             conv.oc == 0, conv.rows == 0, conv.row0 + conv.rows > oh).any()))
         fc_param_rows = stage("fc_param_rows", (h.args.fc.rows + sp.n_pes - 1) // sp.n_pes)
-        # Stage 3: the second products, and the geometry verdict.
+        # Stage 4: the second products, and the geometry verdict.
         out_size = stage("out_size", ohow * n)
         in_size = stage("in_size", in_size2)
         bad3 = stage("geometry_bad", bad2 | (is_conv & Cat(

@@ -28,7 +28,7 @@ SPARSE_DATA_ERRORS = sparse.Error.POINTER | sparse.Error.ROW | sparse.Error.CODE
 
 
 class _State(enum.Enum, shape=4):
-    FETCH, EXEC, LOAD, CONV, FC_ACT, FC_RUN, FC_OUT, POOL, READ, STATS = range(10)
+    FETCH, EXEC, LOAD, CONV, FC_ACT, FC_RUN, FC_OUT, POOL, READ, STATS, CHECK = range(11)
 
 
 class CommandProcessor(wiring.Component):
@@ -173,7 +173,12 @@ class CommandProcessor(wiring.Component):
                 m.d.sync += [header_bits.word_select(word, CMD_WIDTH).eq(self.cmd.payload),
                              word.eq(word + 1)]
                 with m.If(word == INSTRUCTION_WORDS - 1):
-                    m.d.sync += [word.eq(0), state.eq(_State.EXEC)]
+                    # A CONV's or a POOL's sizes leave the header check's pipeline a cycle
+                    # after the last word (``check.LATENCY``): it waits that cycle in CHECK.
+                    waits = (header.opcode == Opcode.CONV) | (header.opcode == Opcode.POOL)
+                    m.d.sync += [word.eq(0), state.eq(Mux(waits, _State.CHECK, _State.EXEC))]
+        with m.If(state == _State.CHECK):
+            m.d.sync += state.eq(_State.EXEC)
 
         # -- data-path defaults: who drives the activation memory --------------------------------
         args = header.args

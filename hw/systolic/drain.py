@@ -146,6 +146,10 @@ class Drain(wiring.Component):
         active = Signal()                    # the GEMM still has groups to read
         row_idx = Signal(range(tm))          # the row being read, in its group
         rows_written = Signal(range(tm + 1))  # final rows of the group being finished
+        # `row_idx < rows_written`, kept as a register: its next value is chosen among
+        # comparisons of this cycle's registers (which run beside the read decision) by what
+        # this cycle does to the two counters, so no carry chain sits in front of `ready`.
+        row_ok = Signal()
 
         last_n, last_m = nnext >= N, mnext >= M
         # The next M-tile's size, one cycle behind the walk: two changes of M-tile can only come
@@ -162,7 +166,7 @@ class Drain(wiring.Component):
         q_ready = self.raw | q_all
         # The row is ready: its group is finished, or it is the group being finished and the
         # row's final sum is written (rows are finished in order).
-        ready = full.bit_select(bank, 1) | ((fill == bank) & (row_idx < rows_written))
+        ready = full.bit_select(bank, 1) | ((fill == bank) & row_ok)
         have = active & q_ready & ready
 
         # The read pipeline never stalls: a word is read only when the output queue is sure to
@@ -216,6 +220,8 @@ class Drain(wiring.Component):
         ]
 
         release = Signal(2)
+        row_step = Signal()                 # row_idx advances this cycle
+        row_wrap = Signal()                 # row_idx returns to 0 (the group's last word)
         with m.If(issue):
             with m.If(~last_word):
                 m.d.sync += [cols_left.eq(cols_left - lanes), col.eq(col + 1),
@@ -225,9 +231,10 @@ class Drain(wiring.Component):
                 with m.If(rows_left != 0):
                     m.d.sync += [rows_left.eq(rows_left - 1), raddr.eq(raddr + 1),
                                  row_idx.eq(row_idx + 1)]
+                    m.d.comb += row_step.eq(1)
                 with m.Else():
                     # The group's last word: free its half and walk to the next group.
-                    m.d.comb += release.eq(Mux(bank, 0b10, 0b01))
+                    m.d.comb += [release.eq(Mux(bank, 0b10, 0b01)), row_wrap.eq(1)]
                     m.d.sync += [bank.eq(~bank), raddr.eq(Mux(bank, 0, tm)),
                                  rows_left.eq(mm1), row_idx.eq(0)]
                     with m.If(~last_n):
@@ -253,12 +260,24 @@ class Drain(wiring.Component):
         with m.Elif(self.row_done):
             m.d.sync += rows_written.eq(rows_written + 1)
 
+        # The next `row_idx < rows_written`: `rows_written` returns to 0 (nothing is ready),
+        # or `row_idx` does (ready once a row is written), or each counter steps by 0 or 1.
+        written_step = self.row_done & ~self.done
+        with m.If(self.done):
+            m.d.sync += row_ok.eq(0)
+        with m.Elif(row_wrap):
+            m.d.sync += row_ok.eq((rows_written != 0) | written_step)
+        with m.Elif(row_step & ~written_step):
+            m.d.sync += row_ok.eq(row_idx + 1 < rows_written)
+        with m.Elif(~row_step & written_step):
+            m.d.sync += row_ok.eq(row_idx <= rows_written)
+
         with m.If(self.start):
             cn1_0 = Mux(N < c, N - 1, c - 1)
             first_mm1 = Mux(M < tm, M - 1, tm - 1)
             m.d.sync += [
                 full.eq(0), fill.eq(0), bank.eq(0), active.eq(1), row_idx.eq(0),
-                rows_written.eq(0),
+                rows_written.eq(0), row_ok.eq(0),
                 nnext.eq(c), mnext.eq(tm), m_rest.eq(M - tm), n_rest.eq(N - c), q0.eq(0),
                 q_all.eq(0), mm1.eq(first_mm1), cn1.eq(cn1_0), first_cn1.eq(cn1_0),
                 rows_left.eq(first_mm1), cols_left.eq(cn1_0), col.eq(0), raddr.eq(0),

@@ -122,9 +122,9 @@ def _pool_worst_case(config):
 #: neither an engine's own computing (bounded by its own proofs) nor cycles a LOAD waits for its
 #: payload: the golden executor's cycles less the header (INSTRUCTION_WORDS), each o word
 #: waiting at most FAIR_WAIT cycles. The POOL of the most window elements is the longest
-#: (executor.POOL_OVERHEAD + 18 = 23); STATS is 1 + 5 * 2, READ 2 + 4 * 2, BARRIER 1 + 1,
-#: a bad header or NOP 1; CONV and FC are their operand and activation transfers and write-backs
-#: around the engine's own cycles.
+#: (executor.POOL_OVERHEAD + 18 = 24); STATS is 1 + 5 * 2, READ 2 + 4 * 2, BARRIER 1 + 1,
+#: a bad header or NOP 1 (a bad CONV or POOL 2: the header check's CHECK cycle); CONV and FC
+#: are their operand and activation transfers and write-backs around the engine's own cycles.
 POOL_ELEMENTS, POOL_WORST = _pool_worst_case(TINY)
 PROCESSOR_CYCLES = max(
     executor.POOL_OVERHEAD + POOL_ELEMENTS,

@@ -169,6 +169,7 @@ def test_processor_holds_a_conv_command_until_the_engine_takes_it():
     its payload unchanged, until ``ready``, and goes out once (the stream rule that
     ``processor_stream`` in tests/formal proves; before it, the command was offered for one
     cycle only). Whatever the engine does afterwards is not modelled here."""
+    from tessera.golden.executor import CHECK_CYCLES
     from tessera.golden.isa import Conv
     from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
     from tessera.hw.system.processor import CommandProcessor
@@ -189,6 +190,10 @@ def test_processor_holds_a_conv_command_until_the_engine_takes_it():
             ctx.set(dut.cmd.payload, word)
             await ctx.tick().until(dut.cmd.ready)
         ctx.set(dut.cmd.valid, 0)
+        for _ in range(CHECK_CYCLES):       # the header check's last stage
+            await ctx.delay(1e-9)
+            assert not ctx.get(dut.gemm_cmd.valid), "a command offered before the check"
+            await ctx.tick()
         offered = []
         for _ in range(wait):
             await ctx.delay(1e-9)

@@ -75,14 +75,16 @@ def test_pool_unit_matches_golden_values_and_cycles(seed):
 
 
 def test_pool_unit_timing_is_the_executor_formula():
-    from tessera.golden.executor import Executor
+    from tessera.golden.executor import CHECK_CYCLES, Executor
     from tessera.golden.system_config import SystemConfig
 
     instr = Pool(0, 500, h=6, w=5, c=3, kernel=2, stride=2)
     _, _, ready = run_pool(instr, np.zeros(MEMORY, dtype=np.int8))
-    # The command processor spends the header's words and one cycle handing it over.
-    # The system adds its dispatch cycle before the unit and the cycle it sees it idle after.
-    assert Executor(SystemConfig()).step(instr).cycles == INSTRUCTION_WORDS + 2 + ready
+    # The command processor spends the header's words, the header check's last stage and one
+    # cycle handing it over. The system adds its dispatch cycle before the unit and the cycle
+    # it sees it idle after.
+    assert (Executor(SystemConfig()).step(instr).cycles
+            == INSTRUCTION_WORDS + CHECK_CYCLES + 2 + ready)
 
 
 def test_pool_unit_ignores_an_empty_command():
@@ -235,7 +237,7 @@ def test_header_check_equals_golden(seed):
     from tessera.golden.executor import instruction_errors
     from tessera.golden.isa import Op
     from tessera.golden.system_config import SparseConfig, SystemConfig, SystolicConfig
-    from tessera.hw.system.check import HeaderCheck
+    from tessera.hw.system.check import LATENCY, HeaderCheck
     from tessera.sim.host.system import header_bits
 
     config = SystemConfig(
@@ -256,7 +258,7 @@ def test_header_check_equals_golden(seed):
         previous = 0
         for instr in cases:
             bits = header_bits(instr)
-            for words in (1, 2, 4):
+            for words in (1, 2, 4) + (4,) * (LATENCY - 3):
                 mask = (1 << (32 * words)) - 1
                 ctx.set(dut.header.as_value(), (bits & mask) | (previous & ~mask))
                 await ctx.tick()
@@ -306,3 +308,12 @@ def test_divide_by_stride_is_exact():
     sim.add_testbench(bench)
     sim.run()
     assert not wrong, f"x // stride wrong for (x, stride, got) {wrong[:5]}"
+
+
+def test_check_wait_matches_the_checks_latency():
+    """The executor's CHECK_CYCLES are the header check's stages past the header's last word."""
+    from tessera.golden.executor import CHECK_CYCLES
+    from tessera.golden.isa import INSTRUCTION_WORDS
+    from tessera.hw.system.check import LATENCY
+
+    assert CHECK_CYCLES == LATENCY - (INSTRUCTION_WORDS - 1)
