@@ -89,7 +89,10 @@ class _PLL(Elaboratable):
         m = Module()
         in_hz = int(platform.default_clk_frequency)
         pin = platform.request(platform.default_clk, dir="-")
-        clk_out, locked = Signal(name="pll_clkop"), Signal(name="pll_lock")
+        # ``keep``: the net keeps this name through synthesis, so that the clock constraint
+        # below (which names it) reaches nextpnr.
+        clk_out = Signal(name="pll_clkop", attrs={"keep": 1})
+        locked = Signal(name="pll_lock")
         m.submodules.pll = self.instance(m, in_hz, pin, clk_out, locked)
         m.d.comb += ClockSignal("sync").eq(clk_out)
         platform.add_clock_constraint(clk_out, self.out_hz)

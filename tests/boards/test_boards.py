@@ -23,8 +23,8 @@ def test_registry():
     assert list(BOARDS) == list(UART_PINS)
     # Exact divisors: the board's clock divides its baud rate.
     assert {name: b.divisor for name, b in BOARDS.items()} == {
-        "icebreaker": 6, "icesugar": 156, "ulx3s-25f": 20, "ulx3s-45f": 10, "ulx3s-85f": 25,
-        "ecpix5-85f": 20}
+        "icebreaker": 6, "icesugar": 156, "ulx3s-25f": 20, "ulx3s-45f": 10, "ulx3s-85f": 10,
+        "ecpix5-85f": 25}
     with pytest.raises(TesseraError, match="unknown board 'nope': choose one of icebreaker"):
         board("nope")
 
