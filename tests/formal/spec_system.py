@@ -6,7 +6,9 @@ drives keeps the valid/ready rule. That covers the system top's ``o`` and the en
 streams in one proof; the engines' own streams are proved in spec_systolic and spec_sparse.
 """
 
-from amaranth import Module, Mux, Signal
+import functools
+
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Assume, Cover
 from tessera.golden import executor
@@ -21,7 +23,8 @@ from tessera.hw.system.protocol import HEADER_BITS, Opcode, SpaceId, instruction
 from . import harness as h
 from .spec_sparse import FAIR_WAIT, _bad_commands
 
-__all__ = ["im2col_stream_spec", "processor_progress_spec", "processor_stream_spec"]
+__all__ = ["PROGRESS_SPLIT", "im2col_stream_spec", "processor_depth", "processor_progress_spec",
+           "processor_stream_spec"]
 
 #: The smallest system: a 2 x 2 array, two sparse PEs, one word of each memory the
 #: configuration allows, two logged instructions.
@@ -216,36 +219,90 @@ def _sparse_engine(m, dut):
     return busy, run, bad_run
 
 
-@h.breaks(CommandProcessor)
-def _ProcessorPoolNeverRetires(self, m):
-    """Broken: a POOL waits for its unit one cycle after another, never retiring."""
-    state = h.find(m, "state")
-    with m.If(state == _State.POOL):
-        m.d.sync += state.eq(_State.POOL)
+#: Own cycles of each opcode but LOAD (whose bound is a value of its header, _load_cycles),
+#: from the golden executor's counts less the header, each o word waiting at most FAIR_WAIT
+#: cycles: STATS at most 1 + 5 * 2 (the spec uses its count, 1 + (3 + logged) * 2), READ
+#: 2 + 4 * 2, BARRIER 1 + 1; a NOP, an opcode that does not
+#: exist and every bad header (not a LOAD) are retired in their dispatch cycle. CONV and FC
+#: keep the longest bound (PROCESSOR_CYCLES): their own cycles are their operand and
+#: activation transfers and write-backs around the engine's own count.
+OWN_CYCLES = {
+    Opcode.POOL: executor.POOL_OVERHEAD + POOL_ELEMENTS,
+    Opcode.STATS: executor.STATS_OVERHEAD
+    + (len(executor.STATS_HEADER) + TINY.stats_depth) * (FAIR_WAIT + 1),
+    Opcode.READ: executor.READ_OVERHEAD
+    + -(-TINY.act_depth // executor.ACT_WRITE_LANES) * (FAIR_WAIT + 1),
+    Opcode.BARRIER: 1 + FAIR_WAIT,
+    Opcode.CONV: PROCESSOR_CYCLES,
+    Opcode.FC: PROCESSOR_CYCLES,
+}
+#: Own cycles of a NOP, an opcode that does not exist, or a bad header (but a LOAD); a bad
+#: CONV or POOL waits executor.CHECK_CYCLES more in the header check's CHECK state first.
+SKIP_CYCLES = 1
+CHECKED = (Opcode.CONV, Opcode.POOL)
+
+#: processor_progress is split by the opcode of the first header after reset: one bounded
+#: check each, deep enough for that instruction's bound (what follows it is checked as far as
+#: the depth goes). "other": a NOP or an opcode that does not exist. The LOAD's depth covers
+#: LOADs of up to PROCESSOR_LOAD_WORDS payload words.
+PROCESSOR_LOAD_WORDS = 8
+PROGRESS_SPLIT = {
+    "pool": (Opcode.POOL,), "conv": (Opcode.CONV,), "fc": (Opcode.FC,),
+    "load": (Opcode.LOAD,), "read": (Opcode.READ,), "stats": (Opcode.STATS,),
+    "barrier": (Opcode.BARRIER,), "other": (),
+}
 
 
-#: Steps of processor_progress: reset, a header, its dispatch and the longest instruction
-#: that is not a LOAD, one step for the property's report.
-PROCESSOR_DEPTH = 1 + INSTRUCTION_WORDS + 1 + PROCESSOR_CYCLES + 2
+def _first_cycles(group):
+    """The most own cycles of the first instruction of ``group``."""
+    if group == "load":
+        return executor.LOAD_OVERHEAD + PROCESSOR_LOAD_WORDS
+    if group == "other":
+        return SKIP_CYCLES
+    return OWN_CYCLES[PROGRESS_SPLIT[group][0]]
 
 
-@h.proof("processor_progress", "CommandProcessor(TINY)", "bmc", PROCESSOR_DEPTH,
-         kind="progress", slow=True,
-         covers=f"every header, bad ones included (their sticky bit set, skipped), is done and "
-                f"the next header word taken within {PROCESSOR_CYCLES} cycles of its own (a "
-                "LOAD: the golden executor's count, its payload waits aside), engines that "
-                "answer and o ready at least every other cycle",
-         broken="a POOL never retires",
-         why_bounded="the activation memory, the instruction log and the header check's "
-                     "pipeline make the state too large for induction; the depth covers a "
-                     "header and the longest instruction that is not a LOAD")
-def processor_progress_spec(variant, *, bound=PROCESSOR_CYCLES, load_slack=0):
+def processor_depth(group):
+    """Steps of processor_progress_<group>: reset, a header, its dispatch, its instruction's
+    bound, a step for the property's report and one more."""
+    return 1 + INSTRUCTION_WORDS + 1 + _first_cycles(group) + 2
+
+
+#: Steps of the longest (POOL) check.
+PROCESSOR_DEPTH = processor_depth("pool")
+
+
+def _is_group(opcode, group):
+    """A value: ``opcode`` (a header's) belongs to ``group`` of PROGRESS_SPLIT."""
+    opcodes = PROGRESS_SPLIT[group]
+    if opcodes:
+        return Cat(opcode == op for op in opcodes).any()
+    known = [op for op in Opcode if op != Opcode.NOP]
+    return ~Cat(opcode == op for op in known).any()
+
+
+def _never_retires(group):
+    """A broken CommandProcessor: an instruction of ``group`` never leaves its state."""
+    def change(self, m):
+        state = h.find(m, "state")
+        header = instruction_layout(h.find(m, "header_bits")[:instruction_layout.size])
+        with m.If((state != _State.FETCH) & _is_group(header.opcode, group)):
+            m.d.sync += state.eq(state)
+    name = "NOP or unknown" if group == "other" else group.upper()
+    change.__doc__ = f"Broken: a {name} instruction never leaves its state (never retires)."
+    change.__name__ = change.__qualname__ = f"_ProcessorNeverRetires_{group}"
+    return h.breaks(CommandProcessor)(change)
+
+
+def processor_progress_spec(variant, *, first="pool", bound=0):
     """Every instruction ends (the processor back in FETCH, ready for the next header) within
-    its bound: ``bound`` cycles for every opcode but LOAD, whose bound is its golden count
-    (``load_slack`` added), counting the cycles the processor is busy except
-    those in which an engine computes on its own or a LOAD waits for a payload word. A bad
-    header raises its error bit in the next cycle."""
-    dut = h.pick(variant, CommandProcessor, _ProcessorPoolNeverRetires)(TINY)
+    its bound, the first after reset being of opcode group ``first``: OWN_CYCLES of its
+    opcode (STATS: its golden count), a LOAD its golden count, SKIP_CYCLES for the rest
+    (``bound`` added to the bounds of the group's opcodes: its tightness check passes -1),
+    counting the cycles the processor is busy except those in which an engine computes on its
+    own or a LOAD waits for a payload word. A bad header raises its error bit in the next
+    cycle."""
+    dut = h.pick(variant, CommandProcessor, _NEVER_RETIRES[first])(TINY)
     m = Module()
     m.submodules.dut = inner = h.elaborated(dut)
     h.drive(m, dut.cmd.valid, dut.cmd.payload)
@@ -259,6 +316,16 @@ def processor_progress_spec(variant, *, bound=PROCESSOR_CYCLES, load_slack=0):
     state = h.find(inner, "state")
     header = instruction_layout(h.find(inner, "header_bits")[:instruction_layout.size])
     assert len(h.find(inner, "header_bits")) == HEADER_BITS
+    check = inner.submodules.check
+
+    # The split: the first header dispatched after reset is of the group ``first``.
+    dispatching = state == _State.EXEC
+    dispatched = Signal(name="dispatched_before")
+    with m.If(dispatching):
+        m.d.sync += dispatched.eq(1)
+    with m.If(dispatching & ~dispatched):
+        m.d.comb += Assume(_is_group(header.opcode, first))
+
     waiting_payload = (state == _State.LOAD) & dut.cmd.ready & ~dut.cmd.valid
     busy = (state != _State.FETCH)
     own = busy & ~gemm_computing & ~sparse_busy & ~waiting_payload
@@ -267,28 +334,71 @@ def processor_progress_spec(variant, *, bound=PROCESSOR_CYCLES, load_slack=0):
         m.d.sync += spent.eq(0)
     with m.Elif(own & (spent != (1 << 12) - 1)):
         m.d.sync += spent.eq(spent + 1)
-    load_bound = _load_cycles(m, TINY, header.args.load, load_slack)
-    limit = Mux(header.opcode == Opcode.LOAD, load_bound, bound)
+    # A bad header's verdict is the check's at dispatch: kept for the cycles after it.
+    skipped = Signal(name="skipped")
+    with m.If(dispatching):
+        m.d.sync += skipped.eq(check.errors != 0)
+    bad = Mux(dispatching, check.errors != 0, skipped)
+    # The group's bounds take the slack (a tightness check's -1), but for its bad headers,
+    # which are skipped in one cycle whatever their opcode (an unknown opcode is the "other"
+    # group's own: always bad).
+    ours = _is_group(header.opcode, first) & (~bad if first != "other" else 1)
+    slack = Mux(ours, bound, 0)
+    limit = Signal(32, name="own_limit")  # a LOAD's bound is as wide as its count
+    checked = Cat(header.opcode == op for op in CHECKED).any()
+    m.d.comb += limit.eq(SKIP_CYCLES + Mux(checked, executor.CHECK_CYCLES, 0) + slack)
+    retired = h.find(inner, "retired")
+    logged = Mux(retired < TINY.stats_depth, retired, TINY.stats_depth)
+    with m.Switch(header.opcode):
+        for opcode, cycles in OWN_CYCLES.items():
+            with m.Case(opcode):
+                if opcode == Opcode.STATS:  # the golden count: its logged instructions
+                    cycles = executor.STATS_OVERHEAD + (
+                        len(executor.STATS_HEADER) + logged) * (FAIR_WAIT + 1)
+                with m.If(~bad):
+                    m.d.comb += limit.eq(cycles + slack)
+        with m.Case(Opcode.LOAD):
+            m.d.comb += limit.eq(_load_cycles(m, TINY, header.args.load, Mux(
+                _is_group(header.opcode, first), bound, 0)))
     with m.If(own):
         m.d.comb += [Assert(spent < limit), Cover(spent == limit - 1)]
 
     # A bad header is skipped: retired in its dispatch cycle (a LOAD drains its payload
     # first, within its bound above), its sticky bit set in the next cycle.
-    check = inner.submodules.check
-    with m.If((state == _State.EXEC) & (check.errors != 0) & (header.opcode != Opcode.LOAD)):
+    with m.If(dispatching & (check.errors != 0) & (header.opcode != Opcode.LOAD)):
         m.d.comb += Assert(h.find(inner, "retire"))
-    dispatched_bad = h.past(m, (state == _State.EXEC) & (check.errors != 0), name="was_bad")
+    dispatched_bad = h.past(m, dispatching & (check.errors != 0), name="was_bad")
     bad_bits = h.past(m, check.errors, name="bad_bits")
     with m.If(dispatched_bad):
         m.d.comb += Assert((dut.error & bad_bits) == bad_bits)
     return m
 
 
-def processor_load_progress_spec(variant, *, bound=0):
-    """processor_progress with ``bound`` cycles added to every LOAD's bound (its tightness
-    check: with -1 it fails)."""
-    return processor_progress_spec(variant, load_slack=bound)
+_NEVER_RETIRES = {group: _never_retires(group) for group in PROGRESS_SPLIT}
 
 
-#: Steps in which a LOAD's bound less one fails: a header and a short LOAD.
-PROCESSOR_LOAD_DEPTH = 12
+def _register_progress(group):
+    first = _first_cycles(group)
+    what = {"load": f"a LOAD (of up to {PROCESSOR_LOAD_WORDS} payload words: 3 + the larger "
+                    "of its payload words and its writes, the golden count)",
+            "other": "a NOP or an opcode that does not exist (1 cycle)"}.get(
+        group, f"a {group.upper()} ({first} cycles)")
+    spec = functools.partial(_progress_of, group)
+    h.proof(f"processor_progress_{group}", f"CommandProcessor(TINY), first {group.upper()}",
+            "bmc", processor_depth(group), kind="progress", slow=True,
+            covers=f"the first instruction after reset, {what}, and what follows it within "
+                   "the depth, each done (its bad headers skipped, their sticky bit set) and "
+                   "the next header word taken within its own bound, engines that answer "
+                   "and o ready at least every other cycle",
+            broken=_NEVER_RETIRES[group].__doc__.removeprefix("Broken: ").rstrip("."),
+            why_bounded="the activation memory, the instruction log and the header check's "
+                        "pipeline make the state too large for induction; the depth covers "
+                        "a header and its instruction's bound")(spec)
+
+
+def _progress_of(group, variant, *, bound=0):
+    return processor_progress_spec(variant, first=group, bound=bound)
+
+
+for _group in PROGRESS_SPLIT:
+    _register_progress(_group)
