@@ -254,7 +254,7 @@ MUTANTS = [
       for name, what, path, anchor, mutation, tests in (
           ("drain-reads-early", "the drain reads the group being finished without waiting for "
            "its rows' final sums", "hw/systolic/drain.py",
-           "ready = full.bit_select(bank, 1) | ((fill == bank) & (row_idx < rows_written))",
+           "ready = full.bit_select(bank, 1) | ((fill == bank) & row_ok)",
            "ready = full.bit_select(bank, 1) | (fill == bank)",
            _k(SYSTOLIC, "test_systolic and ws2x3 and icarus and random_gemms")),
           ("word-lanes-full", "every result word claims all its lanes, the last word of a row "
