@@ -185,13 +185,14 @@ BOARDS = {b.name: b for b in (
           "Radiona ULX3S: ECP5 LFE5U-85F, FT231X", 25_000_000, 3_000_000, _SYSTEM_CORE, "ulx3s",
           "ecp5", _SYSTEM_LINK,
           # The system closed timing at 39.1 MHz from the 25 MHz oscillator; 30 MHz from the
-          # PLL divides 3 Mbaud exactly (docs/boards.md).
+          # PLL divides 3 Mbaud exactly (placed at 40.2 MHz there; its routing has not
+          # finished yet: docs/boards.md).
           pll_hz=30_000_000),
     Board("ecpix5-85f", "amaranth_boards.ecpix5:ECPIX585Platform",
           "LambdaConcept ECPIX-5: ECP5 LFE5UM5G-85F, FT2232H", 100_000_000, 2_000_000,
           _SYSTEM_CORE, "ecpix5", "ecp5", _SYSTEM_LINK,
           # This part is speed 8 (the ULX3S's is 6): the system reached 60.9 MHz from a 40 MHz
-          # PLL; 50 MHz divides 2 Mbaud exactly (docs/boards.md).
+          # PLL; 50 MHz divides 2 Mbaud exactly (not routed there yet: docs/boards.md).
           pll_hz=50_000_000),
 )}
 
