@@ -155,8 +155,7 @@ def instruction_errors(instr, config):
     ranges against the memories (and in/out overlap), geometry against the engines.
     """
     if isinstance(instr, Raw):
-        op = instr.bits & 0xF
-        if op not in {o.value for o in Op}:
+        if instr.opcode not in {o.value for o in Op}:
             return Error.OPCODE
         return 0
     depth = config.act_depth
@@ -458,7 +457,7 @@ def fc_transfer_cycles(config, cols):
 
 def _check_cycles(instr):
     """Cycles the processor waits for the header check before it dispatches ``instr``."""
-    op = instr.bits & 0xF if isinstance(instr, Raw) else instr.op
+    op = instr.opcode if isinstance(instr, Raw) else instr.op
     return CHECK_CYCLES if op in (Op.CONV, Op.POOL) else 0
 
 

@@ -236,6 +236,12 @@ class Raw:
     bits: int
     op = None
 
+    @property
+    def opcode(self):
+        """The header's opcode field (its low :data:`OPCODE_BITS` bits), whether or not it
+        names an :class:`Op`."""
+        return self.bits & ((1 << OPCODE_BITS) - 1)
+
 
 def payload_words(count, word_bits):
     """Return how many 32-bit payload words carry ``count`` memory words of ``word_bits``."""

@@ -268,10 +268,6 @@ def processor_depth(group):
     return 1 + INSTRUCTION_WORDS + 1 + _first_cycles(group) + 2
 
 
-#: Steps of the longest (POOL) check.
-PROCESSOR_DEPTH = processor_depth("pool")
-
-
 def _is_group(opcode, group):
     """A value: ``opcode`` (a header's) belongs to ``group`` of PROGRESS_SPLIT."""
     opcodes = PROGRESS_SPLIT[group]
@@ -340,8 +336,8 @@ def processor_progress_spec(variant, *, first="pool", bound=0):
         m.d.sync += skipped.eq(check.errors != 0)
     bad = Mux(dispatching, check.errors != 0, skipped)
     # The group's bounds take the slack (a tightness check's -1), but for its bad headers,
-    # which are skipped in one cycle whatever their opcode (an unknown opcode is the "other"
-    # group's own: always bad).
+    # which are skipped in SKIP_CYCLES whatever their opcode, a CONV or a POOL after its CHECK
+    # cycle (an unknown opcode is the "other" group's own: always bad).
     ours = _is_group(header.opcode, first) & (~bad if first != "other" else 1)
     slack = Mux(ours, bound, 0)
     limit = Signal(32, name="own_limit")  # a LOAD's bound is as wide as its count
@@ -383,7 +379,7 @@ def _register_progress(group):
                     "of its payload words and its writes, the golden count)",
             "other": "a NOP or an opcode that does not exist (1 cycle)"}.get(
         group, f"a {group.upper()} ({first} cycles)")
-    spec = functools.partial(_progress_of, group)
+    spec = functools.partial(processor_progress_spec, first=group)
     h.proof(f"processor_progress_{group}", f"CommandProcessor(TINY), first {group.upper()}",
             "bmc", processor_depth(group), kind="progress", slow=True,
             covers=f"the first instruction after reset, {what}, and what follows it within "
@@ -394,10 +390,6 @@ def _register_progress(group):
             why_bounded="the activation memory, the instruction log and the header check's "
                         "pipeline make the state too large for induction; the depth covers "
                         "a header and its instruction's bound")(spec)
-
-
-def _progress_of(group, variant, *, bound=0):
-    return processor_progress_spec(variant, first=group, bound=bound)
 
 
 for _group in PROGRESS_SPLIT:
